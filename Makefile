@@ -1,0 +1,63 @@
+# Baton's entry points. `make demo` and `make test` are the two the README promises.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV      ?= uv
+PY      := .venv/bin/python
+CLUSTER := .cluster
+KUBECTL := $(CLUSTER)/bin/kubectl
+export PATH := $(CURDIR)/$(CLUSTER)/bin:$(CURDIR)/.venv/bin:$(PATH)
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+.PHONY: venv
+venv: .venv/.synced ## install the locked Python environment into .venv
+.venv/.synced: pyproject.toml uv.lock
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv==0.13.9"
+	$(UV) sync --frozen
+	@touch $@
+
+.PHONY: tools
+tools: $(KUBECTL) ## kubectl + helm into .cluster/bin
+$(KUBECTL): tests/cluster/tools.sh
+	bash tests/cluster/tools.sh
+
+.PHONY: cluster-build
+cluster-build: ## build etcd + Kubernetes components from Go modules (cached)
+	bash tests/cluster/build.sh
+
+.PHONY: cluster-up
+cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubeconfig
+	python3 tests/cluster/controlplane.py up --dir $(CLUSTER)
+
+.PHONY: cluster-down
+cluster-down: ## stop the local control plane
+	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
+
+.PHONY: crds
+crds: venv ## regenerate crds/ and the chart's copy from the pydantic models
+	$(PY) -m baton.resources.generate
+
+.PHONY: lint
+lint: venv ## ruff + mypy --strict
+	$(PY) -m ruff check operator tests bench examples
+	$(PY) -m ruff format --check operator tests bench examples
+	$(PY) -m mypy
+
+.PHONY: test
+test: lint tools ## lint, then unit and integration tests against a real control plane
+	$(PY) -m pytest tests
+
+.PHONY: unit
+unit: venv ## unit tests only (no cluster)
+	$(PY) -m pytest tests/unit
+
+.PHONY: demo
+demo: venv tools ## start the control plane and show Baton running flows
+	$(PY) examples/demo.py
+
+.PHONY: clean
+clean: cluster-down
+	rm -rf $(CLUSTER)

@@ -1,0 +1,200 @@
+"""Building blocks shared by the four custom resources.
+
+Every resource is described once, here in Python: its spec and status models carry the
+field names, defaults, bounds and cross-field rules, and ``crd.py`` turns them into the
+CustomResourceDefinitions the API server enforces. This module holds the pieces every
+kind uses: the camelCase model base, conditions shaped like ``metav1.Condition``, object
+references, and the ``ResourceKind`` description (names, printer columns, CEL rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+GROUP = "baton.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+CATEGORY = "baton"
+
+#: Names of Kubernetes objects we reference (DNS-1123 subdomain).
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+
+
+def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry: a CEL rule and the message users see."""
+    return {"rule": rule, "message": message, **extra}
+
+
+def schema_extra(
+    *,
+    validations: list[dict[str, str]] | None = None,
+    preserve_unknown: bool = False,
+    int_or_string: bool = False,
+    list_type: str | None = None,
+    list_map_keys: list[str] | None = None,
+) -> dict[str, Any]:
+    """Kubernetes-specific OpenAPI extensions to attach to a model or field schema."""
+    extra: dict[str, Any] = {}
+    if validations:
+        extra["x-kubernetes-validations"] = validations
+    if preserve_unknown:
+        extra["x-kubernetes-preserve-unknown-fields"] = True
+    if int_or_string:
+        extra["x-kubernetes-int-or-string"] = True
+    if list_type:
+        extra["x-kubernetes-list-type"] = list_type
+    if list_map_keys:
+        extra["x-kubernetes-list-map-keys"] = list_map_keys
+    return extra
+
+
+class Model(BaseModel):
+    """Base of every spec/status model: camelCase on the wire, snake_case in Python.
+
+    Specs forbid unknown fields, so a typo is reported by the CLI exactly as the API
+    server would prune it; statuses ignore them, so an older reader never breaks.
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        use_enum_values=False,
+        validate_default=True,
+    )
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON-ready form Kubernetes stores (aliases, no unset optional fields)."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class StatusModel(Model):
+    model_config = ConfigDict(extra="ignore")
+
+
+#: Free-form JSON (parameters, Kubernetes sub-objects we pass through untouched).
+FreeForm = dict[str, Any]
+
+
+def free_form(description: str, **kwargs: Any) -> Any:
+    """A field holding arbitrary JSON that the API server must keep as is."""
+    return Field(
+        description=description, json_schema_extra=schema_extra(preserve_unknown=True), **kwargs
+    )
+
+
+class LocalObjectReference(Model):
+    """A reference to another object in the same namespace, by name."""
+
+    name: str = Field(
+        description="Name of the referenced object.",
+        min_length=1,
+        max_length=253,
+        pattern=NAME_PATTERN,
+    )
+
+
+class ConditionStatus(StrEnum):
+    TRUE = "True"
+    FALSE = "False"
+    UNKNOWN = "Unknown"
+
+
+class Condition(StatusModel):
+    """Shaped like ``metav1.Condition`` so generic tooling (kubectl wait, Argo CD) reads it."""
+
+    type: str = Field(description="Condition type, e.g. Ready.")
+    status: ConditionStatus = Field(description="True, False or Unknown.")
+    observed_generation: int | None = Field(
+        default=None, description="metadata.generation this condition was computed from."
+    )
+    last_transition_time: datetime | None = Field(
+        default=None, description="When status last changed."
+    )
+    reason: str = Field(default="", description="CamelCase reason code.")
+    message: str = Field(default="", description="Human-readable explanation.")
+
+
+class ObservedStatus(StatusModel):
+    """The status fields every kind has."""
+
+    observed_generation: int | None = Field(
+        default=None, description="The metadata.generation the operator last acted on."
+    )
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Ready and kind-specific conditions.",
+        json_schema_extra=schema_extra(list_type="map", list_map_keys=["type"]),
+    )
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: Literal["string", "integer", "number", "boolean", "date"] = "string"
+    description: str = ""
+    priority: int = 0
+
+    def to_crd(self) -> dict[str, Any]:
+        column: dict[str, Any] = {"name": self.name, "type": self.type, "jsonPath": self.json_path}
+        if self.description:
+            column["description"] = self.description
+        if self.priority:
+            column["priority"] = self.priority
+        return column
+
+
+AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """Everything the CRD needs about one kind, beside its spec and status models."""
+
+    kind: str
+    plural: str
+    short_names: tuple[str, ...]
+    spec: type[Model]
+    status: type[StatusModel]
+    description: str
+    printer_columns: tuple[PrinterColumn, ...] = ()
+    spec_required: bool = True
+    validations: tuple[dict[str, str], ...] = field(default=())
+
+    @property
+    def singular(self) -> str:
+        return self.kind.lower()
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+class Resource(Model):
+    """A whole object as read from the API server: metadata, spec and status."""
+
+    model_config = ConfigDict(extra="ignore")
+    KIND: ClassVar[ResourceKind]
+
+    api_version: str = API_VERSION
+    kind: str = ""
+    metadata: FreeForm = Field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.metadata.get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str(self.metadata.get("namespace", ""))
+
+    @property
+    def generation(self) -> int:
+        return int(self.metadata.get("generation", 0))

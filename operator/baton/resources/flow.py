@@ -1,0 +1,114 @@
+"""Flow: *what* runs — an image, an entrypoint in it, and the parameters it accepts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from baton.resources._base import (
+    AGE,
+    FreeForm,
+    Model,
+    ObservedStatus,
+    PrinterColumn,
+    Resource,
+    ResourceKind,
+    free_form,
+)
+
+#: ``path/to/file.py:func`` or ``package.module:func``.
+ENTRYPOINT_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class PullPolicy(StrEnum):
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+class ConfigMapSource(Model):
+    """Flow code shipped in a ConfigMap (quick starts; production code belongs in the image)."""
+
+    name: str = Field(
+        description="ConfigMap in the Flow's namespace holding the code files.", min_length=1
+    )
+
+
+class FlowSource(Model):
+    """Where the flow's code comes from when it is not baked into the image."""
+
+    config_map: ConfigMapSource | None = Field(
+        default=None,
+        description="Mount this ConfigMap's keys as files; the entrypoint path "
+        "is relative to the mount.",
+    )
+
+
+class FlowSpec(Model):
+    image: str = Field(
+        description="Container image holding Baton's runtime and the flow code.",
+        min_length=1,
+        max_length=512,
+    )
+    image_pull_policy: PullPolicy = Field(
+        default=PullPolicy.IF_NOT_PRESENT, description="Kubernetes imagePullPolicy for runs."
+    )
+    entrypoint: str = Field(
+        description="The flow function: `path/to/file.py:func` or `package.module:func`.",
+        pattern=ENTRYPOINT_PATTERN,
+        max_length=1024,
+    )
+    source: FlowSource | None = Field(default=None, description="Code source other than the image.")
+    parameter_schema: FreeForm = free_form(
+        "JSON Schema of the flow's parameters (`baton flow schema` generates it). Runs whose "
+        "parameters do not match fail before any Job is created.",
+        default_factory=dict,
+    )
+    description: str | None = Field(
+        default=None, description="What this flow does.", max_length=4096
+    )
+    timeout_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        description="Flow timeout; also the Job's activeDeadlineSeconds (plus a grace "
+        "period) unless the pool sets one.",
+    )
+
+
+class FlowStatus(ObservedStatus):
+    pass
+
+
+FLOW_KIND = ResourceKind(
+    kind="Flow",
+    plural="flows",
+    short_names=("bfl",),
+    spec=FlowSpec,
+    status=FlowStatus,
+    description="A flow: container image and entrypoint of a Python function decorated "
+    "with @flow, and the JSON Schema of its parameters.",
+    printer_columns=(
+        PrinterColumn("Image", ".spec.image"),
+        PrinterColumn("Entrypoint", ".spec.entrypoint"),
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
+        AGE,
+    ),
+)
+
+
+class Flow(Resource):
+    KIND = FLOW_KIND
+    spec: FlowSpec
+    status: FlowStatus = Field(default_factory=FlowStatus)
+
+
+__all__ = [
+    "FLOW_KIND",
+    "ConfigMapSource",
+    "Flow",
+    "FlowSource",
+    "FlowSpec",
+    "FlowStatus",
+    "PullPolicy",
+]

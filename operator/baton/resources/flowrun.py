@@ -1,0 +1,280 @@
+"""FlowRun: one run of a flow, and the record of what happened to it.
+
+Two writers share the status, on disjoint fields, so neither overwrites the other:
+
+* the **operator** owns ``state`` (with reason, message, history), ``attempts``, the Job
+  and pod names, timing and conditions — scheduling, admission, Job lifecycle, Late,
+  Crashed and Cancelled are its facts;
+* the **flow runtime** in the pod owns ``runtime`` (what the flow itself reports:
+  Running, Completed, Failed...), ``taskRuns``, ``artifacts``, ``result`` and ``error``.
+
+The operator folds ``runtime`` into ``state``. Lists are bounded (see ``limits``) so a
+run with 10,000 task runs stays far below etcd's 1.5 MiB object limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from baton.resources._base import (
+    AGE,
+    FreeForm,
+    LocalObjectReference,
+    Model,
+    ObservedStatus,
+    PrinterColumn,
+    Resource,
+    ResourceKind,
+    StatusModel,
+    cel,
+    schema_extra,
+)
+
+
+class RunState(StrEnum):
+    """Prefect's state names. The type each belongs to is ``STATE_TYPES[state]``."""
+
+    SCHEDULED = "Scheduled"
+    LATE = "Late"
+    AWAITING_RETRY = "AwaitingRetry"
+    PENDING = "Pending"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    CRASHED = "Crashed"
+    CANCELLING = "Cancelling"
+    CANCELLED = "Cancelled"
+    PAUSED = "Paused"
+
+
+class StateType(StrEnum):
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CRASHED = "CRASHED"
+    CANCELLING = "CANCELLING"
+    CANCELLED = "CANCELLED"
+    PAUSED = "PAUSED"
+
+
+STATE_TYPES: dict[RunState, StateType] = {
+    RunState.SCHEDULED: StateType.SCHEDULED,
+    RunState.LATE: StateType.SCHEDULED,
+    RunState.AWAITING_RETRY: StateType.SCHEDULED,
+    RunState.PENDING: StateType.PENDING,
+    RunState.RUNNING: StateType.RUNNING,
+    RunState.RETRYING: StateType.RUNNING,
+    RunState.COMPLETED: StateType.COMPLETED,
+    RunState.FAILED: StateType.FAILED,
+    RunState.TIMED_OUT: StateType.FAILED,
+    RunState.CRASHED: StateType.CRASHED,
+    RunState.CANCELLING: StateType.CANCELLING,
+    RunState.CANCELLED: StateType.CANCELLED,
+    RunState.PAUSED: StateType.PAUSED,
+}
+
+TERMINAL_STATES = frozenset(
+    {RunState.COMPLETED, RunState.FAILED, RunState.TIMED_OUT, RunState.CRASHED, RunState.CANCELLED}
+)
+
+
+def is_terminal(state: str | None) -> bool:
+    return state in TERMINAL_STATES
+
+
+class FlowRunSpec(Model):
+    model_config = Model.model_config | {
+        "json_schema_extra": schema_extra(
+            validations=[
+                cel(
+                    "has(self.deploymentRef) != has(self.flowRef)",
+                    "a FlowRun must set exactly one of deploymentRef or flowRef",
+                ),
+                cel(
+                    "!has(self.workPoolRef) || has(self.flowRef)",
+                    "workPoolRef is only for ad-hoc runs of a flowRef; a deploymentRef run "
+                    "uses the Deployment's pool",
+                ),
+            ]
+        )
+    }
+
+    deployment_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="The Deployment this run belongs to.",
+        json_schema_extra=schema_extra(
+            validations=[cel("self == oldSelf", "deploymentRef is immutable")]
+        ),
+    )
+    flow_ref: LocalObjectReference | None = Field(
+        default=None,
+        description="Ad-hoc run of a Flow without a Deployment.",
+        json_schema_extra=schema_extra(
+            validations=[cel("self == oldSelf", "flowRef is immutable")]
+        ),
+    )
+    work_pool_ref: LocalObjectReference | None = Field(
+        default=None, description="Ad-hoc runs only: the WorkPool (default: `default`)."
+    )
+    parameters: FreeForm = Field(
+        default_factory=dict,
+        description="Parameters of this run, merged over the Deployment's defaults.",
+        json_schema_extra=schema_extra(
+            preserve_unknown=True,
+            validations=[cel("self == oldSelf", "parameters are immutable once a run exists")],
+        ),
+    )
+    scheduled_time: datetime | None = Field(
+        default=None,
+        description="When the run should start (unset: as soon as admitted).",
+        json_schema_extra=schema_extra(
+            validations=[cel("self == oldSelf", "scheduledTime is immutable")]
+        ),
+    )
+    cancel_requested: bool = Field(
+        default=False,
+        description="Set to true to cancel the run (`baton cancel`).",
+        json_schema_extra=schema_extra(
+            validations=[cel("self || !oldSelf", "a cancel request cannot be withdrawn")]
+        ),
+    )
+
+
+class StateTransition(StatusModel):
+    state: RunState
+    timestamp: datetime
+    reason: str = ""
+    message: str = ""
+
+
+class RuntimeReport(StatusModel):
+    """What the flow runtime itself reported (written only by the runtime)."""
+
+    state: RunState = Field(description="Running, Completed, Failed, TimedOut, Cancelled...")
+    message: str = Field(default="", description="The runtime's state message.")
+    timestamp: datetime | None = Field(default=None, description="When it was reported.")
+    attempt: int = Field(default=1, description="Which attempt reported it.")
+    start_time: datetime | None = Field(default=None, description="When the flow began.")
+    end_time: datetime | None = Field(default=None, description="When the flow ended.")
+
+
+class TaskRunSummary(StatusModel):
+    id: str
+    name: str
+    state: str
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    message: str = ""
+
+
+class TaskRuns(StatusModel):
+    total: int = Field(default=0, description="Task runs in this flow run.")
+    counts: dict[str, int] = Field(default_factory=dict, description="Task runs per state name.")
+    items: list[TaskRunSummary] = Field(
+        default_factory=list, description="A bounded list: failed ones first, then latest."
+    )
+    omitted: int = Field(default=0, description="Task runs not listed in items.")
+
+
+class Artifact(StatusModel):
+    key: str | None = None
+    type: str = Field(description="markdown, table, link or progress.")
+    description: str | None = None
+    data: str = Field(default="", description="The content (JSON text for tables), bounded.")
+    truncated: bool = Field(default=False, description="data was cut to fit the status.")
+    config_map: str | None = Field(default=None, description="ConfigMap holding the full content.")
+    created: datetime | None = None
+
+
+class Result(StatusModel):
+    type: str = Field(default="", description="Python type of the return value.")
+    preview: str = Field(default="", description="repr() of the result, bounded.")
+    truncated: bool = False
+
+
+class RunError(StatusModel):
+    type: str = Field(default="", description="Exception type.")
+    message: str = Field(default="", description="Exception message, bounded.")
+    traceback: str = Field(default="", description="The traceback's last lines.")
+
+
+class FlowRunStatus(ObservedStatus):
+    # Operator-owned.
+    state: RunState | None = Field(default=None, description="Current state.")
+    reason: str = Field(default="", description="CamelCase reason for the state.")
+    message: str = Field(default="", description="Human-readable state message.")
+    state_time: datetime | None = Field(default=None, description="When the state was entered.")
+    history: list[StateTransition] = Field(
+        default_factory=list, description="Recent state transitions (bounded)."
+    )
+    attempts: int = Field(default=0, description="Jobs started for this run.")
+    job_name: str | None = Field(default=None, description="The current attempt's Job.")
+    pod_name: str | None = Field(default=None, description="The current attempt's pod.")
+    work_pool: str | None = Field(default=None, description="WorkPool the run was admitted to.")
+    start_time: datetime | None = Field(default=None, description="When the flow started.")
+    end_time: datetime | None = Field(default=None, description="When the run ended.")
+    duration: str | None = Field(default=None, description="Run time, e.g. 1m20s.")
+    worker: str | None = Field(default=None, description="Process pools: the claiming worker.")
+    # Runtime-owned.
+    runtime: RuntimeReport | None = Field(default=None, description="The runtime's own report.")
+    task_runs: TaskRuns | None = Field(
+        default=None, description="Task runs: counts and a bounded list."
+    )
+    artifacts: list[Artifact] = Field(
+        default_factory=list, description="Artifacts created by the run (bounded)."
+    )
+    result: Result | None = Field(default=None, description="The flow's return value.")
+    error: RunError | None = Field(default=None, description="The error that ended the run.")
+
+
+FLOWRUN_KIND = ResourceKind(
+    kind="FlowRun",
+    plural="flowruns",
+    short_names=("fr", "bfr"),
+    spec=FlowRunSpec,
+    status=FlowRunStatus,
+    description="One run of a flow: its parameters and scheduled time, and in status its "
+    "state, task runs, artifacts, result and error.",
+    printer_columns=(
+        PrinterColumn("Deployment", ".spec.deploymentRef.name"),
+        PrinterColumn("State", ".status.state"),
+        PrinterColumn("Scheduled", ".spec.scheduledTime", "date"),
+        PrinterColumn("Duration", ".status.duration"),
+        PrinterColumn("Tasks", ".status.taskRuns.total", "integer", priority=1),
+        PrinterColumn("Message", ".status.message", priority=1),
+        AGE,
+    ),
+)
+
+
+class FlowRun(Resource):
+    KIND = FLOWRUN_KIND
+    spec: FlowRunSpec
+    status: FlowRunStatus = Field(default_factory=FlowRunStatus)
+
+
+__all__ = [
+    "FLOWRUN_KIND",
+    "STATE_TYPES",
+    "TERMINAL_STATES",
+    "Artifact",
+    "FlowRun",
+    "FlowRunSpec",
+    "FlowRunStatus",
+    "Result",
+    "RunError",
+    "RunState",
+    "RuntimeReport",
+    "StateTransition",
+    "StateType",
+    "TaskRunSummary",
+    "TaskRuns",
+    "is_terminal",
+]

@@ -1,0 +1,59 @@
+"""Write ``crds/*.yaml`` and the Helm chart's copy from the models.
+
+python -m baton.resources.generate           # write
+python -m baton.resources.generate --check   # exit 1 if any file is stale
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from baton.resources import KINDS
+from baton.resources.crd import custom_resource_definition
+
+HEADER = "# Generated from operator/baton/resources by `make crds`. Do not edit.\n"
+
+
+def rendered() -> dict[str, str]:
+    """File name → YAML text for every CRD."""
+    files = {}
+    for kind in KINDS:
+        body = yaml.safe_dump(custom_resource_definition(kind), sort_keys=False, width=100)
+        files[f"{kind.crd_name}.yaml"] = HEADER + body
+    return files
+
+
+def targets(root: Path) -> list[Path]:
+    return [root / "crds", root / "charts" / "baton" / "crds"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    parser.add_argument("--root", type=Path, default=Path.cwd())
+    args = parser.parse_args(argv)
+    stale = []
+    for directory in targets(args.root):
+        for name, text in rendered().items():
+            path = directory / name
+            if args.check:
+                if not path.exists() or path.read_text() != text:
+                    stale.append(path)
+            else:
+                directory.mkdir(parents=True, exist_ok=True)
+                path.write_text(text)
+    if stale:
+        print(
+            "stale generated files (run `make crds`): " + ", ".join(map(str, stale)),
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

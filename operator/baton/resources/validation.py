@@ -1,0 +1,49 @@
+"""Checks the API server cannot make, shared by the operator and the CLI.
+
+The CRD schema refuses malformed objects at admission. What remains needs real
+knowledge — is ``61 * * * *`` a cron expression, is ``Mars/Base`` a time zone, does an
+rrule parse — and lives here, so ``baton deploy`` and the operator's ``Ready=False``
+condition word each problem the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baton.resources.deployment import DeploymentSpec, Schedule
+
+INVALID_SCHEDULE = "InvalidSchedule"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One semantic problem: a CamelCase reason and a message naming the culprit."""
+
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.message}"
+
+
+def schedule_problem(schedule: Schedule, index: int) -> Problem | None:
+    """``None`` when the schedule is valid, else what is wrong with it."""
+    from baton.schedules import ScheduleError, validate_schedule  # noqa: PLC0415
+
+    try:
+        validate_schedule(
+            cron=schedule.cron,
+            interval=schedule.interval,
+            rrule=schedule.rrule,
+            timezone=schedule.timezone,
+            anchor_time=schedule.anchor_time,
+        )
+    except ScheduleError as error:
+        label = f"schedules[{index}]" + (f" ({schedule.name})" if schedule.name else "")
+        return Problem(INVALID_SCHEDULE, f"{label}: {error}")
+    return None
+
+
+def deployment_problems(spec: DeploymentSpec) -> list[Problem]:
+    """Every semantic problem of a Deployment spec, in schedule order."""
+    return [p for i, s in enumerate(spec.schedules) if (p := schedule_problem(s, i))]

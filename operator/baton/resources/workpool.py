@@ -1,0 +1,86 @@
+"""WorkPool: *where and how* runs execute — Jobs in the cluster, or processes on workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from baton.resources._base import (
+    AGE,
+    Model,
+    ObservedStatus,
+    PrinterColumn,
+    Resource,
+    ResourceKind,
+    StatusModel,
+)
+from baton.resources.job_template import JobTemplate
+
+
+class PoolType(StrEnum):
+    KUBERNETES = "kubernetes"
+    PROCESS = "process"
+
+
+class WorkPoolSpec(Model):
+    type: PoolType = Field(
+        default=PoolType.KUBERNETES,
+        description="`kubernetes`: the operator runs each flow run as a Job. `process`: "
+        "`baton worker start -p <pool>` runs them as local processes.",
+    )
+    paused: bool = Field(default=False, description="Stop starting new runs from this pool.")
+    concurrency_limit: int | None = Field(
+        default=None, ge=1, description="Most runs of this pool running at once (unset: no limit)."
+    )
+    job_template: JobTemplate = Field(
+        default_factory=JobTemplate,
+        description="Base Job/pod settings for runs (kubernetes pools).",
+    )
+    heartbeat_timeout_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="Process pools: a worker silent this long has its runs marked Crashed.",
+    )
+
+
+class WorkerStatus(StatusModel):
+    name: str = Field(description="Worker identity (host/pid).")
+    last_heartbeat: datetime = Field(description="When the worker last reported.")
+    running: int = Field(default=0, description="Runs the worker is executing.")
+
+
+class WorkPoolStatus(ObservedStatus):
+    running: int = Field(default=0, description="Runs of this pool Pending or Running.")
+    queued: int = Field(default=0, description="Runs waiting for a slot in this pool.")
+    workers: list[WorkerStatus] = Field(
+        default_factory=list, description="Process workers and their heartbeats."
+    )
+
+
+WORKPOOL_KIND = ResourceKind(
+    kind="WorkPool",
+    plural="workpools",
+    short_names=("wp", "bwp"),
+    spec=WorkPoolSpec,
+    status=WorkPoolStatus,
+    spec_required=False,
+    description="A pool of capacity where flow runs execute, with its concurrency limit, "
+    "pause switch and base Job template.",
+    printer_columns=(
+        PrinterColumn("Type", ".spec.type"),
+        PrinterColumn("Paused", ".spec.paused", "boolean"),
+        PrinterColumn("Limit", ".spec.concurrencyLimit", "integer"),
+        PrinterColumn("Running", ".status.running", "integer"),
+        PrinterColumn("Queued", ".status.queued", "integer"),
+        AGE,
+    ),
+)
+
+
+class WorkPool(Resource):
+    KIND = WORKPOOL_KIND
+    spec: WorkPoolSpec = Field(default_factory=WorkPoolSpec)
+    status: WorkPoolStatus = Field(default_factory=WorkPoolStatus)

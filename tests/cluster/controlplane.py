@@ -1,0 +1,403 @@
+"""Start and stop a real, local Kubernetes control plane for Baton's tests and demo.
+
+The binaries come from ``tests/cluster/build.sh`` (etcd and the multi-call ``kube``
+binary, built from Kubernetes' published Go modules). This module generates the
+certificates and keys, picks free ports on 127.0.0.1, starts etcd, kube-apiserver and
+kube-controller-manager in their own process groups, waits for ``/readyz`` and writes a
+kubeconfig. Nothing here is mocked: tests talk to the real API server.
+
+Standard library only, so it runs before the project's virtualenv exists.
+
+    python tests/cluster/controlplane.py up   [--dir .cluster]   # start, detached
+    python tests/cluster/controlplane.py down [--dir .cluster]   # stop, no process left
+    python tests/cluster/controlplane.py status [--dir .cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+#: Users the static token file defines. ``admin`` is in system:masters; ``alice`` has no
+#: bindings at all, so RBAC denies her everything unless a test grants it.
+ADMIN_USER = "admin"
+NON_ADMIN_USER = "alice"
+
+#: Controllers the tests and benchmarks rely on (``*`` keeps the rest of the defaults on).
+CONTROLLERS = ",".join(
+    [
+        "*",
+        "job",
+        "garbage-collector",
+        "namespace",
+        "serviceaccount",
+        "serviceaccount-token",
+        "ttl-after-finished",
+        "cronjob",
+    ]
+)
+
+SERVICE_CIDR = "10.96.0.0/16"
+
+
+def log(message: str) -> None:
+    print(f"[controlplane {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def build() -> Path:
+    """Build (or reuse the cached) binaries; return the directory holding them."""
+    result = subprocess.run(
+        ["bash", str(HERE / "build.sh")], check=True, stdout=subprocess.PIPE, text=True
+    )
+    return Path(result.stdout.strip().splitlines()[-1])
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def generate_pki(pki: Path) -> None:
+    """A CA, the API server's serving certificate and the service-account key pair."""
+    pki.mkdir(parents=True, exist_ok=True)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "3650",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=baton-test-ca",
+        cwd=pki,
+    )
+    (pki / "san.cnf").write_text(
+        "[ext]\nsubjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,"
+        "DNS:kubernetes.default,DNS:kubernetes.default.svc,"
+        "DNS:kubernetes.default.svc.cluster.local\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n"
+    )
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "apiserver.key",
+        "-out",
+        "apiserver.csr",
+        "-subj",
+        "/CN=kube-apiserver",
+        cwd=pki,
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        "apiserver.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-out",
+        "apiserver.crt",
+        "-extfile",
+        "san.cnf",
+        "-extensions",
+        "ext",
+        cwd=pki,
+    )
+    _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
+    _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+
+
+def kubeconfig_text(server: str, ca: Path, tokens: dict[str, str], current: str) -> str:
+    """A kubeconfig with one context per user; JSON is valid YAML."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "baton-local", "cluster": {"server": server, "certificate-authority": str(ca)}}
+        ],
+        "users": [{"name": user, "user": {"token": token}} for user, token in tokens.items()],
+        "contexts": [
+            {"name": user, "context": {"cluster": "baton-local", "user": user}} for user in tokens
+        ],
+        "current-context": current,
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+@dataclass
+class ControlPlane:
+    """A running control plane rooted at ``workdir`` (state, logs, pids, kubeconfig)."""
+
+    workdir: Path
+    server: str = ""
+    pids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    @property
+    def state_file(self) -> Path:
+        return self.workdir / "state.json"
+
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps({"server": self.server, "pids": self.pids}))
+
+    @classmethod
+    def load(cls, workdir: Path) -> ControlPlane | None:
+        state = workdir / "state.json"
+        if not state.exists():
+            return None
+        data = json.loads(state.read_text())
+        return cls(workdir=workdir, server=data["server"], pids=data["pids"])
+
+    def _spawn(self, name: str, argv: list[str]) -> None:
+        logs = self.workdir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.pids[name] = proc.pid
+        self.save()
+
+    def alive(self, name: str) -> bool:
+        pid = self.pids.get(name)
+        if pid is None:
+            return False
+        with contextlib.suppress(ChildProcessError):
+            if os.waitpid(pid, os.WNOHANG) != (0, 0):
+                return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def start(self, bin_dir: Path, *, timeout: float = 120.0) -> None:
+        t0 = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pki = self.workdir / "pki"
+        generate_pki(pki)
+        tokens = {ADMIN_USER: secrets.token_hex(16), NON_ADMIN_USER: secrets.token_hex(16)}
+        (pki / "tokens.csv").write_text(
+            f'{tokens[ADMIN_USER]},{ADMIN_USER},uid-admin,"system:masters"\n'
+            f'{tokens[NON_ADMIN_USER]},{NON_ADMIN_USER},uid-alice,"baton:testers"\n'
+        )
+        etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+        self.server = f"https://127.0.0.1:{api_port}"
+        self.kubeconfig.write_text(kubeconfig_text(self.server, pki / "ca.crt", tokens, ADMIN_USER))
+        self.kubeconfig.chmod(0o600)
+
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        self._spawn(
+            "etcd",
+            [
+                str(bin_dir / "etcd"),
+                "--name=baton",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+                f"--initial-cluster=baton=http://127.0.0.1:{peer_port}",
+                "--listen-metrics-urls=",
+                "--quota-backend-bytes=8589934592",
+                # Test data only: skipping fsync makes the suite several times faster.
+                "--unsafe-no-fsync=true",
+                "--log-level=warn",
+            ],
+        )
+        self._wait(lambda: _http_ok(f"{etcd_url}/health"), "etcd", timeout, t0)
+
+        self._spawn(
+            "kube-apiserver",
+            [
+                str(bin_dir / "kube"),
+                "apiserver",
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--tls-cert-file={pki / 'apiserver.crt'}",
+                f"--tls-private-key-file={pki / 'apiserver.key'}",
+                f"--client-ca-file={pki / 'ca.crt'}",
+                f"--token-auth-file={pki / 'tokens.csv'}",
+                "--authorization-mode=Node,RBAC",
+                "--anonymous-auth=false",
+                f"--service-account-key-file={pki / 'sa.pub'}",
+                f"--service-account-signing-key-file={pki / 'sa.key'}",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--allow-privileged=true",
+                "--enable-priority-and-fairness=false",
+                "--max-requests-inflight=2000",
+                "--max-mutating-requests-inflight=1000",
+                "--v=1",
+            ],
+        )
+        self._wait(
+            lambda: self._readyz(tokens[ADMIN_USER], pki / "ca.crt"), "kube-apiserver", timeout, t0
+        )
+
+        self._spawn(
+            "kube-controller-manager",
+            [
+                str(bin_dir / "kube"),
+                "controller-manager",
+                f"--kubeconfig={self.kubeconfig}",
+                f"--controllers={CONTROLLERS}",
+                f"--service-account-private-key-file={pki / 'sa.key'}",
+                f"--root-ca-file={pki / 'ca.crt'}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                f"--authentication-kubeconfig={self.kubeconfig}",
+                f"--authorization-kubeconfig={self.kubeconfig}",
+                "--use-service-account-credentials=false",
+                "--v=1",
+            ],
+        )
+        time.sleep(0.5)
+        if not self.alive("kube-controller-manager"):
+            raise RuntimeError(self._failure("kube-controller-manager"))
+        log(
+            f"ready in {time.monotonic() - t0:.1f}s at {self.server}; kubeconfig: {self.kubeconfig}"
+        )
+
+    def _readyz(self, token: str, ca: Path) -> bool:
+        context = ssl.create_default_context(cafile=str(ca))
+        request = urllib.request.Request(
+            f"{self.server}/readyz", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, context=context, timeout=2) as response:
+                return bool(response.status == 200 and response.read() == b"ok")
+        except OSError:
+            return False
+
+    def _failure(self, name: str) -> str:
+        logfile = self.workdir / "logs" / f"{name}.log"
+        tail = logfile.read_text(errors="replace").splitlines()[-25:] if logfile.exists() else []
+        return f"{name} did not start; last lines of {logfile}:\n" + "\n".join(tail)
+
+    def _wait(self, check: Callable[[], bool], name: str, timeout: float, t0: float) -> None:
+        while not check():
+            if not self.alive(name):
+                self.stop()
+                raise RuntimeError(self._failure(name))
+            if time.monotonic() - t0 > timeout:
+                self.stop()
+                raise RuntimeError(f"{name} not ready after {timeout:.0f}s\n" + self._failure(name))
+            time.sleep(0.2)
+        log(f"{name} ready after {time.monotonic() - t0:.1f}s")
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """SIGTERM every component (reverse start order), SIGKILL stragglers, wait for all."""
+        for name in reversed(list(self.pids)):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pids[name], signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name in reversed(list(self.pids)):
+            while self.alive(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.alive(name):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pids[name], signal.SIGKILL)
+                while self.alive(name):
+                    time.sleep(0.05)
+        self.pids.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def up(workdir: Path) -> ControlPlane:
+    existing = ControlPlane.load(workdir)
+    if existing and all(existing.alive(n) for n in existing.pids):
+        log(f"already running at {existing.server}")
+        return existing
+    if existing:
+        existing.stop()
+    for stale in ("etcd", "pki", "logs"):
+        subprocess.run(["rm", "-rf", str(workdir / stale)], check=True)
+    plane = ControlPlane(workdir=workdir)
+    plane.start(build())
+    return plane
+
+
+def down(workdir: Path) -> None:
+    plane = ControlPlane.load(workdir)
+    if plane is None:
+        log("not running")
+        return
+    plane.stop()
+    log("stopped")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build", "up", "down", "status"])
+    parser.add_argument("--dir", type=Path, default=ROOT / ".cluster")
+    args = parser.parse_args()
+    workdir = args.dir.resolve()
+    if args.command == "build":
+        print(build())
+    elif args.command == "up":
+        up(workdir)
+    elif args.command == "down":
+        down(workdir)
+    else:
+        plane = ControlPlane.load(workdir)
+        running = {n: plane.alive(n) for n in plane.pids} if plane else {}
+        print(json.dumps({"server": plane.server if plane else None, "running": running}))
+        return 0 if running and all(running.values()) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

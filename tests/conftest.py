@@ -1,0 +1,90 @@
+"""Shared fixtures: a real control plane for the integration and e2e tiers.
+
+The session fixture ``cluster`` builds (cached) and starts its own etcd +
+kube-apiserver + kube-controller-manager on 127.0.0.1, unless ``KUBECONFIG`` is set
+explicitly, in which case it uses that cluster. If the control plane cannot start,
+every test that needs it errors: a missing control plane is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "cluster"))
+
+import controlplane  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A reachable cluster and the means to talk to it as admin or as the non-admin user."""
+
+    kubeconfig: Path
+    kubectl_bin: Path
+
+    def kubectl(
+        self,
+        *args: str,
+        user: str = controlplane.ADMIN_USER,
+        stdin: str | None = None,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        argv = [str(self.kubectl_bin), f"--kubeconfig={self.kubeconfig}", *args]
+        if user != controlplane.ADMIN_USER:
+            argv.insert(2, f"--context={user}")
+        result = subprocess.run(
+            argv, input=stdin, check=False, capture_output=True, text=True, timeout=120
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    def get_json(self, *args: str) -> Any:
+        return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    kubectl_bin = ROOT / ".cluster" / "bin" / "kubectl"
+    if not kubectl_bin.exists():
+        subprocess.run(["bash", str(ROOT / "tests" / "cluster" / "tools.sh")], check=True)
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        yield Cluster(Path(explicit), kubectl_bin)
+        return
+    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("controlplane"))
+    plane.start(controlplane.build())
+    try:
+        yield Cluster(plane.kubeconfig, kubectl_bin)
+    finally:
+        plane.stop()
+
+
+@pytest.fixture
+def namespace(cluster: Cluster) -> Iterator[str]:
+    """A fresh namespace per test, deleted (without waiting) afterwards."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    cluster.kubectl("create", "namespace", name)
+    yield name
+    cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+@pytest.fixture(scope="session")
+def crds(cluster: Cluster) -> Cluster:
+    """The CRDs from crds/ applied (as users do) and Established."""
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds")
+    )
+    return cluster

@@ -1,0 +1,187 @@
+"""The generated CRDs on the real API server: examples apply, bad input is refused."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT, Cluster
+
+pytestmark = pytest.mark.integration
+
+INVALID = sorted((Path(__file__).parent / "invalid").glob("*.yaml"))
+
+
+def expected_message(path: Path) -> str:
+    match = re.search(r"^# expect: (.+)$", path.read_text(), re.MULTILINE)
+    assert match, f"{path.name} has no '# expect:' line"
+    return match.group(1)
+
+
+@pytest.mark.parametrize(
+    "example", sorted((ROOT / "examples").glob("*.yaml")), ids=lambda p: p.name
+)
+def test_example_applies(crds: Cluster, namespace: str, example: Path) -> None:
+    crds.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", str(example))
+    crds.kubectl("apply", "-n", namespace, "-f", str(example))
+    applied = crds.get_json("baton", "-n", namespace)["items"]
+    documents = [d for d in yaml.safe_load_all(example.read_text()) if d]
+    assert {(o["kind"], o["metadata"]["name"]) for o in applied} == {
+        (d["kind"], d["metadata"]["name"]) for d in documents
+    }
+
+
+def test_invalid_corpus_is_large_enough() -> None:
+    assert len(INVALID) >= 20
+
+
+@pytest.mark.parametrize("manifest", INVALID, ids=lambda p: p.stem)
+def test_invalid_manifest_is_refused(crds: Cluster, namespace: str, manifest: Path) -> None:
+    result = crds.kubectl(
+        "apply", "--dry-run=server", "-n", namespace, "-f", str(manifest), check=False
+    )
+    assert result.returncode != 0, f"{manifest.name} was accepted"
+    assert expected_message(manifest) in result.stderr
+
+
+def test_defaults_come_from_the_schema(crds: Cluster, namespace: str) -> None:
+    crds.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "baton.dev/v1alpha1",
+                "kind": "Deployment",
+                "metadata": {"name": "d"},
+                "spec": {"flowRef": {"name": "f"}, "schedules": [{"cron": "*/5 * * * *"}]},
+            }
+        ),
+    )
+    spec = crds.get_json("deployments.baton.dev", "d", "-n", namespace)["spec"]
+    assert spec["workPoolRef"] == {"name": "default"}
+    assert spec["catchup"] == {"policy": "Latest", "maxRuns": 10}
+    assert spec["schedules"][0] == {
+        "cron": "*/5 * * * *",
+        "timezone": "UTC",
+        "dayOr": True,
+        "active": True,
+        "parameters": {},
+    }
+    assert spec["lateAfterSeconds"] == 15
+    assert "concurrency" not in spec
+
+
+def test_flowrun_spec_is_immutable_but_cancel_is_one_way(crds: Cluster, namespace: str) -> None:
+    run = {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "FlowRun",
+        "metadata": {"name": "r"},
+        "spec": {"deploymentRef": {"name": "d"}, "parameters": {"x": 1}},
+    }
+    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(run))
+    changed = crds.kubectl(
+        "patch",
+        "flowrun",
+        "r",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"parameters": {"x": 2}}}',
+        check=False,
+    )
+    assert changed.returncode != 0
+    assert "parameters are immutable once a run exists" in changed.stderr
+    crds.kubectl(
+        "patch",
+        "flowrun",
+        "r",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"cancelRequested": true}}',
+    )
+    withdrawn = crds.kubectl(
+        "patch",
+        "flowrun",
+        "r",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"cancelRequested": false}}',
+        check=False,
+    )
+    assert "a cancel request cannot be withdrawn" in withdrawn.stderr
+
+
+def test_printer_columns_and_category(crds: Cluster, namespace: str) -> None:
+    crds.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples" / "full.yaml"))
+    headers = {
+        "flowruns": ["NAME", "DEPLOYMENT", "STATE", "SCHEDULED", "DURATION", "AGE"],
+        "deployments.baton.dev": [
+            "NAME",
+            "FLOW",
+            "POOL",
+            "SCHEDULE",
+            "PAUSED",
+            "LAST",
+            "NEXT",
+            "READY",
+            "AGE",
+        ],
+        "workpools": ["NAME", "TYPE", "PAUSED", "LIMIT", "RUNNING", "QUEUED", "AGE"],
+        "flows": ["NAME", "IMAGE", "ENTRYPOINT", "READY", "AGE"],
+    }
+    for resource, columns in headers.items():
+        out = crds.kubectl("get", resource, "-n", namespace).stdout
+        assert out.splitlines()[0].split() == columns, out
+    pool_row = crds.kubectl("get", "wp", "etl-pool", "-n", namespace).stdout.splitlines()[1]
+    assert pool_row.split()[:4] == ["etl-pool", "kubernetes", "false", "4"]
+    everything = crds.kubectl("get", "baton", "-n", namespace).stdout
+    for kind in (
+        "workpool.baton.dev/etl-pool",
+        "flow.baton.dev/etl",
+        "deployment.baton.dev/etl",
+        "flowrun.baton.dev/etl-custom-1",
+    ):
+        assert kind in everything
+    for short in ("fr", "bdep", "wp", "bfl"):
+        assert crds.kubectl("get", short, "-n", namespace).returncode == 0
+
+
+def test_status_only_through_the_subresource(crds: Cluster, namespace: str) -> None:
+    crds.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples" / "minimal.yaml"))
+    crds.kubectl(
+        "patch",
+        "flow",
+        "hello",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"status": {"observedGeneration": 7}}',
+    )
+    # A write to the main resource silently drops status: the subresource owns it.
+    flow = crds.get_json("flow", "hello", "-n", namespace)
+    assert flow.get("status", {}).get("observedGeneration") != 7
+    crds.kubectl(
+        "patch",
+        "flow",
+        "hello",
+        "-n",
+        namespace,
+        "--type=merge",
+        "--subresource=status",
+        "-p",
+        '{"status": {"observedGeneration": 7}}',
+    )
+    assert crds.get_json("flow", "hello", "-n", namespace)["status"]["observedGeneration"] == 7
