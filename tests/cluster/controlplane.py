@@ -43,13 +43,13 @@ NON_ADMIN_USER = "alice"
 CONTROLLERS = ",".join(
     [
         "*",
-        "job",
-        "garbage-collector",
-        "namespace",
-        "serviceaccount",
-        "serviceaccount-token",
-        "ttl-after-finished",
-        "cronjob",
+        "job-controller",
+        "garbage-collector-controller",
+        "namespace-controller",
+        "serviceaccount-controller",
+        "serviceaccount-token-controller",
+        "ttl-after-finished-controller",
+        "cronjob-controller",
     ]
 )
 
@@ -267,6 +267,8 @@ class ControlPlane:
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--allow-privileged=true",
+                # 127.0.0.1 cannot back the kubernetes Service; nothing here needs it yet.
+                "--endpoint-reconciler-type=none",
                 "--enable-priority-and-fairness=false",
                 "--max-requests-inflight=2000",
                 "--max-mutating-requests-inflight=1000",
@@ -295,9 +297,11 @@ class ControlPlane:
                 "--v=1",
             ],
         )
-        time.sleep(0.5)
+        time.sleep(1.0)
         if not self.alive("kube-controller-manager"):
-            raise RuntimeError(self._failure("kube-controller-manager"))
+            failure = self._failure("kube-controller-manager")
+            self.stop()
+            raise RuntimeError(failure)
         log(
             f"ready in {time.monotonic() - t0:.1f}s at {self.server}; kubeconfig: {self.kubeconfig}"
         )

@@ -67,16 +67,20 @@ class Schedule(Model):
     interval: int | str | None = Field(
         default=None,
         description="Run every N seconds, or a duration like `90s`, `1h30m`, `PT1H`.",
-        json_schema_extra=schema_extra(
-            int_or_string=True,
-            validations=[
-                cel(
-                    f"type(self) == int ? self > 0 : self.matches('{INTERVAL_PATTERN}')",
-                    "interval must be a positive number of seconds or a duration like 90s, 1h30m "
-                    "or PT1H",
-                )
-            ],
-        ),
+        # maxLength bounds the CEL cost estimate of the rule below.
+        json_schema_extra={
+            "maxLength": 64,
+            **schema_extra(
+                int_or_string=True,
+                validations=[
+                    cel(
+                        f"type(self) == int ? self > 0 : self.matches('{INTERVAL_PATTERN}')",
+                        "interval must be a positive number of seconds or a duration like 90s, "
+                        "1h30m or PT1H",
+                    )
+                ],
+            ),
+        },
     )
     rrule: str | None = Field(
         default=None,
@@ -224,6 +228,11 @@ class DeploymentStatus(ObservedStatus):
     )
     last_scheduled_time: datetime | None = Field(
         default=None, description="The latest fire time a run was created for."
+    )
+    last_fire_time: datetime | None = Field(
+        default=None,
+        description="The latest fire time handled, by creating its run or by "
+        "skipping it under the catch-up policy.",
     )
     next_run_time: datetime | None = Field(default=None, description="The next fire time.")
     next_fire_times: list[datetime] = Field(

@@ -1,0 +1,322 @@
+"""Running one task run: inputs, cache, attempts, retries, timeout, hooks, final state.
+
+``run_task`` is the inline path (``my_task(x)``); the task runner calls
+``create_task_run`` + ``report_pending`` when a run is submitted and
+``run_task_run`` on a pool thread. The hot path is kept short on purpose: one
+context variable set, three states, one log line; caching, timeouts and print
+capture cost nothing unless the task asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from uuid import uuid4
+
+from baton._engine.cache_store import CacheRecord, deserialize, get_cache_store, serialize
+from baton._engine.clock import get_clock
+from baton._engine.context import FlowRunContext, TaskRun, TaskRunContext, current_tags
+from baton._engine.inputs import resolve_inputs, wait_for_upstream
+from baton._engine.observer import RunObserver, current_observer, notify
+from baton._engine.outcomes import exception_to_failed_state, return_value_to_state
+from baton._engine.retries import jittered_delay, retry_delay_for
+from baton._engine.run_logger import configure_logging, patch_print, task_run_logger
+from baton._engine.timeouts import call_with_timeout
+from baton.exceptions import TaskRunTimeoutError, UpstreamTaskError
+from baton.states import (
+    AwaitingRetry,
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    State,
+    StateType,
+)
+
+if TYPE_CHECKING:
+    from baton.tasks import Task
+
+__all__ = ["create_task_run", "record_state", "report_pending", "run_task", "run_task_run"]
+
+_engine_log = logging.getLogger("baton.engine")
+
+
+def create_task_run(
+    task: Task[..., Any], parameters: dict[str, Any], flow_ctx: FlowRunContext | None
+) -> TaskRun:
+    """Return a new task run record for calling ``task`` with ``parameters``."""
+    run_id = uuid4()
+    return TaskRun(
+        id=run_id,
+        name=f"{task.name}-{run_id.hex[:3]}",
+        task_name=task.name,
+        task_key=task.task_key,
+        flow_run_id=flow_ctx.flow_run.id if flow_ctx else None,
+        parameters=parameters,
+        tags=task.tags | current_tags(),
+    )
+
+
+def record_state(task_run: TaskRun, state: State[Any], observer: RunObserver | None) -> None:
+    """Make ``state`` the task run's state and tell the observer."""
+    details = state.state_details
+    details.task_run_id = task_run.id
+    details.flow_run_id = task_run.flow_run_id
+    task_run.state = state
+    if state.type is StateType.RUNNING and task_run.start_time is None:
+        task_run.start_time = state.timestamp
+    elif state.is_final():
+        task_run.end_time = state.timestamp
+    if observer is not None:
+        notify(
+            observer, "task_run_state", task_run.id, task_run.name, state,
+            task_run.start_time, task_run.end_time,
+        )
+
+
+def report_pending(task_run: TaskRun, flow_ctx: FlowRunContext | None) -> None:
+    """Record the initial ``Pending`` state of a new task run."""
+    record_state(task_run, Pending(), flow_ctx.observer if flow_ctx else current_observer())
+
+
+def run_task(
+    task: Task[..., Any], parameters: dict[str, Any], wait_for: Iterable[Any] | None = None
+) -> State[Any]:
+    """Run ``task`` inline in the calling thread and return its final state."""
+    flow_ctx = FlowRunContext.get()
+    task_run = create_task_run(task, parameters, flow_ctx)
+    report_pending(task_run, flow_ctx)
+    return run_task_run(task, task_run, parameters, wait_for, flow_ctx)
+
+
+def run_task_run(
+    task: Task[..., Any],
+    task_run: TaskRun,
+    parameters: dict[str, Any],
+    wait_for: Iterable[Any] | None,
+    flow_ctx: FlowRunContext | None,
+) -> State[Any]:
+    """Execute a task run that has been created and reported ``Pending``."""
+    configure_logging()
+    parent = TaskRunContext.get()
+    log_prints = task.log_prints
+    if log_prints is None:
+        log_prints = parent.log_prints if parent else bool(flow_ctx and flow_ctx.log_prints)
+    ctx = TaskRunContext(
+        task=task,
+        task_run=task_run,
+        parameters=parameters,
+        flow_run_context=flow_ctx,
+        observer=flow_ctx.observer if flow_ctx else current_observer(),
+        log_prints=log_prints,
+    )
+    token = TaskRunContext._var.set(ctx)
+    try:
+        return _TaskRunEngine(ctx).run(wait_for)
+    finally:
+        TaskRunContext._var.reset(token)
+
+
+class _TaskRunEngine:
+    __slots__ = ("ctx", "logger", "task", "task_run")
+
+    def __init__(self, ctx: TaskRunContext) -> None:
+        self.ctx = ctx
+        self.task = ctx.task
+        self.task_run = ctx.task_run
+        if self.task.task_run_name is not None:
+            self.task_run.name = self.task.render_run_name(ctx.parameters)
+        self.logger = task_run_logger(ctx)
+
+    def set_state(self, state: State[Any]) -> None:
+        record_state(self.task_run, state, self.ctx.observer)
+
+    def run(self, wait_for: Iterable[Any] | None) -> State[Any]:
+        flow_ctx = self.ctx.flow_run_context
+        if flow_ctx is not None and flow_ctx.abandoned.is_set():
+            state = Cancelled(message="The flow run timed out before this task run started.")
+            self.set_state(state)
+            return state
+        try:
+            if wait_for:
+                wait_for_upstream(wait_for)
+            self.ctx.parameters = self.task_run.parameters = resolve_inputs(self.ctx.parameters)
+        except UpstreamTaskError as exc:
+            state = Pending(name="NotReady", message=str(exc))
+            self.set_state(state)
+            self.logger.error("Finished in state %s", state)
+            return state
+        cache_key = self._cache_key()
+        state = self._cached_state(cache_key) if cache_key else None
+        if state is None:
+            try:
+                state = self._attempts(cache_key)
+            except BaseException as exc:  # interpreter exit, KeyboardInterrupt
+                self.set_state(Crashed(message=f"Execution was interrupted: {exc!r}", data=exc))
+                raise
+        self.set_state(state)
+        level = logging.INFO if state.type is StateType.COMPLETED else logging.ERROR
+        self.logger.log(level, "Finished in state %s", state)
+        self._run_hooks(state)
+        return state
+
+    def _attempts(self, cache_key: str | None) -> State[Any]:
+        task, run = self.task, self.task_run
+        while True:
+            run.run_count += 1
+            self.set_state(Running() if run.run_count == 1 else Retrying())
+            try:
+                result = self._call()
+            except TaskRunTimeoutError as exc:
+                if self._retry(exc):
+                    continue
+                message = f"Task run exceeded timeout of {task.timeout_seconds} second(s)"
+                self.logger.error(message)
+                return Failed(data=exc, message=message, name="TimedOut")
+            except Exception as exc:
+                if self._retry(exc):
+                    continue
+                return exception_to_failed_state(exc, "Task run encountered an exception")
+            state = return_value_to_state(result)
+            if cache_key is not None and state.type is StateType.COMPLETED:
+                self._store(cache_key, state)
+            return state
+
+    def _call(self) -> Any:
+        task = self.task
+        args, kwargs = task.call_arguments(self.ctx.parameters)
+        if task.timeout_seconds is None:
+            if self.ctx.log_prints:
+                with patch_print():
+                    return task.fn(*args, **kwargs)
+            return task.fn(*args, **kwargs)
+
+        def body() -> Any:
+            if self.ctx.log_prints:
+                with patch_print():
+                    return task.fn(*args, **kwargs)
+            return task.fn(*args, **kwargs)
+
+        return call_with_timeout(
+            body,
+            task.timeout_seconds,
+            lambda: TaskRunTimeoutError(
+                f"Task run {self.task_run.name!r} exceeded {task.timeout_seconds} second(s)"
+            ),
+            thread_name=f"baton-task-{self.task_run.name}",
+        )
+
+    def _retry(self, exc: BaseException) -> bool:
+        task, run = self.task, self.task_run
+        retry_index = run.run_count - 1
+        if retry_index >= task.retries:
+            self.logger.error(
+                "Task run failed with exception: %r - Retries are exhausted", exc, exc_info=exc
+            )
+            return False
+        if task.retry_condition_fn is not None and not self._retry_condition_met(exc):
+            self.logger.error(
+                "Task run failed with exception: %r - Retry condition not met", exc, exc_info=exc
+            )
+            return False
+        delay = jittered_delay(
+            retry_delay_for(task.retry_delay_seconds, retry_index), task.retry_jitter_factor
+        )
+        clock = get_clock()
+        when = f"{delay:g} second(s) from now" if delay else "immediately"
+        self.logger.info(
+            "Task run failed with exception: %r - Retry %d/%d will start %s",
+            exc, retry_index + 1, task.retries, when,
+        )
+        self.set_state(AwaitingRetry(scheduled_time=clock.now() + timedelta(seconds=delay)))
+        clock.sleep(delay)
+        return True
+
+    def _retry_condition_met(self, exc: BaseException) -> bool:
+        condition = self.task.retry_condition_fn
+        assert condition is not None
+        failed = exception_to_failed_state(exc, "Task run encountered an exception")
+        try:
+            return bool(condition(self.task, self.task_run, failed))
+        except Exception:
+            self.logger.error(
+                "An error was encountered while running `retry_condition_fn` check %r for task %r",
+                condition, self.task.name, exc_info=True,
+            )
+            return False
+
+    def _cache_key(self) -> str | None:
+        task = self.task
+        if not task.caching_enabled or task.cache_policy is None:
+            return None
+        flow_ctx = self.ctx.flow_run_context
+        try:
+            return task.cache_policy.compute_key(
+                task_ctx=self.ctx,
+                inputs=self.ctx.parameters,
+                flow_parameters=flow_ctx.flow_run.parameters if flow_ctx else {},
+            )
+        except Exception as exc:
+            self.logger.warning(
+                "Error computing the cache key - the result will not be cached: %s", exc
+            )
+            return None
+
+    def _cached_state(self, key: str) -> State[Any] | None:
+        if self.task.refresh_cache:
+            return None
+        now = get_clock().now()
+        try:
+            record = get_cache_store().get(key, now=now)
+            if record is None:
+                return None
+            value = deserialize(record.payload, record.serializer)
+        except Exception as exc:
+            self.logger.warning("Ignoring unreadable cache record %r: %s", key, exc)
+            return None
+        state = Completed(name="Cached", data=value)
+        state.state_details.cache_key = key
+        state.state_details.cache_expiration = record.expires_at
+        return state
+
+    def _store(self, key: str, state: State[Any]) -> None:
+        task = self.task
+        now = get_clock().now()
+        expires: datetime | None = now + task.cache_expiration if task.cache_expiration else None
+        serializer = task.result_serializer
+        try:
+            payload = serialize(state.data, serializer)
+            get_cache_store().put(CacheRecord(key, payload, serializer, now, expires))
+        except Exception as exc:
+            self.logger.warning("The result could not be cached (%s serializer): %s",
+                                serializer, exc)
+            return
+        state.state_details.cache_key = key
+        state.state_details.cache_expiration = expires
+
+    def _run_hooks(self, state: State[Any]) -> None:
+        if state.type is StateType.COMPLETED:
+            hooks = self.task.on_completion_hooks
+        elif state.type is StateType.FAILED:
+            hooks = self.task.on_failure_hooks
+        else:
+            return
+        for hook in hooks:
+            run_hook(self.logger, hook, state, self.task, self.task_run)
+
+
+def run_hook(logger: logging.LoggerAdapter[Any], hook: Any, state: State[Any], *args: Any) -> None:
+    """Call ``hook(*args, state)``; an error in a hook is logged, never raised."""
+    name = getattr(hook, "__name__", repr(hook))
+    logger.info("Running hook %r in response to entering state %r", name, state.name)
+    try:
+        hook(*args, state)
+    except Exception:
+        logger.error("An error was encountered while running hook %r", name, exc_info=True)
+    else:
+        logger.info("Hook %r finished running successfully", name)

@@ -1,0 +1,1 @@
+"""Kubernetes API access: credentials and a small typed HTTP client."""

@@ -1,0 +1,367 @@
+"""The only code that speaks HTTP to the Kubernetes API server.
+
+Two thin clients over httpx — ``KubeClient`` (sync: runtime, CLI, worker) and
+``AsyncKubeClient`` (the operator) — share URL building and error mapping, so a 409 is
+always ``Conflict``/``AlreadyExists`` and a 404 always ``NotFound`` wherever it happens.
+Objects are plain JSON dicts; typing them is the resource models' job.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from baton._kube.config import Credentials, load
+
+Json = dict[str, Any]
+PatchType = Literal["merge", "json", "strategic"]
+
+_PATCH_CONTENT = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+    "strategic": "application/strategic-merge-patch+json",
+}
+
+
+class ApiError(RuntimeError):
+    """The API server refused a request; ``status`` is the HTTP code."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class NotFound(ApiError):
+    pass
+
+
+class Conflict(ApiError):
+    """A resourceVersion precondition failed (someone else wrote first)."""
+
+
+class AlreadyExists(Conflict):
+    pass
+
+
+class Invalid(ApiError):
+    """422: the object failed validation; ``message`` is the API server's explanation."""
+
+
+def _raise_for(response: httpx.Response) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    reason = str(body.get("reason") or response.reason_phrase)
+    message = str(body.get("message") or response.text[:500])
+    error: type[ApiError] = ApiError
+    if response.status_code == 404:
+        error = NotFound
+    elif response.status_code == 409:
+        error = AlreadyExists if reason == "AlreadyExists" else Conflict
+    elif response.status_code == 422:
+        error = Invalid
+    raise error(response.status_code, reason, message)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """Where a kind lives in the API: ``Kind("batch", "v1", "jobs")``."""
+
+    group: str
+    version: str
+    plural: str
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        parts = [base]
+        if namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+FLOWS = Kind("baton.dev", "v1alpha1", "flows")
+WORKPOOLS = Kind("baton.dev", "v1alpha1", "workpools")
+DEPLOYMENTS = Kind("baton.dev", "v1alpha1", "deployments")
+FLOWRUNS = Kind("baton.dev", "v1alpha1", "flowruns")
+JOBS = Kind("batch", "v1", "jobs")
+PODS = Kind("", "v1", "pods")
+CONFIGMAPS = Kind("", "v1", "configmaps")
+EVENTS = Kind("events.k8s.io", "v1", "events")
+
+
+def _list_params(
+    label_selector: str | None, field_selector: str | None, limit: int | None, cont: str | None
+) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    if limit:
+        params["limit"] = str(limit)
+    if cont:
+        params["continue"] = cont
+    return params
+
+
+def _headers(credentials: Credentials) -> dict[str, str]:
+    headers = {"Accept": "application/json", "User-Agent": "baton"}
+    token = credentials.bearer()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+class KubeClient:
+    """Synchronous client: one connection pool, typed errors, JSON dicts in and out."""
+
+    def __init__(self, credentials: Credentials | None = None, *, timeout: float = 30.0) -> None:
+        self.credentials = credentials or load()
+        self._http = httpx.Client(
+            base_url=self.credentials.server, verify=self.credentials.ssl_context(), timeout=timeout
+        )
+
+    @property
+    def namespace(self) -> str:
+        return self.credentials.namespace
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> KubeClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Json:
+        headers = _headers(self.credentials)
+        content = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            content = json.dumps(body)
+        response = self._http.request(method, path, content=content, params=params, headers=headers)
+        _raise_for(response)
+        result: Json = response.json() if response.content else {}
+        return result
+
+    def get(self, kind: Kind, name: str, namespace: str) -> Json:
+        return self.request("GET", kind.path(namespace, name))
+
+    def list(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> list[Json]:
+        items: list[Json] = []
+        cont: str | None = None
+        while True:
+            page = self.request(
+                "GET",
+                kind.path(namespace),
+                params=_list_params(label_selector, field_selector, 500, cont),
+            )
+            items.extend(page.get("items", []))
+            cont = page.get("metadata", {}).get("continue")
+            if not cont:
+                return items
+
+    def create(self, kind: Kind, body: Json, namespace: str) -> Json:
+        return self.request("POST", kind.path(namespace), body=body)
+
+    def patch(
+        self,
+        kind: Kind,
+        name: str,
+        namespace: str,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+    ) -> Json:
+        return self.request(
+            "PATCH",
+            kind.path(namespace, name, subresource),
+            body=patch,
+            content_type=_PATCH_CONTENT[patch_type],
+        )
+
+    def patch_status(self, kind: Kind, name: str, namespace: str, patch: Any) -> Json:
+        return self.patch(kind, name, namespace, patch, subresource="status")
+
+    def delete(
+        self, kind: Kind, name: str, namespace: str, *, propagation: str = "Background"
+    ) -> Json:
+        return self.request(
+            "DELETE", kind.path(namespace, name), body={"propagationPolicy": propagation}
+        )
+
+    def watch(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> Iterator[Json]:
+        """Stream watch events ({"type", "object"}) until the server closes the stream."""
+        params = _list_params(label_selector, None, None, None)
+        params.update(
+            {"watch": "1", "timeoutSeconds": str(timeout_seconds), "allowWatchBookmarks": "true"}
+        )
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        with self._http.stream(
+            "GET",
+            kind.path(namespace),
+            params=params,
+            headers=_headers(self.credentials),
+            timeout=httpx.Timeout(10.0, read=timeout_seconds + 10),
+        ) as r:
+            _raise_for_stream(r)
+            for line in r.iter_lines():
+                if line:
+                    yield json.loads(line)
+
+
+def _raise_for_stream(response: httpx.Response) -> None:
+    if response.status_code >= 400:
+        response.read()
+        _raise_for(response)
+
+
+class AsyncKubeClient:
+    """The asyncio twin of ``KubeClient`` for the operator's event loop."""
+
+    def __init__(
+        self,
+        credentials: Credentials | None = None,
+        *,
+        timeout: float = 30.0,
+        max_connections: int = 50,
+    ) -> None:
+        self.credentials = credentials or load()
+        self._http = httpx.AsyncClient(
+            base_url=self.credentials.server,
+            verify=self.credentials.ssl_context(),
+            timeout=timeout,
+            limits=httpx.Limits(max_connections=max_connections),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Json:
+        headers = _headers(self.credentials)
+        content = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            content = json.dumps(body)
+        response = await self._http.request(
+            method, path, content=content, params=params, headers=headers
+        )
+        _raise_for(response)
+        result: Json = response.json() if response.content else {}
+        return result
+
+    async def get(self, kind: Kind, name: str, namespace: str) -> Json:
+        return await self.request("GET", kind.path(namespace, name))
+
+    async def list(
+        self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[Json]:
+        items: list[Json] = []
+        cont: str | None = None
+        while True:
+            page = await self.request(
+                "GET", kind.path(namespace), params=_list_params(label_selector, None, 500, cont)
+            )
+            items.extend(page.get("items", []))
+            cont = page.get("metadata", {}).get("continue")
+            if not cont:
+                return items
+
+    async def create(self, kind: Kind, body: Json, namespace: str) -> Json:
+        return await self.request("POST", kind.path(namespace), body=body)
+
+    async def patch(
+        self,
+        kind: Kind,
+        name: str,
+        namespace: str,
+        patch: Any,
+        *,
+        patch_type: PatchType = "merge",
+        subresource: str | None = None,
+    ) -> Json:
+        return await self.request(
+            "PATCH",
+            kind.path(namespace, name, subresource),
+            body=patch,
+            content_type=_PATCH_CONTENT[patch_type],
+        )
+
+    async def patch_status(self, kind: Kind, name: str, namespace: str, patch: Any) -> Json:
+        return await self.patch(kind, name, namespace, patch, subresource="status")
+
+    async def delete(
+        self, kind: Kind, name: str, namespace: str, *, propagation: str = "Background"
+    ) -> Json:
+        return await self.request(
+            "DELETE", kind.path(namespace, name), body={"propagationPolicy": propagation}
+        )
+
+    async def watch(
+        self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> AsyncIterator[Json]:
+        params = _list_params(label_selector, None, None, None)
+        params.update({"watch": "1", "timeoutSeconds": "300"})
+        async with self._http.stream(
+            "GET",
+            kind.path(namespace),
+            params=params,
+            headers=_headers(self.credentials),
+            timeout=httpx.Timeout(10.0, read=310),
+        ) as response:
+            if response.status_code >= 400:
+                await response.aread()
+                _raise_for(response)
+            async for line in response.aiter_lines():
+                if line:
+                    yield json.loads(line)

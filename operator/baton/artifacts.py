@@ -1,0 +1,201 @@
+"""Artifacts: markdown, tables, links and progress published by a run, as in ``prefect.artifacts``.
+
+An artifact is a plain dict handed to the run observer (the in-cluster runtime
+stores a bounded list of them in the FlowRun status) and, inside a run, appended
+to the run context's ``artifacts`` list. Its keys::
+
+    id            str (UUID)       returned by create_*; pass to update_progress_artifact
+    key           str | None       lowercase letters, digits and dashes
+    type          "markdown" | "table" | "link" | "progress" | "image"
+    description   str | None       markdown
+    data          str | float | list | dict   the content (tables stay structured)
+    flow_run_id   str | None
+    task_run_id   str | None
+    created       str              ISO 8601, UTC
+    updated       str              ISO 8601, UTC
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+from uuid import UUID, uuid4
+
+from baton._engine.clock import get_clock
+from baton._engine.context import FlowRunContext, TaskRunContext
+from baton._engine.observer import current_observer, notify
+
+__all__ = [
+    "create_image_artifact",
+    "create_link_artifact",
+    "create_markdown_artifact",
+    "create_progress_artifact",
+    "create_table_artifact",
+    "update_progress_artifact",
+]
+
+_KEY = re.compile(r"^[a-z0-9-]+$")
+
+
+def _sanitize(value: Any) -> Any:
+    # NaN and infinities are not JSON; tables from pandas often contain them.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_sanitize(v) for v in value]
+    return value
+
+
+def _run_artifacts() -> tuple[list[dict[str, Any]] | None, str | None, str | None]:
+    task_ctx = TaskRunContext.get()
+    flow_ctx = task_ctx.flow_run_context if task_ctx else FlowRunContext.get()
+    return (
+        flow_ctx.artifacts if flow_ctx else None,
+        str(flow_ctx.flow_run.id) if flow_ctx else None,
+        str(task_ctx.task_run.id) if task_ctx else None,
+    )
+
+
+def _create(kind: str, data: Any, key: str | None, description: str | None) -> UUID:
+    if key is not None and not _KEY.match(key):
+        raise ValueError(
+            f"Artifact key {key!r} must only contain lowercase letters, numbers, and dashes."
+        )
+    artifact_id = uuid4()
+    artifacts, flow_run_id, task_run_id = _run_artifacts()
+    now = get_clock().now().isoformat()
+    artifact = {
+        "id": str(artifact_id),
+        "key": key,
+        "type": kind,
+        "description": description,
+        "data": data,
+        "flow_run_id": flow_run_id,
+        "task_run_id": task_run_id,
+        "created": now,
+        "updated": now,
+    }
+    if artifacts is not None:
+        artifacts.append(artifact)
+    notify(current_observer(), "artifact_created", dict(artifact))
+    return artifact_id
+
+
+def create_markdown_artifact(
+    markdown: str, key: str | None = None, description: str | None = None
+) -> UUID:
+    """Publish a markdown document.
+
+    Args:
+        markdown: The content.
+        key: A stable name (lowercase letters, digits, dashes) to track versions.
+        description: Markdown shown with the artifact.
+
+    Returns:
+        The artifact's id.
+
+    Raises:
+        ValueError: An invalid key.
+    """
+    return _create("markdown", markdown, key, description)
+
+
+def create_table_artifact(
+    table: dict[str, list[Any]] | list[dict[str, Any]] | list[list[Any]],
+    key: str | None = None,
+    description: str | None = None,
+) -> UUID:
+    """Publish a table: a dict of columns, a list of row dicts, or a list of rows.
+
+    Non-finite floats (NaN, infinities) become ``None``.
+
+    Returns:
+        The artifact's id.
+
+    Raises:
+        TypeError: ``table`` has none of the accepted shapes.
+        ValueError: An invalid key.
+    """
+    if not isinstance(table, (dict, list)):
+        raise TypeError(
+            "`table` must be a dict of lists, a list of dicts, or a list of lists; "
+            f"got {type(table).__name__}"
+        )
+    return _create("table", _sanitize(table), key, description)
+
+
+def create_link_artifact(
+    link: str, link_text: str | None = None, key: str | None = None,
+    description: str | None = None,
+) -> UUID:
+    """Publish a link, stored as markdown (``[link_text](link)``) as Prefect does.
+
+    Returns:
+        The artifact's id.
+    """
+    return _create("link", f"[{link_text}]({link})" if link_text else link, key, description)
+
+
+def create_image_artifact(
+    image_url: str, key: str | None = None, description: str | None = None
+) -> UUID:
+    """Publish an image by URL.
+
+    Returns:
+        The artifact's id.
+    """
+    return _create("image", image_url, key, description)
+
+
+def _check_progress(progress: float) -> float:
+    if not 0 <= progress <= 100:
+        raise ValueError(f"The value of progress must be between 0 and 100, got {progress}.")
+    return float(progress)
+
+
+def create_progress_artifact(
+    progress: float, key: str | None = None, description: str | None = None
+) -> UUID:
+    """Publish a progress indicator (0-100), to move later with ``update_progress_artifact``.
+
+    Returns:
+        The artifact's id.
+
+    Raises:
+        ValueError: Progress outside 0-100, or an invalid key.
+    """
+    return _create("progress", _check_progress(progress), key, description)
+
+
+def update_progress_artifact(
+    artifact_id: UUID, progress: float, description: str | None = None
+) -> UUID:
+    """Move a progress artifact to ``progress`` (0-100).
+
+    The artifact is updated in the current run's list when it is there; the
+    observer always receives the update.
+
+    Returns:
+        ``artifact_id``.
+
+    Raises:
+        ValueError: Progress outside 0-100.
+    """
+    value = _check_progress(progress)
+    artifacts, flow_run_id, task_run_id = _run_artifacts()
+    now = get_clock().now().isoformat()
+    found = next((a for a in artifacts or () if a["id"] == str(artifact_id)), None)
+    if found is None:
+        found = {
+            "id": str(artifact_id), "key": None, "type": "progress", "description": None,
+            "flow_run_id": flow_run_id, "task_run_id": task_run_id, "created": now,
+        }
+    found["data"] = value
+    found["updated"] = now
+    if description is not None:
+        found["description"] = description
+    notify(current_observer(), "artifact_updated", dict(found))
+    return artifact_id

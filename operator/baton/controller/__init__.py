@@ -1,0 +1,1 @@
+"""The kopf operator: schedules become FlowRuns, FlowRuns become Jobs."""

@@ -1,0 +1,283 @@
+"""Pure decisions for a Deployment: which FlowRuns to create, what its status says.
+
+Nothing here talks to the API server or reads a clock: the scheduler passes ``now`` and
+the runs it knows of, and applies what comes back. That is what makes the daylight-
+saving, catch-up and history rules testable with fixed clocks.
+
+Exactly-once creation rests on two facts: a run's name is a pure function of the
+Deployment and the fire time (``flow_run_name``), so creating it twice is an
+``AlreadyExists``; and the window of fire times considered starts after the latest
+one already handled (``status.lastFireTime``), which is written only after the runs
+before it exist. A crash between the two replays creations that then collide harmlessly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from baton import schedules
+from baton.resources import Deployment, RunState, Schedule
+from baton.resources._base import API_VERSION
+from baton.resources.deployment import DeploymentSpec
+from baton.resources.flowrun import TERMINAL_STATES
+from baton.resources.validation import INVALID_SCHEDULE, Problem, deployment_problems
+
+MANAGED_BY = {"app.kubernetes.io/managed-by": "baton"}
+LABEL_DEPLOYMENT = "baton.dev/deployment"
+LABEL_FLOW = "baton.dev/flow"
+LABEL_POOL = "baton.dev/work-pool"
+LABEL_RUN = "baton.dev/flow-run"
+NEXT_FIRE_TIMES = 3
+SKIPPED_SAMPLE = 3
+
+#: Ready condition reasons.
+READY = "Scheduling"
+PAUSED = "Paused"
+NO_SCHEDULES = "NoActiveSchedules"
+INVALID_SPEC = "InvalidSpec"
+
+
+def label_value(name: str) -> str:
+    """``name`` as a valid label value (at most 63 characters, stable for long names)."""
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-.')}-{digest}"
+
+
+def to_spec(schedule: Schedule) -> schedules.ScheduleSpec:
+    spec = schedules.validate_schedule(
+        cron=schedule.cron,
+        interval=schedule.interval,
+        rrule=schedule.rrule,
+        timezone=schedule.timezone,
+        anchor_time=schedule.anchor_time,
+    )
+    if isinstance(spec, schedules.CronSpec) and not schedule.day_or:
+        spec = dataclasses.replace(spec, day_or=False)
+    return spec
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the scheduler needs to know of one existing FlowRun."""
+
+    name: str
+    state: str | None
+    scheduled_time: datetime | None
+    created: datetime
+
+
+@dataclass
+class SchedulePlan:
+    """The outcome of planning one Deployment at one instant."""
+
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    fire_times: list[datetime] = field(default_factory=list)
+    skipped: int = 0
+    skipped_sample: list[datetime] = field(default_factory=list)
+    last_fire_time: datetime | None = None
+    next_fire_times: list[datetime] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def wake_at(self) -> datetime | None:
+        return self.next_fire_times[0] if self.next_fire_times else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def window_start(deployment: Deployment) -> datetime:
+    """The fire times after this instant are not handled yet."""
+    status = deployment.status
+    created = _parse_time(deployment.metadata.get("creationTimestamp")) or datetime.now(UTC)
+    handled = [t for t in (status.last_fire_time, status.last_scheduled_time) if t]
+    return max([created, *handled])
+
+
+def build_flow_run(
+    deployment: Deployment, schedule: Schedule, fire_time: datetime
+) -> dict[str, Any]:
+    """The FlowRun manifest for one fire time of one schedule."""
+    spec = deployment.spec
+    uid = deployment.metadata.get("uid")
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": "Deployment",
+        "name": deployment.name,
+        "uid": uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "FlowRun",
+        "metadata": {
+            "name": schedules.flow_run_name(deployment.name, fire_time),
+            "namespace": deployment.namespace,
+            "labels": {
+                **MANAGED_BY,
+                LABEL_DEPLOYMENT: label_value(deployment.name),
+                LABEL_FLOW: label_value(spec.flow_ref.name),
+                LABEL_POOL: label_value(spec.work_pool_ref.name),
+            },
+            "ownerReferences": [owner] if uid else [],
+        },
+        "spec": {
+            "deploymentRef": {"name": deployment.name},
+            "parameters": {**spec.parameters, **schedule.parameters},
+            "scheduledTime": fire_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    }
+
+
+def plan_schedules(deployment: Deployment, *, now: datetime) -> SchedulePlan:
+    """Which runs are due now, which missed times are skipped, and when to look again."""
+    spec = deployment.spec
+    plan = SchedulePlan(problems=deployment_problems(spec))
+    if plan.problems:
+        return plan
+    active = [s for s in spec.schedules if s.active]
+    start = window_start(deployment)
+    due: dict[datetime, Schedule] = {}
+    upcoming: set[datetime] = set()
+    horizon = start
+    for schedule in active:
+        parsed = to_spec(schedule)
+        upcoming.update(schedules.next_fire_times(parsed, now, NEXT_FIRE_TIMES))
+        if spec.paused:
+            continue
+        missed = schedules.plan_due_runs(
+            parsed,
+            last_scheduled=start,
+            created_at=start,
+            now=now,
+            policy=schedules.CatchupPolicy(spec.catchup.policy.value),
+            starting_deadline_seconds=spec.catchup.starting_deadline_seconds,
+            max_catchup=spec.catchup.max_runs,
+        )
+        for fire_time in missed.to_create:
+            # Two schedules firing at the same instant make one run (the first schedule's).
+            due.setdefault(fire_time, schedule)
+        plan.skipped += missed.skipped_count
+        plan.skipped_sample.extend(missed.skipped[-SKIPPED_SAMPLE:])
+        considered = [*missed.to_create, *missed.skipped]
+        if considered:
+            horizon = max(horizon, *considered)
+    plan.fire_times = sorted(due)
+    plan.runs = [build_flow_run(deployment, due[t], t) for t in plan.fire_times]
+    plan.skipped_sample = sorted(plan.skipped_sample)[-SKIPPED_SAMPLE:]
+    plan.last_fire_time = horizon if horizon > start else deployment.status.last_fire_time
+    plan.next_fire_times = [] if spec.paused else sorted(upcoming)[:NEXT_FIRE_TIMES]
+    return plan
+
+
+def _summary(spec: DeploymentSpec) -> str:
+    parts = []
+    for schedule in spec.schedules:
+        if not schedule.active:
+            continue
+        try:
+            parts.append(schedules.describe(to_spec(schedule)))
+        except schedules.ScheduleError:
+            parts.append("invalid")
+    return "; ".join(parts)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def ready_condition(deployment: Deployment, plan: SchedulePlan, now: datetime) -> dict[str, Any]:
+    spec = deployment.spec
+    if plan.problems:
+        status, reason = "False", plan.problems[0].reason
+        message = "; ".join(p.message for p in plan.problems)
+    elif spec.paused:
+        status, reason, message = "True", PAUSED, "paused: no new runs are scheduled"
+    elif not any(s.active for s in spec.schedules):
+        status, reason, message = (
+            "True",
+            NO_SCHEDULES,
+            "no active schedule; runs start only when created by hand",
+        )
+    else:
+        status, reason, message = "True", READY, "schedules are valid"
+    previous = next((c for c in deployment.status.conditions if c.type == "Ready"), None)
+    changed = previous is None or (previous.status.value, previous.reason) != (status, reason)
+    transition = now if changed or previous is None else previous.last_transition_time
+    return {
+        "type": "Ready",
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": deployment.generation,
+        "lastTransitionTime": _time(transition),
+    }
+
+
+def deployment_status(
+    deployment: Deployment, plan: SchedulePlan, runs: list[RunInfo], now: datetime
+) -> dict[str, Any]:
+    """The whole status the scheduler wants the Deployment to show."""
+    status = deployment.status
+    last_scheduled = max(
+        [*plan.fire_times, *([status.last_scheduled_time] if status.last_scheduled_time else [])],
+        default=None,
+    )
+    latest = max(runs, key=lambda r: (r.scheduled_time or r.created, r.name), default=None)
+    active = sum(1 for r in runs if r.state not in TERMINAL_STATES)
+    return {
+        "observedGeneration": deployment.generation,
+        "conditions": [ready_condition(deployment, plan, now)],
+        "scheduleSummary": _summary(deployment.spec),
+        "lastScheduledTime": _time(last_scheduled),
+        "lastFireTime": _time(plan.last_fire_time),
+        "nextRunTime": _time(plan.wake_at),
+        "nextFireTimes": [_time(t) for t in plan.next_fire_times],
+        "activeRuns": active,
+        "lastRun": None
+        if latest is None
+        else {
+            "name": latest.name,
+            "state": latest.state or RunState.SCHEDULED.value,
+            "scheduledTime": _time(latest.scheduled_time),
+        },
+    }
+
+
+def runs_to_delete(spec: DeploymentSpec, runs: list[RunInfo]) -> list[str]:
+    """Finished runs beyond the history limits, oldest first."""
+
+    def age(run: RunInfo) -> tuple[datetime, str]:
+        return (run.scheduled_time or run.created, run.name)
+
+    completed = sorted((r for r in runs if r.state == RunState.COMPLETED), key=age)
+    failed = sorted(
+        (r for r in runs if r.state in TERMINAL_STATES and r.state != RunState.COMPLETED), key=age
+    )
+    doomed = completed[: max(0, len(completed) - spec.successful_runs_history_limit)]
+    doomed += failed[: max(0, len(failed) - spec.failed_runs_history_limit)]
+    return [r.name for r in doomed]
+
+
+__all__ = [
+    "INVALID_SCHEDULE",
+    "RunInfo",
+    "SchedulePlan",
+    "build_flow_run",
+    "deployment_status",
+    "label_value",
+    "plan_schedules",
+    "runs_to_delete",
+]

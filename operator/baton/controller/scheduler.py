@@ -1,0 +1,272 @@
+"""The scheduling loop: one asyncio task that turns fire times into FlowRuns.
+
+Watch events (from kopf) keep an in-memory copy of every Deployment and of the FlowRuns
+it owns. The loop sleeps until the earliest next fire time of any Deployment, or until
+an event marks one dirty — there is no polling interval adding latency. Each wake-up
+plans the due Deployments with the pure functions in ``planning`` and applies the plan:
+create runs (``AlreadyExists`` is success: the name is the lock), then write status only
+if it changed, so a restart over thousands of quiet Deployments writes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pydantic
+
+from baton._kube.client import DEPLOYMENTS, FLOWRUNS, AlreadyExists, ApiError, NotFound
+from baton.controller import events
+from baton.controller.planning import (
+    INVALID_SPEC,
+    RunInfo,
+    SchedulePlan,
+    deployment_status,
+    plan_schedules,
+    runs_to_delete,
+)
+from baton.resources import Deployment
+
+logger = logging.getLogger("baton.scheduler")
+
+Key = tuple[str, str]  # (namespace, name)
+
+#: A Deployment whose reconcile failed (API error, bug) is retried this much later.
+_RETRY_DELAY = timedelta(seconds=5)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def run_info(body: dict[str, Any]) -> RunInfo:
+    metadata = body.get("metadata", {})
+    return RunInfo(
+        name=metadata.get("name", ""),
+        state=(body.get("status") or {}).get("state"),
+        scheduled_time=_time((body.get("spec") or {}).get("scheduledTime")),
+        created=_time(metadata.get("creationTimestamp")) or utcnow(),
+    )
+
+
+@dataclass
+class _Tracked:
+    body: dict[str, Any]
+    runs: dict[str, RunInfo] = field(default_factory=dict)
+    written_status: dict[str, Any] | None = None
+    wake_at: datetime | None = None
+
+
+class Scheduler:
+    """Holds the Deployments' state and runs the wake-plan-apply loop."""
+
+    def __init__(
+        self, client: Any, *, clock: Callable[[], datetime] = utcnow, concurrency: int = 64
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._tracked: dict[Key, _Tracked] = {}
+        self._orphan_runs: dict[Key, dict[str, RunInfo]] = {}
+        self._dirty: set[Key] = set()
+        self._heap: list[tuple[datetime, Key]] = []
+        self._wake = asyncio.Event()
+        self._limit = asyncio.Semaphore(concurrency)
+        self.created_runs = 0
+
+    # -- fed by watch events ------------------------------------------------------------
+    def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if event_type == "DELETED":
+            self._tracked.pop(key, None)
+            return
+        tracked = self._tracked.get(key)
+        if tracked is None:
+            runs = self._orphan_runs.pop(key, {})
+            tracked = self._tracked[key] = _Tracked(
+                body=body, runs=runs, written_status=body.get("status")
+            )
+        else:
+            if body.get("metadata", {}).get("uid") != tracked.body.get("metadata", {}).get("uid"):
+                tracked.written_status = body.get("status")
+            tracked.body = body
+        self.mark_dirty(key)
+
+    def flow_run_event(self, event_type: str, body: dict[str, Any]) -> None:
+        deployment = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
+        if not deployment:
+            return
+        key = (body["metadata"]["namespace"], deployment)
+        tracked = self._tracked.get(key)
+        runs = tracked.runs if tracked else self._orphan_runs.setdefault(key, {})
+        name = body["metadata"]["name"]
+        if event_type == "DELETED":
+            runs.pop(name, None)
+        else:
+            info = run_info(body)
+            if runs.get(name) == info:
+                return
+            runs[name] = info
+        if tracked:
+            self.mark_dirty(key)
+
+    def mark_dirty(self, key: Key) -> None:
+        self._dirty.add(key)
+        self._wake.set()
+
+    # -- the loop -------------------------------------------------------------------------
+    async def run(self) -> None:
+        logger.info("scheduler started")
+        while True:
+            now = self._clock()
+            while self._heap and self._heap[0][0] <= now:
+                _, key = heapq.heappop(self._heap)
+                tracked = self._tracked.get(key)
+                if tracked and tracked.wake_at and tracked.wake_at <= now:
+                    self._dirty.add(key)
+            batch, self._dirty = self._dirty, set()
+            self._wake.clear()
+            if batch:
+                await asyncio.gather(*(self._guarded(key) for key in batch))
+                continue
+            timeout = None
+            if self._heap:
+                timeout = max(0.0, (self._heap[0][0] - self._clock()).total_seconds())
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            except TimeoutError:
+                pass
+
+    async def _guarded(self, key: Key) -> None:
+        async with self._limit:
+            try:
+                await self.reconcile(key)
+            except Exception:
+                # One bad Deployment must never stop the others: log, retry later.
+                logger.exception("reconciling deployment %s/%s failed", *key)
+                self._schedule_wake(key, None, retry=True)
+
+    def _schedule_wake(self, key: Key, at: datetime | None, *, retry: bool = False) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is None:
+            return
+        if retry:
+            at = self._clock().replace(microsecond=0) + _RETRY_DELAY
+        tracked.wake_at = at
+        if at is not None:
+            heapq.heappush(self._heap, (at, key))
+
+    async def reconcile(self, key: Key) -> None:
+        tracked = self._tracked.get(key)
+        if tracked is None:
+            return
+        now = self._clock()
+        try:
+            deployment = Deployment.model_validate(tracked.body)
+        except pydantic.ValidationError as error:
+            await self._invalid_spec(key, tracked, error, now)
+            return
+        plan = plan_schedules(deployment, now=now)
+        await self._create_runs(deployment, plan)
+        status = deployment_status(deployment, plan, list(tracked.runs.values()), now)
+        await self._write_status(key, tracked, deployment, status, plan)
+        for name in runs_to_delete(deployment.spec, list(tracked.runs.values())):
+            try:
+                await self._client.delete(FLOWRUNS, name, key[0], propagation="Background")
+            except NotFound:
+                pass
+            tracked.runs.pop(name, None)
+        self._schedule_wake(key, plan.wake_at)
+
+    async def _create_runs(self, deployment: Deployment, plan: SchedulePlan) -> None:
+        for manifest in plan.runs:
+            try:
+                await self._client.create(FLOWRUNS, manifest, deployment.namespace)
+                self.created_runs += 1
+            except AlreadyExists:
+                pass
+        if plan.skipped:
+            sample = ", ".join(t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in plan.skipped_sample)
+            await events.post(
+                self._client,
+                deployment.metadata,
+                events.MISSED_RUNS,
+                f"skipped {plan.skipped} missed fire time(s) under catch-up "
+                f"policy {deployment.spec.catchup.policy.value} (latest: {sample})",
+                warning=True,
+            )
+
+    async def _write_status(
+        self,
+        key: Key,
+        tracked: _Tracked,
+        deployment: Deployment,
+        status: dict[str, Any],
+        plan: SchedulePlan,
+    ) -> None:
+        previous = tracked.written_status or {}
+        if all(previous.get(k) == v for k, v in status.items()):
+            return
+        old_ready = next(
+            (c for c in previous.get("conditions", []) if c.get("type") == "Ready"), {}
+        )
+        new_ready = status["conditions"][0]
+        if new_ready["status"] == "False" and (
+            old_ready.get("reason"),
+            old_ready.get("message"),
+        ) != (new_ready["reason"], new_ready["message"]):
+            await events.post(
+                self._client,
+                tracked.body["metadata"],
+                new_ready["reason"],
+                new_ready["message"],
+                warning=True,
+            )
+        try:
+            await self._client.patch_status(DEPLOYMENTS, key[1], key[0], {"status": status})
+        except NotFound:
+            return
+        tracked.written_status = {**previous, **status}
+
+    async def _invalid_spec(
+        self, key: Key, tracked: _Tracked, error: pydantic.ValidationError, now: datetime
+    ) -> None:
+        problem = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()[:3]
+        )
+        status = {
+            "observedGeneration": tracked.body["metadata"].get("generation"),
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": INVALID_SPEC,
+                    "message": problem,
+                    "observedGeneration": tracked.body["metadata"].get("generation"),
+                    "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+            ],
+        }
+        previous = tracked.written_status or {}
+        old = (previous.get("conditions") or [{}])[0]
+        if (old.get("reason"), old.get("message")) == (INVALID_SPEC, problem):
+            return
+        await events.post(
+            self._client, tracked.body["metadata"], INVALID_SPEC, problem, warning=True
+        )
+        try:
+            await self._client.patch_status(DEPLOYMENTS, key[1], key[0], {"status": status})
+        except (NotFound, ApiError):
+            logger.warning("cannot write status of %s/%s", *key)
+            return
+        tracked.written_status = {**previous, **status}

@@ -1,0 +1,284 @@
+"""Flow definitions: the ``@flow`` decorator and ``Flow[P, R]``, as in ``prefect.flows``.
+
+A ``Flow`` is the entry point of a workflow: the function a Deployment runs, with
+its retry, timeout, parameter-validation and hook settings. Running it is
+``baton._engine.flow_engine.run_flow``'s job; this module only describes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
+
+from baton._engine.names import generate_slug
+from baton._engine.task_runner import TaskRunner, ThreadPoolTaskRunner
+from baton.exceptions import ParameterTypeError, ReservedArgumentError
+
+if TYPE_CHECKING:
+    from baton._engine.context import FlowRun
+    from baton.states import State
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["Flow", "flow"]
+
+FlowHook = Callable[["Flow[..., Any]", "FlowRun", "State[Any]"], object]
+_BANNED_NAME_CHARACTERS = frozenset("/%&><")
+_RESERVED = ("return_state", "wait_for")
+
+
+def _hooks(value: FlowHook | Iterable[FlowHook] | None) -> list[FlowHook]:
+    if value is None:
+        return []
+    return [value] if callable(value) else list(value)
+
+
+class Flow(Generic[P, R]):
+    """A function whose calls are flow runs: validated, retried, timed and logged.
+
+    Create flows with ``@flow``; the options are documented there.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: str | None = None,
+        version: str | None = None,
+        flow_run_name: str | Callable[..., str] | None = None,
+        retries: int | None = None,
+        retry_delay_seconds: float | None = None,
+        task_runner: TaskRunner | None = None,
+        description: str | None = None,
+        timeout_seconds: float | None = None,
+        validate_parameters: bool = True,
+        persist_result: bool | None = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
+        log_prints: bool | None = None,
+        on_completion: FlowHook | Iterable[FlowHook] | None = None,
+        on_failure: FlowHook | Iterable[FlowHook] | None = None,
+        on_cancellation: FlowHook | Iterable[FlowHook] | None = None,
+        on_crashed: FlowHook | Iterable[FlowHook] | None = None,
+        on_running: FlowHook | Iterable[FlowHook] | None = None,
+    ) -> None:
+        given = dict(locals())
+        if not callable(fn):
+            raise TypeError("'fn' must be callable")
+        self._options = {k: v for k, v in given.items() if k not in ("self", "fn")}
+        self.fn = fn
+        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        fn_name = getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name or fn_name.replace("_", "-").replace("<lambda>", "unknown-lambda")
+        if _BANNED_NAME_CHARACTERS & set(self.name):
+            raise ValueError(
+                f"Flow name {self.name!r} contains an invalid character; "
+                f"it must not contain any of {sorted(_BANNED_NAME_CHARACTERS)}."
+            )
+        self.version = version
+        self.description = description or inspect.getdoc(fn)
+        self.flow_run_name = flow_run_name
+        self._run_name_takes_parameters = callable(flow_run_name) and bool(
+            inspect.signature(flow_run_name).parameters
+        )
+        self.retries = retries or 0
+        if retry_delay_seconds is not None and retry_delay_seconds < 0:
+            raise ValueError("`retry_delay_seconds` must be >= 0.")
+        self.retry_delay_seconds: float = retry_delay_seconds or 0
+        if timeout_seconds is not None and timeout_seconds <= 0:
+            raise ValueError("`timeout_seconds` must be > 0.")
+        self.timeout_seconds = float(timeout_seconds) if timeout_seconds else None
+        self.task_runner: TaskRunner = task_runner or ThreadPoolTaskRunner()
+        self.should_validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.result_storage = result_storage
+        self.result_serializer = result_serializer
+        self.cache_result_in_memory = cache_result_in_memory
+        self.log_prints = log_prints
+        self.on_completion_hooks = _hooks(on_completion)
+        self.on_failure_hooks = _hooks(on_failure)
+        self.on_cancellation_hooks = _hooks(on_cancellation)
+        self.on_crashed_hooks = _hooks(on_crashed)
+        self.on_running_hooks = _hooks(on_running)
+
+        self._signature = inspect.signature(fn)
+        for reserved in _RESERVED:
+            if reserved in self._signature.parameters:
+                raise ReservedArgumentError(
+                    f"{reserved!r} is a reserved argument name and cannot be used."
+                )
+        self._keyword_call = all(
+            p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            for p in self._signature.parameters.values()
+        )
+        self._required = [
+            name for name, p in self._signature.parameters.items()
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = fn_name
+        self.__wrapped__ = fn
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The JSON Schema of the flow's parameters (see ``baton.parameters``)."""
+        from baton.parameters import parameter_schema
+
+        return parameter_schema(self.fn)
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce parameters as a run would, before the body runs.
+
+        Returns:
+            The parameters, coerced when ``validate_parameters`` is on.
+
+        Raises:
+            ParameterTypeError: A required parameter is missing, or a value is invalid.
+            SignatureMismatchError: An unknown parameter name.
+        """
+        missing = [name for name in self._required if name not in parameters]
+        if missing:
+            raise ParameterTypeError(
+                "Flow run received invalid parameters:\n - "
+                + "\n - ".join(f"{name}: Field required" for name in missing)
+            )
+        if not self.should_validate_parameters or not parameters:
+            return parameters
+        from baton.parameters import needs_validation, validate_parameters
+
+        if not needs_validation(self.fn, parameters):
+            return parameters
+        return validate_parameters(self.fn, parameters)
+
+    def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """Turn parameters into ``(args, kwargs)`` for the function."""
+        if self._keyword_call:
+            return (), parameters
+        bound = inspect.BoundArguments(self._signature, parameters)  # type: ignore[arg-type]
+        return bound.args, bound.kwargs
+
+    def render_run_name(self, parameters: dict[str, Any]) -> str:
+        """Return the run name: the ``flow_run_name`` template, else ``adjective-animal``."""
+        template = self.flow_run_name
+        if template is None:
+            return generate_slug()
+        if isinstance(template, str):
+            return template.format(**parameters)
+        name = template(parameters) if self._run_name_takes_parameters else template()
+        if not isinstance(name, str):
+            raise TypeError(f"Callable {template!r} for 'flow_run_name' returned a "
+                            f"{type(name).__name__}, not a string.")
+        return name
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State[R]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[False], **kwargs: Any) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the flow (a subflow, inside another flow) and return its result.
+
+        ``return_state=True`` returns the final ``State`` instead of raising on
+        failure.
+        """
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
+        if self.isasync:
+            raise TypeError(
+                f"Flow {self.name!r} is async; Baton runs synchronous flows only (see docs/sdk.md)."
+            )
+        from baton._engine.flow_engine import run_flow
+        from baton._engine.inputs import wait_for_upstream
+
+        if wait_for:
+            wait_for_upstream(wait_for)
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        state = run_flow(self, bound.arguments)
+        return state if return_state else state.result()
+
+    def with_options(self, **options: Any) -> Flow[P, R]:
+        """Return a copy of the flow with some options changed (``@flow``'s keywords).
+
+        Raises:
+            TypeError: An unknown option.
+        """
+        unknown = set(options) - set(self._options)
+        if unknown:
+            raise TypeError(f"Unknown flow option(s): {', '.join(sorted(unknown))}")
+        return Flow(self.fn, **{**self._options, **options})
+
+    def on_completion(self, fn: FlowHook) -> FlowHook:
+        """Decorator adding a hook run when a flow run completes."""
+        self.on_completion_hooks.append(fn)
+        return fn
+
+    def on_failure(self, fn: FlowHook) -> FlowHook:
+        """Decorator adding a hook run when a flow run fails."""
+        self.on_failure_hooks.append(fn)
+        return fn
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+
+
+@overload
+def flow(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    flow_run_name: str | Callable[..., str] | None = None,
+    retries: int | None = None,
+    retry_delay_seconds: float | None = None,
+    task_runner: TaskRunner | None = None,
+    description: str | None = None,
+    timeout_seconds: float | None = None,
+    validate_parameters: bool = True,
+    persist_result: bool | None = None,
+    result_storage: Any = None,
+    result_serializer: Any = None,
+    cache_result_in_memory: bool = True,
+    log_prints: bool | None = None,
+    on_completion: FlowHook | Iterable[FlowHook] | None = None,
+    on_failure: FlowHook | Iterable[FlowHook] | None = None,
+    on_cancellation: FlowHook | Iterable[FlowHook] | None = None,
+    on_crashed: FlowHook | Iterable[FlowHook] | None = None,
+    on_running: FlowHook | Iterable[FlowHook] | None = None,
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
+    """Turn a function into a flow; use as ``@flow`` or ``@flow(...)``.
+
+    Args:
+        fn: The function (when used as ``@flow`` without parentheses).
+        **options: ``name`` (default: the function name with ``_`` -> ``-``),
+            ``version``, ``description``, ``flow_run_name`` (a format string over
+            the parameters, or a callable); ``retries``, ``retry_delay_seconds``;
+            ``timeout_seconds``; ``validate_parameters`` (default ``True``);
+            ``task_runner`` (default ``ThreadPoolTaskRunner()``); ``log_prints``;
+            hooks ``on_completion``, ``on_failure``, ``on_crashed``,
+            ``on_cancellation``, ``on_running`` called ``(flow, flow_run, state)``.
+
+    Returns:
+        A ``Flow`` (or a decorator producing one).
+
+    Example:
+        >>> @flow(retries=2, log_prints=True)
+        ... def etl(day: str = "today") -> int: ...
+    """
+    if fn is None:
+        return lambda function: Flow(function, **options)
+    return Flow(fn, **options)
