@@ -88,3 +88,54 @@ def crds(cluster: Cluster) -> Cluster:
         "wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds")
     )
     return cluster
+
+
+class OperatorProcess:
+    """``baton operator`` as a real subprocess against the test cluster."""
+
+    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.log_dir = log_dir
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        port = controlplane.free_port()
+        log = open(self.log_dir / f"operator-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "baton.cli", "operator", "-n", self.namespace,
+             f"--liveness=http://127.0.0.1:{port}/healthz"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def kill9(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        proc = proc or self.procs[-1]
+        proc.kill()
+        proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(
+            self.log_dir.glob("operator-*.log")))
+
+
+@pytest.fixture
+def operator(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """A started operator watching the test's namespace; stopped (and checked) afterwards."""
+    process = OperatorProcess(crds, namespace, tmp_path)
+    process.start()
+    yield process
+    process.stop()
+    assert "Traceback" not in process.logs(), process.logs()[-5000:]

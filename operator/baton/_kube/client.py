@@ -347,17 +347,11 @@ class AsyncKubeClient:
             "DELETE", kind.path(namespace, name), body={"propagationPolicy": propagation}
         )
 
-    async def watch(
-        self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None
-    ) -> AsyncIterator[Json]:
-        params = _list_params(label_selector, None, None, None)
-        params.update({"watch": "1", "timeoutSeconds": "300"})
+    async def stream_lines(self, path: str, params: Mapping[str, str]) -> AsyncIterator[Json]:
+        """Each JSON line of a streaming GET (a watch), until the server ends it."""
+        timeout = httpx.Timeout(10.0, read=float(params.get("timeoutSeconds", 300)) + 30)
         async with self._http.stream(
-            "GET",
-            kind.path(namespace),
-            params=params,
-            headers=_headers(self.credentials),
-            timeout=httpx.Timeout(10.0, read=310),
+            "GET", path, params=params, headers=_headers(self.credentials), timeout=timeout
         ) as response:
             if response.status_code >= 400:
                 await response.aread()

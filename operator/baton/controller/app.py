@@ -11,12 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+from datetime import timedelta
 from typing import Any
 
 import kopf
 
-from baton._kube.client import FLOWRUNS, AsyncKubeClient
+from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
+from baton.controller.lifecycle import Timing
 from baton.controller.planning import MANAGED_BY
+from baton.controller.reflector import reflect
+from baton.controller.runs import RunController
 from baton.controller.scheduler import Scheduler
 
 GROUP, VERSION = "baton.dev", "v1alpha1"
@@ -42,19 +47,48 @@ async def configure(
 
     client = AsyncKubeClient()
     scheduler = Scheduler(client)
+    runs = RunController(client, timing=timing_from_env())
     selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
     for run in await client.list(FLOWRUNS, label_selector=selector):
         scheduler.flow_run_event("ADDED", run)
+    namespaces = getattr(memo, "namespaces", None) or None
     memo.client = client
     memo.scheduler = scheduler
-    memo.scheduler_task = asyncio.create_task(scheduler.run(), name="baton-scheduler")
+    memo.runs = runs
+    memo.tasks = [
+        asyncio.create_task(scheduler.run(), name="baton-scheduler"),
+        asyncio.create_task(runs.queue.run(), name="baton-runs"),
+        asyncio.create_task(
+            reflect(client, JOBS, selector, runs.job_event, namespaces=namespaces),
+            name="baton-jobs",
+        ),
+        asyncio.create_task(
+            reflect(client, PODS, selector, runs.pod_event, namespaces=namespaces),
+            name="baton-pods",
+        ),
+    ]
     logger.info("baton operator configured")
+
+
+def timing_from_env() -> Timing:
+    """Grace periods, overridable for tests and impatient clusters."""
+
+    def seconds(name: str, default: float) -> timedelta:
+        return timedelta(seconds=float(os.environ.get(name, default)))
+
+    defaults = Timing()
+    return Timing(
+        report_grace=seconds("BATON_REPORT_GRACE_SECONDS", defaults.report_grace.total_seconds()),
+        cancel_grace=seconds("BATON_CANCEL_GRACE_SECONDS", defaults.cancel_grace.total_seconds()),
+        image_pull_timeout=seconds(
+            "BATON_IMAGE_PULL_TIMEOUT_SECONDS", defaults.image_pull_timeout.total_seconds()
+        ),
+    )
 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
-    task = getattr(memo, "scheduler_task", None)
-    if task is not None:
+    for task in getattr(memo, "tasks", []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
@@ -63,22 +97,34 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
         await client.aclose()
 
 
-@kopf.on.probe(id="scheduler")
-def scheduler_alive(memo: kopf.Memo, **_: Any) -> bool:
-    task = getattr(memo, "scheduler_task", None)
-    if task is None or task.done():
-        raise kopf.PermanentError("scheduler task is not running")
+@kopf.on.probe(id="loops")
+def loops_alive(memo: kopf.Memo, **_: Any) -> bool:
+    dead = [t.get_name() for t in getattr(memo, "tasks", []) if t.done()]
+    if dead:
+        raise kopf.PermanentError(f"operator loops stopped: {', '.join(dead)}")
     return True
 
 
 @kopf.on.event(GROUP, VERSION, "deployments")
 def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.scheduler.deployment_event(event.get("type") or "ADDED", event["object"])
+    memo.runs.deployment_event(event.get("type") or "ADDED", event["object"])
 
 
 @kopf.on.event(GROUP, VERSION, "flowruns")
 def flow_run_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.scheduler.flow_run_event(event.get("type") or "ADDED", event["object"])
+    memo.runs.run_event(event.get("type") or "ADDED", event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "flows")
+def flow_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.runs.flow_event(event.get("type") or "ADDED", event["object"])
+
+
+@kopf.on.event(GROUP, VERSION, "workpools")
+def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.runs.pool_event(event.get("type") or "ADDED", event["object"])
 
 
 def run(*, namespaces: list[str], liveness: str | None, verbose: bool = False) -> None:
@@ -93,4 +139,5 @@ def run(*, namespaces: list[str], liveness: str | None, verbose: bool = False) -
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=liveness,
+        memo=kopf.Memo(namespaces=namespaces),
     )

@@ -89,7 +89,7 @@ class SchedulePlan:
         return self.next_fire_times[0] if self.next_fire_times else None
 
 
-def _parse_time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     if isinstance(value, datetime):
@@ -100,7 +100,7 @@ def _parse_time(value: Any) -> datetime | None:
 def window_start(deployment: Deployment) -> datetime:
     """The fire times after this instant are not handled yet."""
     status = deployment.status
-    created = _parse_time(deployment.metadata.get("creationTimestamp")) or datetime.now(UTC)
+    created = parse_time(deployment.metadata.get("creationTimestamp")) or datetime.now(UTC)
     handled = [t for t in (status.last_fire_time, status.last_scheduled_time) if t]
     return max([created, *handled])
 

@@ -10,12 +10,11 @@ if it changed, so a restart over thousands of quiet Deployments writes nothing.
 
 from __future__ import annotations
 
-import asyncio
-import heapq
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pydantic
@@ -27,27 +26,16 @@ from baton.controller.planning import (
     RunInfo,
     SchedulePlan,
     deployment_status,
+    parse_time,
     plan_schedules,
     runs_to_delete,
 )
+from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment
 
 logger = logging.getLogger("baton.scheduler")
 
 Key = tuple[str, str]  # (namespace, name)
-
-#: A Deployment whose reconcile failed (API error, bug) is retried this much later.
-_RETRY_DELAY = timedelta(seconds=5)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def run_info(body: dict[str, Any]) -> RunInfo:
@@ -55,8 +43,8 @@ def run_info(body: dict[str, Any]) -> RunInfo:
     return RunInfo(
         name=metadata.get("name", ""),
         state=(body.get("status") or {}).get("state"),
-        scheduled_time=_time((body.get("spec") or {}).get("scheduledTime")),
-        created=_time(metadata.get("creationTimestamp")) or utcnow(),
+        scheduled_time=parse_time((body.get("spec") or {}).get("scheduledTime")),
+        created=parse_time(metadata.get("creationTimestamp")) or utcnow(),
     )
 
 
@@ -65,7 +53,6 @@ class _Tracked:
     body: dict[str, Any]
     runs: dict[str, RunInfo] = field(default_factory=dict)
     written_status: dict[str, Any] | None = None
-    wake_at: datetime | None = None
 
 
 class Scheduler:
@@ -78,10 +65,9 @@ class Scheduler:
         self._clock = clock
         self._tracked: dict[Key, _Tracked] = {}
         self._orphan_runs: dict[Key, dict[str, RunInfo]] = {}
-        self._dirty: set[Key] = set()
-        self._heap: list[tuple[datetime, Key]] = []
-        self._wake = asyncio.Event()
-        self._limit = asyncio.Semaphore(concurrency)
+        self.queue: WorkQueue[Key] = WorkQueue(
+            self.reconcile, name="scheduler", clock=clock, concurrency=concurrency
+        )
         self.created_runs = 0
 
     # -- fed by watch events ------------------------------------------------------------
@@ -89,6 +75,7 @@ class Scheduler:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
         if event_type == "DELETED":
             self._tracked.pop(key, None)
+            self.queue.forget(key)
             return
         tracked = self._tracked.get(key)
         if tracked is None:
@@ -121,72 +108,32 @@ class Scheduler:
             self.mark_dirty(key)
 
     def mark_dirty(self, key: Key) -> None:
-        self._dirty.add(key)
-        self._wake.set()
+        self.queue.mark(key)
 
-    # -- the loop -------------------------------------------------------------------------
     async def run(self) -> None:
         logger.info("scheduler started")
-        while True:
-            now = self._clock()
-            while self._heap and self._heap[0][0] <= now:
-                _, key = heapq.heappop(self._heap)
-                tracked = self._tracked.get(key)
-                if tracked and tracked.wake_at and tracked.wake_at <= now:
-                    self._dirty.add(key)
-            batch, self._dirty = self._dirty, set()
-            self._wake.clear()
-            if batch:
-                await asyncio.gather(*(self._guarded(key) for key in batch))
-                continue
-            timeout = None
-            if self._heap:
-                timeout = max(0.0, (self._heap[0][0] - self._clock()).total_seconds())
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout)
-            except TimeoutError:
-                pass
+        await self.queue.run()
 
-    async def _guarded(self, key: Key) -> None:
-        async with self._limit:
-            try:
-                await self.reconcile(key)
-            except Exception:
-                # One bad Deployment must never stop the others: log, retry later.
-                logger.exception("reconciling deployment %s/%s failed", *key)
-                self._schedule_wake(key, None, retry=True)
-
-    def _schedule_wake(self, key: Key, at: datetime | None, *, retry: bool = False) -> None:
+    async def reconcile(self, key: Key) -> datetime | None:
+        """Create the due runs of one Deployment; return when to look at it again."""
         tracked = self._tracked.get(key)
         if tracked is None:
-            return
-        if retry:
-            at = self._clock().replace(microsecond=0) + _RETRY_DELAY
-        tracked.wake_at = at
-        if at is not None:
-            heapq.heappush(self._heap, (at, key))
-
-    async def reconcile(self, key: Key) -> None:
-        tracked = self._tracked.get(key)
-        if tracked is None:
-            return
+            return None
         now = self._clock()
         try:
             deployment = Deployment.model_validate(tracked.body)
         except pydantic.ValidationError as error:
             await self._invalid_spec(key, tracked, error, now)
-            return
+            return None
         plan = plan_schedules(deployment, now=now)
         await self._create_runs(deployment, plan)
         status = deployment_status(deployment, plan, list(tracked.runs.values()), now)
         await self._write_status(key, tracked, deployment, status, plan)
         for name in runs_to_delete(deployment.spec, list(tracked.runs.values())):
-            try:
+            with contextlib.suppress(NotFound):
                 await self._client.delete(FLOWRUNS, name, key[0], propagation="Background")
-            except NotFound:
-                pass
             tracked.runs.pop(name, None)
-        self._schedule_wake(key, plan.wake_at)
+        return plan.wake_at
 
     async def _create_runs(self, deployment: Deployment, plan: SchedulePlan) -> None:
         for manifest in plan.runs:
@@ -217,7 +164,7 @@ class Scheduler:
         previous = tracked.written_status or {}
         if all(previous.get(k) == v for k, v in status.items()):
             return
-        old_ready = next(
+        old_ready: dict[str, Any] = next(
             (c for c in previous.get("conditions", []) if c.get("type") == "Ready"), {}
         )
         new_ready = status["conditions"][0]

@@ -10,7 +10,7 @@ references, and the ``ResourceKind`` description (names, printer columns, CEL ru
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal
 
@@ -198,3 +198,11 @@ class Resource(Model):
     @property
     def generation(self) -> int:
         return int(self.metadata.get("generation", 0))
+
+    @property
+    def created_at(self) -> datetime:
+        """metadata.creationTimestamp (now, for an object not yet created)."""
+        stamp = self.metadata.get("creationTimestamp")
+        if not stamp:
+            return datetime.now(UTC)
+        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))

@@ -1,4 +1,4 @@
-"""Write ``crds/*.yaml`` and the Helm chart's copy from the models.
+"""Write ``crds/*.yaml``, the Helm chart's copy and docs/resources.md from the models.
 
 python -m baton.resources.generate           # write
 python -m baton.resources.generate --check   # exit 1 if any file is stale
@@ -14,6 +14,7 @@ import yaml
 
 from baton.resources import KINDS
 from baton.resources.crd import custom_resource_definition
+from baton.resources.reference import render
 
 HEADER = "# Generated from operator/baton/resources by `make crds`. Do not edit.\n"
 
@@ -27,8 +28,14 @@ def rendered() -> dict[str, str]:
     return files
 
 
-def targets(root: Path) -> list[Path]:
-    return [root / "crds", root / "charts" / "baton" / "crds"]
+def outputs(root: Path) -> dict[Path, str]:
+    """Every generated file and its content: the CRDs (twice) and the reference page."""
+    files = {}
+    for directory in (root / "crds", root / "charts" / "baton" / "crds"):
+        for name, text in rendered().items():
+            files[directory / name] = text
+    files[root / "docs" / "resources.md"] = render(KINDS)
+    return files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,15 +44,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=Path.cwd())
     args = parser.parse_args(argv)
     stale = []
-    for directory in targets(args.root):
-        for name, text in rendered().items():
-            path = directory / name
-            if args.check:
-                if not path.exists() or path.read_text() != text:
-                    stale.append(path)
-            else:
-                directory.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
+    for path, text in outputs(args.root).items():
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
     if stale:
         print(
             "stale generated files (run `make crds`): " + ", ".join(map(str, stale)),

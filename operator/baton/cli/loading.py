@@ -1,0 +1,43 @@
+"""Load a flow object from an entrypoint string (`path/file.py:func` or `pkg.mod:func`)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class EntrypointError(ValueError):
+    """The entrypoint cannot be loaded; the message says which part failed."""
+
+
+def load_flow(entrypoint: str, *, base: Path | None = None) -> Any:
+    """Import the module an entrypoint names and return the attribute it names."""
+    target, sep, attribute = entrypoint.rpartition(":")
+    if not sep or not target or not attribute:
+        raise EntrypointError(
+            f"entrypoint {entrypoint!r} must look like path/to/file.py:func or package.module:func"
+        )
+    if target.endswith(".py"):
+        path = (base or Path.cwd()) / target
+        if not path.exists():
+            raise EntrypointError(f"entrypoint file {path} does not exist")
+        module_name = f"__baton_flow_{path.stem}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise EntrypointError(f"cannot import {path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        sys.path.insert(0, str(path.parent))
+        spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(target)
+        except ImportError as error:
+            raise EntrypointError(f"cannot import module {target!r}: {error}") from error
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise EntrypointError(f"{target} has no attribute {attribute!r}") from None

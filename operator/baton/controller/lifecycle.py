@@ -1,0 +1,317 @@
+"""Map what happens to a run's Job and pod, and what the runtime reports, to a state.
+
+Pure: the run controller gathers the run, its Job, its pod and the clock, and applies
+the ``Step`` that comes back. The rules, in order:
+
+1. The runtime's own final report (for the current attempt) wins: Completed, Failed,
+   TimedOut, Cancelled. A Crashed report while a cancel is under way is a Cancelled.
+2. A cancel request moves the run to Cancelling and deletes the Job; it ends Cancelled
+   once the pod is gone, or after the cancel grace period whatever the pod does.
+3. A runtime report of Running moves Pending to Running.
+4. When the pod or Job ended with no final report, wait ``report_grace`` (the report may
+   be in flight: no false Crashed), then: deadline exceeded → Failed(DeadlineExceeded);
+   OOM-killed, evicted, deleted, image never pulled, exited without a report → Crashed
+   with the reason. A Crashed run with crash retries left gets a new attempt instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from baton.resources import FlowRun, RunState
+from baton.resources.flowrun import TERMINAL_STATES
+
+# Reasons recorded with states.
+DEADLINE_EXCEEDED = "DeadlineExceeded"
+OOM_KILLED = "OOMKilled"
+EVICTED = "Evicted"
+JOB_DELETED = "JobDeleted"
+POD_DELETED = "PodDeleted"
+IMAGE_PULL = "ImagePullBackOff"
+NO_FINAL_REPORT = "NoFinalReport"
+CONTAINER_FAILED = "ContainerFailed"
+CANCEL_REQUESTED = "CancelRequested"
+CRASH_RETRY = "CrashRetry"
+STARTED = "Started"
+REPORTED = "Reported"
+
+_IMAGE_PROBLEMS = {
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "InvalidImageName",
+    "ErrImageNeverPull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+}
+_ACTIVE = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+
+
+@dataclass(frozen=True)
+class Timing:
+    report_grace: timedelta = timedelta(seconds=15)
+    cancel_grace: timedelta = timedelta(seconds=30)
+    image_pull_timeout: timedelta = timedelta(seconds=120)
+
+
+@dataclass
+class Step:
+    """What to do with one run now. ``state=None`` means keep the current state."""
+
+    state: RunState | None = None
+    reason: str = ""
+    message: str = ""
+    fields: dict[str, Any] = field(default_factory=dict)
+    delete_job: bool = False
+    new_attempt: bool = False
+    wake_at: datetime | None = None
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
+    for condition in ((job or {}).get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind and condition.get("status") == "True":
+            return dict(condition)
+    return None
+
+
+def _terminated(pod: dict[str, Any] | None) -> dict[str, Any] | None:
+    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        terminated = (status.get("state") or {}).get("terminated")
+        if terminated:
+            return dict(terminated)
+    return None
+
+
+def _waiting_reason(pod: dict[str, Any] | None) -> tuple[str, str] | None:
+    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
+        waiting = (status.get("state") or {}).get("waiting")
+        if waiting and waiting.get("reason") in _IMAGE_PROBLEMS:
+            return str(waiting["reason"]), str(waiting.get("message", ""))
+    return None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    if minutes:
+        return f"{minutes}m{secs}s"
+    return f"{secs}s"
+
+
+def ending(run: FlowRun, now: datetime, end: datetime | None = None) -> dict[str, Any]:
+    """The status fields of a run that just ended."""
+    end = end or now
+    start = run.status.start_time or (run.status.runtime.start_time if run.status.runtime else None)
+    fields: dict[str, Any] = {"endTime": end}
+    if start:
+        fields["duration"] = format_duration((end - start).total_seconds())
+    return fields
+
+
+def pod_failure(
+    job: dict[str, Any] | None, pod: dict[str, Any] | None
+) -> tuple[RunState, str, str, datetime | None] | None:
+    """Why the pod/Job ended without a report: (state, reason, message, when)."""
+    deadline = _condition(job, "Failed")
+    if deadline and deadline.get("reason") == DEADLINE_EXCEEDED:
+        return (
+            RunState.FAILED,
+            DEADLINE_EXCEEDED,
+            f"the Job exceeded its deadline: {deadline.get('message', '')}".strip(),
+            _time(deadline.get("lastTransitionTime")),
+        )
+    pod_status = (pod or {}).get("status") or {}
+    if pod_status.get("reason") == EVICTED:
+        return (
+            RunState.CRASHED,
+            EVICTED,
+            f"pod evicted: {pod_status.get('message', '')}",
+            _time(((pod or {}).get("metadata") or {}).get("deletionTimestamp"))
+            or _time(pod_status.get("startTime")),
+        )
+    terminated = _terminated(pod)
+    if terminated:
+        when = _time(terminated.get("finishedAt"))
+        if terminated.get("reason") == OOM_KILLED:
+            return (
+                RunState.CRASHED,
+                OOM_KILLED,
+                "the flow container was OOM-killed (exit code "
+                f"{terminated.get('exitCode')}); raise its memory limit",
+                when,
+            )
+        code = terminated.get("exitCode")
+        if code == 0:
+            return (
+                RunState.CRASHED,
+                NO_FINAL_REPORT,
+                "the flow process exited 0 without reporting a final state",
+                when,
+            )
+        return (
+            RunState.CRASHED,
+            CONTAINER_FAILED,
+            f"the flow container exited with code {code} "
+            f"({terminated.get('reason', 'Error')}) without reporting a final state",
+            when,
+        )
+    failed = _condition(job, "Failed")
+    if failed:
+        return (
+            RunState.CRASHED,
+            POD_DELETED if pod is None else CONTAINER_FAILED,
+            f"the Job failed ({failed.get('reason', '')}) and the pod "
+            f"{'is gone' if pod is None else 'failed'} without a final report",
+            _time(failed.get("lastTransitionTime")),
+        )
+    complete = _condition(job, "Complete")
+    if complete:
+        return (
+            RunState.CRASHED,
+            NO_FINAL_REPORT,
+            "the Job completed but the flow never reported a final state",
+            _time(complete.get("lastTransitionTime")),
+        )
+    return None
+
+
+def follow(
+    run: FlowRun,
+    job: dict[str, Any] | None,
+    pod: dict[str, Any] | None,
+    now: datetime,
+    *,
+    timing: Timing,
+    crash_retries: int,
+    job_missing_since: datetime | None,
+) -> Step:
+    """The next step for a run whose Job was created (state Pending/Running/Cancelling)."""
+    status = run.status
+    state = status.state
+    if state in TERMINAL_STATES or state not in _ACTIVE:
+        return Step()
+    report = (
+        status.runtime if status.runtime and status.runtime.attempt == status.attempts else None
+    )
+    cancelling = run.spec.cancel_requested or state == RunState.CANCELLING
+
+    if report and report.state in TERMINAL_STATES:
+        final = report.state
+        if cancelling and final in (RunState.CRASHED, RunState.FAILED):
+            final = RunState.CANCELLED
+        return Step(
+            state=final,
+            reason=REPORTED,
+            message=report.message,
+            fields=ending(run, now, report.end_time),
+        )
+
+    if cancelling:
+        if state != RunState.CANCELLING:
+            return Step(
+                state=RunState.CANCELLING,
+                reason=CANCEL_REQUESTED,
+                message="cancel requested; stopping the Job",
+                delete_job=True,
+                wake_at=now + timing.cancel_grace,
+            )
+        since = status.state_time or now
+        pod_gone = pod is None or _terminated(pod) is not None
+        if (job is None and pod_gone) or now >= since + timing.cancel_grace:
+            return Step(
+                state=RunState.CANCELLED,
+                reason=CANCEL_REQUESTED,
+                message="cancelled"
+                + (
+                    ""
+                    if job is None and pod_gone
+                    else " (the pod did not stop within the grace period; its Job is being deleted)"
+                ),
+                fields=ending(run, now),
+                delete_job=job is not None,
+            )
+        return Step(wake_at=since + timing.cancel_grace)
+
+    progress = Step()
+    if (
+        report
+        and report.state in (RunState.RUNNING, RunState.RETRYING)
+        and state in (RunState.PENDING,)
+    ):
+        progress = Step(
+            state=RunState.RUNNING,
+            reason=STARTED,
+            message="the flow is running",
+            fields={"startTime": report.start_time or now},
+        )
+
+    failure = pod_failure(job, pod)
+    if failure is None and job is None:
+        failure = (
+            RunState.CRASHED,
+            JOB_DELETED,
+            "the run's Job was deleted before the flow reported a final state",
+            job_missing_since,
+        )
+    if failure is None:
+        waiting = _waiting_reason(pod)
+        created = _time(((pod or {}).get("metadata") or {}).get("creationTimestamp"))
+        if waiting and created:
+            give_up = created + timing.image_pull_timeout
+            if now < give_up:
+                progress.wake_at = give_up
+                return progress
+            return _crash(
+                run,
+                now,
+                IMAGE_PULL,
+                f"{waiting[0]}: {waiting[1]}".strip(": "),
+                crash_retries,
+                delete_job=True,
+            )
+        return progress
+
+    final, reason, message, when = failure
+    settle = (when or now) + timing.report_grace
+    if now < settle:
+        progress.wake_at = settle  # the runtime's final report may still arrive
+        return progress
+    if final == RunState.CRASHED:
+        return _crash(run, now, reason, message, crash_retries)
+    return Step(state=final, reason=reason, message=message, fields=ending(run, now))
+
+
+def _crash(
+    run: FlowRun,
+    now: datetime,
+    reason: str,
+    message: str,
+    crash_retries: int,
+    *,
+    delete_job: bool = False,
+) -> Step:
+    if run.status.attempts <= crash_retries:
+        return Step(
+            state=RunState.PENDING,
+            reason=CRASH_RETRY,
+            message=f"attempt {run.status.attempts + 1} after a crash: {message}",
+            new_attempt=True,
+            delete_job=delete_job,
+        )
+    return Step(
+        state=RunState.CRASHED,
+        reason=reason,
+        message=message,
+        fields=ending(run, now),
+        delete_job=delete_job,
+    )

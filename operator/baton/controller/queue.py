@@ -1,0 +1,122 @@
+"""A work queue of object keys: reconcile now (dirty) or at a given time (wake-ups).
+
+Both controllers are level-based: an event or a timer only says *which* object to look
+at; the reconcile function reads the current state and decides. This queue coalesces
+repeated marks of one key, runs at most ``concurrency`` reconciles at once, never runs
+two reconciles of the same key at the same time, and sleeps exactly until the earliest
+wake-up — no polling interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+
+logger = logging.getLogger("baton.queue")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WorkQueue(Generic[K]):
+    """Keys to reconcile, now or later; ``run()`` drives ``reconcile(key)``."""
+
+    def __init__(
+        self,
+        reconcile: Callable[[K], Awaitable[datetime | None]],
+        *,
+        name: str,
+        clock: Callable[[], datetime] = utcnow,
+        concurrency: int = 64,
+        retry_delay: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self._reconcile = reconcile
+        self._name = name
+        self._clock = clock
+        self._concurrency = concurrency
+        self._retry_delay = retry_delay
+        self._dirty: dict[K, None] = {}  # insertion-ordered set
+        self._heap: list[tuple[datetime, int, K]] = []
+        self._wake_at: dict[K, datetime] = {}
+        self._busy: set[K] = set()
+        self._wake = asyncio.Event()
+        self._counter = 0
+
+    def mark(self, key: K) -> None:
+        """Reconcile ``key`` as soon as possible."""
+        self._dirty[key] = None
+        self._wake.set()
+
+    def wake_at(self, key: K, at: datetime | None) -> None:
+        """Reconcile ``key`` at ``at`` (replacing any earlier request); None cancels."""
+        if at is None:
+            self._wake_at.pop(key, None)
+            return
+        self._wake_at[key] = at
+        self._counter += 1
+        heapq.heappush(self._heap, (at, self._counter, key))
+        self._wake.set()
+
+    def forget(self, key: K) -> None:
+        self._dirty.pop(key, None)
+        self._wake_at.pop(key, None)
+
+    def _collect_due(self) -> None:
+        now = self._clock()
+        while self._heap and self._heap[0][0] <= now:
+            at, _, key = heapq.heappop(self._heap)
+            if self._wake_at.get(key) == at:
+                del self._wake_at[key]
+                self._dirty[key] = None
+
+    def _next_timeout(self) -> float | None:
+        while self._heap and self._wake_at.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)  # superseded wake-up
+        if not self._heap:
+            return None
+        return max(0.0, (self._heap[0][0] - self._clock()).total_seconds())
+
+    async def _one(self, key: K) -> None:
+        try:
+            again = await self._reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # One bad object must never stop the others: log it and retry it later.
+            logger.exception("%s: reconciling %s failed; retrying", self._name, key)
+            again = self._clock() + self._retry_delay
+        finally:
+            self._busy.discard(key)
+            self._wake.set()
+        if again is not None:
+            self.wake_at(key, again)
+
+    async def run(self) -> None:
+        tasks: set[asyncio.Task[None]] = set()
+        while True:
+            self._wake.clear()
+            self._collect_due()
+            ready = [k for k in self._dirty if k not in self._busy]
+            room = self._concurrency - len(tasks)
+            for key in ready[: max(0, room)]:
+                del self._dirty[key]
+                self._busy.add(key)
+                task = asyncio.create_task(self._one(key))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if (
+                self._dirty
+                and len(tasks) < self._concurrency
+                and any(k not in self._busy for k in self._dirty)
+            ):
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._next_timeout())

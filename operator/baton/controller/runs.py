@@ -1,0 +1,559 @@
+"""The run controller: admits FlowRuns, creates their Jobs, and follows them to the end.
+
+It keeps in-memory copies of Flows, WorkPools, Deployments, FlowRuns and of the Jobs and
+pods Baton created (those two through a server-side label selector, so unrelated
+workloads cost nothing). Two kinds of keys go through one work queue:
+
+* ``("pool", namespace, name)`` — an admission pass over the pool's waiting runs
+  (``admission.plan_admission``), which creates Jobs for the admitted ones;
+* ``("run", namespace, name)`` — follow one admitted run (``lifecycle.follow``).
+
+Every decision is a pure function; this module only gathers inputs and applies outputs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import datetime, timedelta
+from typing import Any
+
+import jsonschema
+import pydantic
+
+from baton._kube.client import (
+    FLOWRUNS,
+    JOBS,
+    WORKPOOLS,
+    AlreadyExists,
+    ApiError,
+    NotFound,
+)
+from baton.controller import events
+from baton.controller.admission import (
+    LIMIT_REACHED,
+    REPLACED,
+    ActiveRun,
+    Candidate,
+    plan_admission,
+)
+from baton.controller.jobs import build_job, job_name
+from baton.controller.lifecycle import Step, Timing, follow
+from baton.controller.queue import WorkQueue, utcnow
+from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
+from baton.resources.deployment import DEFAULT_WORK_POOL
+from baton.resources.flowrun import TERMINAL_STATES
+from baton.resources.workpool import PoolType
+
+logger = logging.getLogger("baton.runs")
+
+Key = tuple[str, str]
+QueueKey = tuple[str, str, str]  # ("run" | "pool", namespace, name)
+HISTORY_LIMIT = 20
+ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
+
+# Reasons of the operator's own decisions before a Job exists.
+INVALID_PARAMETERS = "InvalidParameters"
+MISSING = "Missing"
+SUBMITTED = "JobCreated"
+CLAIMABLE = "AwaitingWorker"
+
+
+def _stamp(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _key(body: dict[str, Any]) -> Key:
+    return body["metadata"]["namespace"], body["metadata"]["name"]
+
+
+def status_patch(run: FlowRun, step: Step, now: datetime) -> dict[str, Any]:
+    """The merge patch for ``step``: operator-owned fields only."""
+    patch: dict[str, Any] = {
+        k: _stamp(v) if isinstance(v, datetime) else v for k, v in step.fields.items()
+    }
+    if step.state is not None and (step.state, step.reason, step.message) != (
+        run.status.state,
+        run.status.reason,
+        run.status.message,
+    ):
+        history = [h.to_wire() for h in run.status.history][-(HISTORY_LIMIT - 1) :]
+        if step.state != run.status.state:
+            history.append(
+                {
+                    "state": step.state.value,
+                    "timestamp": _stamp(now),
+                    "reason": step.reason,
+                    "message": step.message[:300],
+                }
+            )
+        patch.update(
+            {
+                "state": step.state.value,
+                "reason": step.reason,
+                "message": step.message[:2000],
+                "history": history,
+            }
+        )
+        if step.state != run.status.state:
+            patch["stateTime"] = _stamp(now)
+    if patch:
+        patch["observedGeneration"] = run.generation
+    return patch
+
+
+class RunController:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        timing: Timing | None = None,
+        concurrency: int = 64,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self.timing = timing or Timing()
+        self.flows: dict[Key, dict[str, Any]] = {}
+        self.pools: dict[Key, dict[str, Any]] = {}
+        self.deployments: dict[Key, dict[str, Any]] = {}
+        self.runs: dict[Key, dict[str, Any]] = {}
+        self.jobs: dict[Key, dict[str, Any]] = {}  # by run key
+        self.pods: dict[Key, dict[str, Any]] = {}  # by run key
+        self._job_missing_since: dict[Key, datetime] = {}
+        self._pool_status: dict[Key, dict[str, Any]] = {}
+        self.queue: WorkQueue[QueueKey] = WorkQueue(
+            self.reconcile, name="runs", clock=clock, concurrency=concurrency
+        )
+
+    # -- watch events ---------------------------------------------------------------
+    def _store(
+        self,
+        cache: dict[Key, dict[str, Any]],
+        event_type: str,
+        body: dict[str, Any],
+        key: Key | None = None,
+    ) -> None:
+        key = key or _key(body)
+        if event_type == "DELETED":
+            cache.pop(key, None)
+        else:
+            cache[key] = body
+
+    def _pool_of(self, run: dict[str, Any]) -> str:
+        spec = run.get("spec") or {}
+        status = run.get("status") or {}
+        if status.get("workPool"):
+            return str(status["workPool"])
+        if spec.get("workPoolRef"):
+            return str(spec["workPoolRef"]["name"])
+        deployment = self.deployments.get(
+            (run["metadata"]["namespace"], (spec.get("deploymentRef") or {}).get("name", ""))
+        )
+        if deployment:
+            return str(
+                ((deployment.get("spec") or {}).get("workPoolRef") or {}).get(
+                    "name", DEFAULT_WORK_POOL
+                )
+            )
+        return DEFAULT_WORK_POOL
+
+    def mark_pool(self, namespace: str, pool: str) -> None:
+        self.queue.mark(("pool", namespace, pool))
+
+    def run_event(self, event_type: str, body: dict[str, Any]) -> None:
+        key = _key(body)
+        self._store(self.runs, event_type, body)
+        if event_type == "DELETED":
+            self.queue.forget(("run", *key))
+        else:
+            self.queue.mark(("run", *key))
+        self.mark_pool(key[0], self._pool_of(body))
+
+    def flow_event(self, event_type: str, body: dict[str, Any]) -> None:
+        self._store(self.flows, event_type, body)
+        self._mark_waiting(body["metadata"]["namespace"])
+
+    def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
+        self._store(self.deployments, event_type, body)
+        self._mark_waiting(body["metadata"]["namespace"])
+
+    def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
+        self._store(self.pools, event_type, body)
+        if event_type != "DELETED":
+            self._pool_status.setdefault(_key(body), body.get("status") or {})
+        self.mark_pool(*_key(body))
+
+    def _mark_waiting(self, namespace: str) -> None:
+        for (ns, _), run in self.runs.items():
+            if ns == namespace and (run.get("status") or {}).get("state") in WAITING:
+                self.mark_pool(ns, self._pool_of(run))
+
+    @staticmethod
+    def _owner_run(body: dict[str, Any]) -> str | None:
+        labels = body.get("metadata", {}).get("labels") or {}
+        for owner in body.get("metadata", {}).get("ownerReferences") or []:
+            if owner.get("kind") == "FlowRun":
+                return str(owner["name"])
+        return labels.get("baton.dev/flow-run-name")
+
+    def job_event(self, event_type: str, body: dict[str, Any]) -> None:
+        run = self._owner_run(body)
+        if run is None:
+            return
+        key = (body["metadata"]["namespace"], run)
+        current = self.jobs.get(key)
+        if (
+            event_type == "DELETED"
+            and current
+            and current["metadata"]["name"] != body["metadata"]["name"]
+        ):
+            return  # an older attempt's Job went away
+        self._store(self.jobs, event_type, body, key)
+        self.queue.mark(("run", *key))
+
+    def pod_event(self, event_type: str, body: dict[str, Any]) -> None:
+        job = (body.get("metadata", {}).get("labels") or {}).get("batch.kubernetes.io/job-name")
+        namespace = body["metadata"]["namespace"]
+        for key, job_body in self.jobs.items():
+            if key[0] == namespace and job_body["metadata"]["name"] == job:
+                self._store(self.pods, event_type, body, key)
+                self.queue.mark(("run", *key))
+                return
+
+    # -- reconcile ----------------------------------------------------------------------
+    async def reconcile(self, key: QueueKey) -> datetime | None:
+        kind, namespace, name = key
+        if kind == "pool":
+            return await self._admit(namespace, name)
+        return await self._follow((namespace, name))
+
+    def _model(self, model: type[Any], cache: dict[Key, dict[str, Any]], key: Key) -> Any:
+        body = cache.get(key)
+        if body is None:
+            return None
+        try:
+            return model.model_validate(body)
+        except pydantic.ValidationError:
+            return None
+
+    async def _write(self, run: FlowRun, step: Step, now: datetime) -> bool:
+        patch = status_patch(run, step, now)
+        if not patch:
+            return True
+        try:
+            updated = await self._client.patch_status(
+                FLOWRUNS, run.name, run.namespace, {"status": patch}
+            )
+        except NotFound:
+            return False
+        self.runs[(run.namespace, run.name)] = updated
+        if "state" in patch and patch["state"] != (run.status.state or None):
+            await events.post(
+                self._client,
+                updated["metadata"],
+                events.STATE_CHANGED,
+                f"{run.status.state or 'New'} -> {patch['state']}: {step.message}"[:1000],
+                kind="FlowRun",
+                warning=patch["state"] in ("Failed", "Crashed", "TimedOut"),
+            )
+        return True
+
+    def _resolve(self, run: FlowRun) -> tuple[Deployment | None, Flow | None, str | None]:
+        """The run's Deployment and Flow, or a message naming what is missing."""
+        ns = run.namespace
+        deployment = None
+        if run.spec.deployment_ref:
+            deployment = self._model(
+                Deployment, self.deployments, (ns, run.spec.deployment_ref.name)
+            )
+            if deployment is None:
+                return None, None, f"Deployment {run.spec.deployment_ref.name!r} not found"
+            flow_name = deployment.spec.flow_ref.name
+        else:
+            assert run.spec.flow_ref is not None
+            flow_name = run.spec.flow_ref.name
+        flow = self._model(Flow, self.flows, (ns, flow_name))
+        if flow is None:
+            return deployment, None, f"Flow {flow_name!r} not found"
+        return deployment, flow, None
+
+    @staticmethod
+    def parameters(run: FlowRun, deployment: Deployment | None) -> dict[str, Any]:
+        return {**(deployment.spec.parameters if deployment else {}), **run.spec.parameters}
+
+    def _preflight(
+        self,
+        run: FlowRun,
+        deployment: Deployment | None,
+        flow: Flow | None,
+        missing: str | None,
+        *,
+        pool: WorkPool | None,
+        pool_name: str,
+        now: datetime,
+    ) -> Step | None:
+        """A step for a waiting run that cannot compete for a slot yet, or None if it can."""
+        if run.spec.cancel_requested:
+            return Step(
+                state=RunState.CANCELLED,
+                reason="CancelRequested",
+                message="cancelled before it started",
+                fields={"endTime": now},
+            )
+        if pool is None:
+            missing = missing or f"WorkPool {pool_name!r} not found"
+        if missing or flow is None:
+            return Step(
+                state=run.status.state or RunState.SCHEDULED,
+                reason=MISSING,
+                message=f"waiting: {missing}",
+            )
+        problem = self._invalid_parameters(flow, self.parameters(run, deployment))
+        if problem:
+            return Step(
+                state=RunState.FAILED,
+                reason=INVALID_PARAMETERS,
+                message=problem,
+                fields={"endTime": now},
+            )
+        scheduled = run.spec.scheduled_time or run.created_at
+        if scheduled > now:
+            return Step(
+                state=RunState.SCHEDULED,
+                reason="Scheduled",
+                message=f"scheduled for {_stamp(scheduled)}",
+                wake_at=scheduled,
+            )
+        return None
+
+    async def _admit(self, namespace: str, pool_name: str) -> datetime | None:
+        now = self._clock()
+        pool = self._model(WorkPool, self.pools, (namespace, pool_name))
+        waiting: list[Candidate] = []
+        active: list[ActiveRun] = []
+        runs: dict[Key, tuple[FlowRun, Deployment | None, Flow | None]] = {}
+        wake: list[datetime] = []
+        writes: list[Coroutine[Any, Any, bool]] = []
+        for key, body in list(self.runs.items()):
+            if key[0] != namespace or self._pool_of(body) != pool_name:
+                continue
+            try:
+                run = FlowRun.model_validate(body)
+            except pydantic.ValidationError:
+                continue
+            dep_name = run.spec.deployment_ref.name if run.spec.deployment_ref else None
+            if run.status.state in ADMITTED:
+                started = run.status.state_time or run.status.start_time or now
+                cancelling = run.status.state == RunState.CANCELLING
+                active.append(ActiveRun(key, dep_name, started, cancelling))
+                continue
+            if run.status.state not in WAITING:
+                continue
+            deployment, flow, missing = self._resolve(run)
+            step = self._preflight(
+                run, deployment, flow, missing, pool=pool, pool_name=pool_name, now=now
+            )
+            if step is not None:
+                writes.append(self._write(run, step, now))
+                if step.wake_at:
+                    wake.append(step.wake_at)
+                continue
+            runs[key] = (run, deployment, flow)
+            waiting.append(Candidate(key, dep_name, run.spec.scheduled_time or run.created_at))
+        await asyncio.gather(*writes)
+        if pool is None:
+            return None
+        deployments = {
+            n: d.spec
+            for (ns, n), body in self.deployments.items()
+            if ns == namespace
+            and (d := self._model(Deployment, self.deployments, (ns, n))) is not None
+        }
+        plan = plan_admission(pool.spec, waiting, active, deployments)
+        starts = [self._start(pool, *runs[key], now) for key in plan.admit]
+        for key, (reason, message) in plan.wait.items():
+            run, deployment, _ = runs[key]
+            scheduled = run.spec.scheduled_time or run.created_at
+            late_after = timedelta(seconds=deployment.spec.late_after_seconds if deployment else 15)
+            state = RunState.LATE if now >= scheduled + late_after else RunState.SCHEDULED
+            if state == RunState.SCHEDULED:
+                wake.append(scheduled + late_after)
+            writes.append(self._write(run, Step(state=state, reason=reason, message=message), now))
+        for key, message in plan.cancel_new.items():
+            step = Step(
+                state=RunState.CANCELLED,
+                reason=LIMIT_REACHED,
+                message=message,
+                fields={"endTime": now},
+            )
+            writes.append(self._write(runs[key][0], step, now))
+        await asyncio.gather(*starts, *writes)
+        for key in plan.cancel_old:
+            victim = FlowRun.model_validate(self.runs[key])
+            await self._write(
+                victim,
+                Step(
+                    state=RunState.CANCELLING,
+                    reason=REPLACED,
+                    message="cancelled to make room for a newer run",
+                    delete_job=True,
+                ),
+                now,
+            )
+            await self._delete_job(victim)
+            self.queue.mark(("run", *key))
+        await self._write_pool_status(pool, len(active) + len(plan.admit), len(plan.wait))
+        return min(wake, default=None)
+
+    def _invalid_parameters(self, flow: Flow, parameters: dict[str, Any]) -> str | None:
+        schema = flow.spec.parameter_schema
+        if not schema:
+            return None
+        validator = jsonschema.Draft202012Validator(schema)
+        errors = sorted(validator.iter_errors(parameters), key=lambda e: list(e.path))
+        if not errors:
+            return None
+        parts = [f"{'.'.join(map(str, e.path)) or 'parameters'}: {e.message}" for e in errors[:5]]
+        return "invalid parameters: " + "; ".join(parts)
+
+    async def _start(
+        self,
+        pool: WorkPool,
+        run: FlowRun,
+        deployment: Deployment | None,
+        flow: Flow | None,
+        now: datetime,
+    ) -> None:
+        assert flow is not None
+        attempt = run.status.attempts + 1
+        fields: dict[str, Any] = {"attempts": attempt, "workPool": pool.name}
+        if pool.spec.type == PoolType.PROCESS:
+            step = Step(
+                state=RunState.PENDING,
+                reason=CLAIMABLE,
+                message=f"waiting for a worker of pool {pool.name!r}",
+                fields=fields,
+            )
+            await self._write(run, step, now)
+            return
+        manifest = build_job(
+            run,
+            flow,
+            pool,
+            deployment,
+            attempt=attempt,
+            parameters=self.parameters(run, deployment),
+        )
+        try:
+            await self._client.create(JOBS, manifest, run.namespace)
+        except AlreadyExists:
+            pass
+        except ApiError as error:
+            await self._write(
+                run,
+                Step(
+                    state=RunState.FAILED,
+                    reason="JobRejected",
+                    message=f"the Job was rejected: {error.message}",
+                    fields={"endTime": now},
+                ),
+                now,
+            )
+            return
+        fields["jobName"] = manifest["metadata"]["name"]
+        await self._write(
+            run,
+            Step(
+                state=RunState.PENDING,
+                reason=SUBMITTED,
+                message=f"Job {fields['jobName']} created",
+                fields=fields,
+            ),
+            now,
+        )
+
+    async def _delete_job(self, run: FlowRun) -> None:
+        name = run.status.job_name or job_name(run.name, max(1, run.status.attempts))
+        with contextlib.suppress(NotFound):
+            await self._client.delete(JOBS, name, run.namespace, propagation="Foreground")
+
+    async def _follow(self, key: Key) -> datetime | None:
+        body = self.runs.get(key)
+        if body is None:
+            return None
+        try:
+            run = FlowRun.model_validate(body)
+        except pydantic.ValidationError:
+            return None
+        if run.status.state in TERMINAL_STATES or run.status.state not in ADMITTED:
+            if run.status.state in WAITING and run.spec.cancel_requested:
+                self.mark_pool(key[0], self._pool_of(body))
+            return None
+        now = self._clock()
+        pool = self._model(WorkPool, self.pools, (key[0], self._pool_of(body)))
+        job = self.jobs.get(key)
+        if job is not None and job["metadata"]["name"] != run.status.job_name:
+            job = None if run.status.job_name else job
+        is_process = pool is not None and pool.spec.type == PoolType.PROCESS
+        if job is None and not is_process:
+            self._job_missing_since.setdefault(key, now)
+        else:
+            self._job_missing_since.pop(key, None)
+        deployment = (
+            self._model(Deployment, self.deployments, (key[0], run.spec.deployment_ref.name))
+            if run.spec.deployment_ref
+            else None
+        )
+        crash_retries = deployment.spec.crash_retries if deployment else 0
+        if is_process:
+            step = follow(
+                run,
+                {"status": {}},
+                None,
+                now,
+                timing=self.timing,
+                crash_retries=0,
+                job_missing_since=None,
+            )
+        else:
+            step = follow(
+                run,
+                job,
+                self.pods.get(key),
+                now,
+                timing=self.timing,
+                crash_retries=crash_retries,
+                job_missing_since=self._job_missing_since.get(key),
+            )
+        if step.delete_job and not is_process:
+            await self._delete_job(run)
+        if step.new_attempt and pool is not None:
+            _, flow, _ = self._resolve(run)
+            await self._write(run, step, now)
+            refreshed = FlowRun.model_validate(self.runs.get(key, body))
+            self.pods.pop(key, None)
+            await self._start(pool, refreshed, deployment, flow, now)
+            return None
+        await self._write(run, step, now)
+        if step.state in TERMINAL_STATES or step.state == RunState.CANCELLED:
+            self._job_missing_since.pop(key, None)
+            self.mark_pool(key[0], self._pool_of(body))
+        return step.wake_at
+
+    async def _write_pool_status(self, pool: WorkPool, running: int, queued: int) -> None:
+        key = (pool.namespace, pool.name)
+        wanted = {"running": running, "queued": queued, "observedGeneration": pool.generation}
+        current = self._pool_status.get(key, {})
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return
+        try:
+            await self._client.patch_status(
+                WORKPOOLS, pool.name, pool.namespace, {"status": wanted}
+            )
+        except NotFound:
+            return
+        self._pool_status[key] = {**current, **wanted}
