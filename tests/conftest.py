@@ -104,9 +104,18 @@ class OperatorProcess:
         log = open(self.log_dir / f"operator-{len(self.procs)}.log", "wb")  # noqa: SIM115
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
         proc = subprocess.Popen(
-            [sys.executable, "-m", "baton.cli", "operator", "-n", self.namespace,
-             f"--liveness=http://127.0.0.1:{port}/healthz"],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "baton.cli",
+                "operator",
+                "-n",
+                self.namespace,
+                f"--liveness=http://127.0.0.1:{port}/healthz",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
         self.procs.append(proc)
         return proc
@@ -127,8 +136,9 @@ class OperatorProcess:
                     proc.wait()
 
     def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(
-            self.log_dir.glob("operator-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.log_dir.glob("operator-*.log"))
+        )
 
 
 @pytest.fixture

@@ -128,7 +128,9 @@ def create_table_artifact(
 
 
 def create_link_artifact(
-    link: str, link_text: str | None = None, key: str | None = None,
+    link: str,
+    link_text: str | None = None,
+    key: str | None = None,
     description: str | None = None,
 ) -> UUID:
     """Publish a link, stored as markdown (``[link_text](link)``) as Prefect does.
@@ -190,8 +192,13 @@ def update_progress_artifact(
     found = next((a for a in artifacts or () if a["id"] == str(artifact_id)), None)
     if found is None:
         found = {
-            "id": str(artifact_id), "key": None, "type": "progress", "description": None,
-            "flow_run_id": flow_run_id, "task_run_id": task_run_id, "created": now,
+            "id": str(artifact_id),
+            "key": None,
+            "type": "progress",
+            "description": None,
+            "flow_run_id": flow_run_id,
+            "task_run_id": task_run_id,
+            "created": now,
         }
     found["data"] = value
     found["updated"] = now

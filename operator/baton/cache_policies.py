@@ -82,8 +82,11 @@ class CacheKeyFnPolicy(CachePolicy):
     cache_key_fn: Callable[[Any, dict[str, Any]], str | None]
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Return ``cache_key_fn(task_ctx, inputs)``."""
         return self.cache_key_fn(task_ctx, inputs)
@@ -96,8 +99,11 @@ class CompoundCachePolicy(CachePolicy):
     policies: tuple[CachePolicy, ...] = ()
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Hash the component keys; ``None`` when every component gives ``None``."""
         keys = [
@@ -122,8 +128,11 @@ class _None(CachePolicy):
     """Never cache."""
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Return ``None``."""
         return None
@@ -137,8 +146,11 @@ class TaskSource(CachePolicy):
     """The task function's source code: editing the task invalidates its cache."""
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Hash the task function's source (its bytecode when no source is available)."""
         return _source_hash(task_ctx.task.fn)
@@ -164,8 +176,11 @@ class FlowParameters(CachePolicy):
     """The enclosing flow run's parameters."""
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Hash the flow run's parameters (``None`` when there are none)."""
         if not flow_parameters:
@@ -178,8 +193,11 @@ class RunId(CachePolicy):
     """The flow run's id (the task run's outside a flow): cache within one run only."""
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Return the run id as a string."""
         run = task_ctx.task_run
@@ -193,8 +211,11 @@ class Inputs(CachePolicy):
     exclude: tuple[str, ...] = field(default=())
 
     def compute_key(
-        self, task_ctx: TaskRunContext, inputs: dict[str, Any],
-        flow_parameters: dict[str, Any], **kwargs: Any,
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
     ) -> str | None:
         """Hash the arguments.
 

@@ -1,4 +1,6 @@
-"""Run contexts under Prefect's import path (``from baton.context import get_run_context``).
+"""Run contexts under Prefect's import path.
+
+``from baton.context import get_run_context`` works as in Prefect.
 
 The implementation lives in ``baton._engine.context``.
 """

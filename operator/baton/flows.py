@@ -11,9 +11,13 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
+from baton._engine.callables import CallSpec, hook_list, render_run_name, takes_parameters
+from baton._engine.flow_engine import run_flow
+from baton._engine.inputs import wait_for_upstream
 from baton._engine.names import generate_slug
 from baton._engine.task_runner import TaskRunner, ThreadPoolTaskRunner
-from baton.exceptions import ParameterTypeError, ReservedArgumentError
+from baton.exceptions import ParameterTypeError
+from baton.parameters import needs_validation, parameter_schema, validate_parameters
 
 if TYPE_CHECKING:
     from baton._engine.context import FlowRun
@@ -26,13 +30,6 @@ __all__ = ["Flow", "flow"]
 
 FlowHook = Callable[["Flow[..., Any]", "FlowRun", "State[Any]"], object]
 _BANNED_NAME_CHARACTERS = frozenset("/%&><")
-_RESERVED = ("return_state", "wait_for")
-
-
-def _hooks(value: FlowHook | Iterable[FlowHook] | None) -> list[FlowHook]:
-    if value is None:
-        return []
-    return [value] if callable(value) else list(value)
 
 
 class Flow(Generic[P, R]):
@@ -44,6 +41,7 @@ class Flow(Generic[P, R]):
     def __init__(
         self,
         fn: Callable[P, R],
+        *,
         name: str | None = None,
         version: str | None = None,
         flow_run_name: str | Callable[..., str] | None = None,
@@ -80,9 +78,7 @@ class Flow(Generic[P, R]):
         self.version = version
         self.description = description or inspect.getdoc(fn)
         self.flow_run_name = flow_run_name
-        self._run_name_takes_parameters = callable(flow_run_name) and bool(
-            inspect.signature(flow_run_name).parameters
-        )
+        self._run_name_takes_parameters = takes_parameters(flow_run_name)
         self.retries = retries or 0
         if retry_delay_seconds is not None and retry_delay_seconds < 0:
             raise ValueError("`retry_delay_seconds` must be >= 0.")
@@ -97,26 +93,12 @@ class Flow(Generic[P, R]):
         self.result_serializer = result_serializer
         self.cache_result_in_memory = cache_result_in_memory
         self.log_prints = log_prints
-        self.on_completion_hooks = _hooks(on_completion)
-        self.on_failure_hooks = _hooks(on_failure)
-        self.on_cancellation_hooks = _hooks(on_cancellation)
-        self.on_crashed_hooks = _hooks(on_crashed)
-        self.on_running_hooks = _hooks(on_running)
-
-        self._signature = inspect.signature(fn)
-        for reserved in _RESERVED:
-            if reserved in self._signature.parameters:
-                raise ReservedArgumentError(
-                    f"{reserved!r} is a reserved argument name and cannot be used."
-                )
-        self._keyword_call = all(
-            p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            for p in self._signature.parameters.values()
-        )
-        self._required = [
-            name for name, p in self._signature.parameters.items()
-            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
-        ]
+        self.on_completion_hooks: list[FlowHook] = hook_list(on_completion)
+        self.on_failure_hooks: list[FlowHook] = hook_list(on_failure)
+        self.on_cancellation_hooks: list[FlowHook] = hook_list(on_cancellation)
+        self.on_crashed_hooks: list[FlowHook] = hook_list(on_crashed)
+        self.on_running_hooks: list[FlowHook] = hook_list(on_running)
+        self._spec = CallSpec(fn)
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = fn_name
         self.__wrapped__ = fn
@@ -124,8 +106,6 @@ class Flow(Generic[P, R]):
     @property
     def parameters(self) -> dict[str, Any]:
         """The JSON Schema of the flow's parameters (see ``baton.parameters``)."""
-        from baton.parameters import parameter_schema
-
         return parameter_schema(self.fn)
 
     def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -138,39 +118,37 @@ class Flow(Generic[P, R]):
             ParameterTypeError: A required parameter is missing, or a value is invalid.
             SignatureMismatchError: An unknown parameter name.
         """
-        missing = [name for name in self._required if name not in parameters]
+        missing = [name for name in self._spec.required if name not in parameters]
         if missing:
             raise ParameterTypeError(
                 "Flow run received invalid parameters:\n - "
                 + "\n - ".join(f"{name}: Field required" for name in missing)
             )
-        if not self.should_validate_parameters or not parameters:
+        if not self.should_validate_parameters:
             return parameters
-        from baton.parameters import needs_validation, validate_parameters
-
-        if not needs_validation(self.fn, parameters):
+        # Defaults are the author's own values, not input: they are passed through
+        # unvalidated (``def f(limit: int = None)`` is common and must still run).
+        given = {
+            name: value
+            for name, value in parameters.items()
+            if name not in self._spec.defaults or value is not self._spec.defaults[name]
+        }
+        if not given or not needs_validation(self.fn, given):
             return parameters
-        return validate_parameters(self.fn, parameters)
+        return {**parameters, **validate_parameters(self.fn, given)}
 
     def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Turn parameters into ``(args, kwargs)`` for the function."""
-        if self._keyword_call:
-            return (), parameters
-        bound = inspect.BoundArguments(self._signature, parameters)  # type: ignore[arg-type]
-        return bound.args, bound.kwargs
+        return self._spec.call_arguments(parameters)
 
     def render_run_name(self, parameters: dict[str, Any]) -> str:
         """Return the run name: the ``flow_run_name`` template, else ``adjective-animal``."""
         template = self.flow_run_name
         if template is None:
             return generate_slug()
-        if isinstance(template, str):
-            return template.format(**parameters)
-        name = template(parameters) if self._run_name_takes_parameters else template()
-        if not isinstance(name, str):
-            raise TypeError(f"Callable {template!r} for 'flow_run_name' returned a "
-                            f"{type(name).__name__}, not a string.")
-        return name
+        return render_run_name(
+            template, parameters, self._run_name_takes_parameters, "flow_run_name"
+        )
 
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
@@ -193,14 +171,9 @@ class Flow(Generic[P, R]):
             raise TypeError(
                 f"Flow {self.name!r} is async; Baton runs synchronous flows only (see docs/sdk.md)."
             )
-        from baton._engine.flow_engine import run_flow
-        from baton._engine.inputs import wait_for_upstream
-
         if wait_for:
             wait_for_upstream(wait_for)
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        state = run_flow(self, bound.arguments)
+        state = run_flow(self, self._spec.bind(args, kwargs))
         return state if return_state else state.result()
 
     def with_options(self, **options: Any) -> Flow[P, R]:

@@ -111,7 +111,7 @@ class BatonFutureList(list[BatonFuture[R]]):
         Raises:
             TimeoutError: Not all runs finished within ``timeout``.
         """
-        done, not_done = wait(self, timeout=timeout)
+        not_done = wait(self, timeout=timeout).not_done
         if not_done:
             raise TimeoutError(f"{len(not_done)} task run(s) did not complete within {timeout}s")
         return [future.result(raise_on_failure=raise_on_failure) for future in self]
@@ -127,7 +127,9 @@ class DoneAndNotDoneFutures(NamedTuple):
     not_done: set[BatonFuture[Any]]
 
 
-def wait(futures: Iterable[BatonFuture[Any]], timeout: float | None = None) -> DoneAndNotDoneFutures:
+def wait(
+    futures: Iterable[BatonFuture[Any]], timeout: float | None = None
+) -> DoneAndNotDoneFutures:
     """Wait for futures to finish.
 
     Args:
@@ -159,7 +161,9 @@ def _replace_futures(value: Any, visit: Callable[[BatonFuture[Any]], Any]) -> An
     if isinstance(value, BatonFuture):
         return visit(value)
     kind = type(value)
-    if kind in (list, tuple, set, frozenset):
+    if isinstance(value, list):
+        return [_replace_futures(item, visit) for item in value]
+    if kind in (tuple, set, frozenset):
         return kind(_replace_futures(item, visit) for item in value)
     if kind is dict:
         return {key: _replace_futures(item, visit) for key, item in value.items()}

@@ -12,6 +12,7 @@ have their annotated simple types skip it (``needs_validation``).
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import typing
@@ -25,8 +26,14 @@ from baton.exceptions import ParameterTypeError, SignatureMismatchError
 __all__ = ["needs_validation", "parameter_schema", "validate_parameters"]
 
 _SIMPLE_TYPES: dict[object, type] = {
-    int: int, float: float, str: str, bool: bool,
-    "int": int, "float": float, "str": str, "bool": bool,
+    int: int,
+    float: float,
+    str: str,
+    bool: bool,
+    "int": int,
+    "float": float,
+    "str": str,
+    "bool": bool,
 }
 _models: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
 _ARGS_SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Params):\s*$")
@@ -55,28 +62,43 @@ def _docstring_descriptions(fn: Callable[..., Any]) -> dict[str, str]:
     return descriptions
 
 
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    """Resolve annotations; one that cannot be resolved becomes ``Any``, not all of them."""
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:
+        pass
+    hints: dict[str, Any] = {}
+    namespace = getattr(fn, "__globals__", {})
+    for name, annotation in getattr(fn, "__annotations__", {}).items():
+        try:
+            hints[name] = eval(annotation, namespace) if isinstance(annotation, str) else annotation
+        except Exception:
+            hints[name] = Any
+    return hints
+
+
 def _model_for(fn: Callable[..., Any]) -> Any:
     """Build (once per function) a pydantic model whose fields are ``fn``'s parameters."""
     try:
         return _models[fn]
     except (KeyError, TypeError):
         pass
-    import pydantic
+    import pydantic  # noqa: PLC0415 - imported on first use, see module docstring
 
     signature = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:
-        hints = {}
+    hints = _type_hints(fn)
     descriptions = _docstring_descriptions(fn)
     fields: dict[str, Any] = {}
     for position, (name, param) in enumerate(signature.parameters.items()):
         annotation: Any = hints.get(name, Any)
         default: dict[str, Any]
         if param.kind is param.VAR_POSITIONAL:
-            annotation, default = list[annotation], {"default_factory": list}  # type: ignore[valid-type]
+            annotation = list[annotation]
+            default = {"default_factory": list}
         elif param.kind is param.VAR_KEYWORD:
-            annotation, default = dict[str, annotation], {"default_factory": dict}  # type: ignore[valid-type]
+            annotation = dict[str, annotation]
+            default = {"default_factory": dict}
         else:
             default = {"default": ... if param.default is param.empty else param.default}
         # Internal field names avoid clashes with BaseModel attributes ("json", "copy"...);
@@ -91,17 +113,15 @@ def _model_for(fn: Callable[..., Any]) -> Any:
                 **default,
             ),
         )
-    model = pydantic.create_model(  # type: ignore[call-overload]
+    model = pydantic.create_model(
         "Parameters",
         __config__=pydantic.ConfigDict(
             arbitrary_types_allowed=True, extra="forbid", populate_by_name=False
         ),
         **fields,
     )
-    try:
+    with contextlib.suppress(TypeError):  # not weak-referenceable: rebuilt next time
         _models[fn] = model
-    except TypeError:
-        pass  # not weak-referenceable: rebuild next time
     return model
 
 
@@ -119,7 +139,11 @@ def parameter_schema(fn: Callable[..., Any]) -> dict[str, Any]:
     Returns:
         A JSON-serialisable dict.
     """
-    from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, PydanticJsonSchemaWarning
+    from pydantic.json_schema import (  # noqa: PLC0415 - lazy, see module docstring
+        GenerateJsonSchema,
+        JsonSchemaValue,
+        PydanticJsonSchemaWarning,
+    )
 
     class _Lenient(GenerateJsonSchema):
         def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> JsonSchemaValue:
@@ -173,7 +197,7 @@ def validate_parameters(fn: Callable[..., Any], parameters: dict[str, Any]) -> d
         SignatureMismatchError: Unknown parameter names.
         ParameterTypeError: Values that fail validation, one line per field.
     """
-    import pydantic
+    import pydantic  # noqa: PLC0415 - imported on first use, see module docstring
 
     known = inspect.signature(fn).parameters
     unknown = [name for name in parameters if name not in known]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 
-class StateType(str, enum.Enum):
+class StateType(enum.StrEnum):
     """The canonical kind of a state; its value is its name, as in Prefect."""
 
     SCHEDULED = "SCHEDULED"
@@ -92,7 +92,8 @@ class State(Generic[R]):
 
     def __init__(
         self,
-        type: StateType,
+        type: StateType,  # noqa: A002 - Prefect's keyword
+        *,
         name: str | None = None,
         message: str | None = None,
         data: Any = None,
@@ -103,7 +104,7 @@ class State(Generic[R]):
         self.name: str = name or type.value.title()
         self.message = message
         self.data = data
-        self.timestamp = timestamp or datetime.now(timezone.utc)
+        self.timestamp = timestamp or datetime.now(UTC)
         self.state_details = state_details or StateDetails()
 
     def result(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
@@ -183,8 +184,7 @@ class State(Generic[R]):
 
     def __repr__(self) -> str:
         return (
-            f"{self.name}(message={self.message!r}, type={self.type.value}, "
-            f"result={self.data!r})"
+            f"{self.name}(message={self.message!r}, type={self.type.value}, result={self.data!r})"
         )
 
 
@@ -221,7 +221,7 @@ def Scheduled(
 ) -> State[Any]:
     """A run waiting for its scheduled time (defaults to now)."""
     details = kwargs.pop("state_details", None) or StateDetails()
-    details.scheduled_time = scheduled_time or datetime.now(timezone.utc)
+    details.scheduled_time = scheduled_time or datetime.now(UTC)
     return State(StateType.SCHEDULED, name=name, state_details=details, **kwargs)
 
 

@@ -1,4 +1,6 @@
-"""Task runners under Prefect's import path (``from baton.task_runners import ThreadPoolTaskRunner``).
+"""Task runners under Prefect's import path.
+
+``from baton.task_runners import ThreadPoolTaskRunner`` works as in Prefect.
 
 The implementation lives in ``baton._engine.task_runner``.
 """

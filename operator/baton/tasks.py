@@ -15,11 +15,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
 
 from baton._engine.annotations import BaseAnnotation, allow_failure, quote, unmapped
+from baton._engine.callables import CallSpec, hook_list, render_run_name, takes_parameters
 from baton._engine.context import FlowRunContext
 from baton._engine.hashing import hash_objects
 from baton._engine.retries import RetryDelay, exponential_backoff, normalize_retry_delays
+from baton._engine.task_engine import run_task
 from baton.cache_policies import DEFAULT, NO_CACHE, CacheKeyFnPolicy, CachePolicy
-from baton.exceptions import MappingLengthMismatch, MappingMissingIterable, ReservedArgumentError
+from baton.exceptions import MappingLengthMismatch, MappingMissingIterable
 from baton.futures import BatonFuture, BatonFutureList
 
 if TYPE_CHECKING:
@@ -35,7 +37,6 @@ __all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
 TaskHook = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], object]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], bool]
 _NOT_SET: Any = object()
-_RESERVED = ("return_state", "wait_for")
 # Prefect options accepted so Prefect code runs, with no effect here (docs/sdk.md).
 _ACCEPTED_PREFECT_OPTIONS = frozenset({"on_commit", "on_rollback", "on_running", "asset_deps"})
 
@@ -57,12 +58,6 @@ def _task_key(fn: Callable[..., Any]) -> str:
     code = getattr(fn, "__code__", None)
     digest = hash_objects(code.co_code.hex() if code is not None else repr(fn)) or ""
     return f"{getattr(fn, '__qualname__', type(fn).__name__)}-{digest[:8]}"
-
-
-def _hooks(value: Callable[..., Any] | Iterable[Callable[..., Any]] | None) -> list[Any]:
-    if value is None:
-        return []
-    return [value] if callable(value) else list(value)
 
 
 def _require_flow_run(method: str) -> FlowRunContext:
@@ -94,6 +89,7 @@ class Task(Generic[P, R]):
     def __init__(
         self,
         fn: Callable[P, R],
+        *,
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] | None = None,
@@ -129,25 +125,14 @@ class Task(Generic[P, R]):
         self._options.update(unsupported)
         self.fn = fn
         self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
-        self.name: str = name or getattr(fn, "__name__", type(fn).__name__)
+        self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
         self.version = version
         self.tags: frozenset[str] = frozenset(tags or ())
         self.task_key = _task_key(fn)
-        self._signature = inspect.signature(fn)
-        for reserved in _RESERVED:
-            if reserved in self._signature.parameters:
-                raise ReservedArgumentError(
-                    f"{reserved!r} is a reserved argument name and cannot be used."
-                )
-        self._keyword_call = all(
-            p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            for p in self._signature.parameters.values()
-        )
+        self._spec = CallSpec(fn)
         self.task_run_name = task_run_name
-        self._run_name_takes_parameters = callable(task_run_name) and bool(
-            inspect.signature(task_run_name).parameters
-        )
+        self._run_name_takes_parameters = takes_parameters(task_run_name)
 
         self.retries = retries or 0
         self.retry_delay_seconds = normalize_retry_delays(retry_delay_seconds, self.retries)
@@ -160,8 +145,37 @@ class Task(Generic[P, R]):
         self.timeout_seconds = float(timeout_seconds) if timeout_seconds else None
         self.log_prints = log_prints
 
-        # Caching, with Prefect's defaults: an explicit policy or key function
-        # turns result persistence on, and caching only happens when results persist.
+        self._configure_caching(
+            cache_policy=cache_policy,
+            cache_key_fn=cache_key_fn,
+            cache_expiration=cache_expiration,
+            refresh_cache=refresh_cache,
+            persist_result=persist_result,
+            result_serializer=result_serializer,
+            result_storage_key=result_storage_key,
+        )
+        self.result_storage = result_storage
+        self.cache_result_in_memory = cache_result_in_memory
+        self.on_completion_hooks: list[TaskHook] = hook_list(on_completion)
+        self.on_failure_hooks: list[TaskHook] = hook_list(on_failure)
+        self.viz_return_value = viz_return_value
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__name__ = self.name
+        self.__wrapped__ = fn
+
+    def _configure_caching(
+        self,
+        *,
+        cache_policy: CachePolicy | None,
+        cache_key_fn: Callable[[TaskRunContext, dict[str, Any]], str | None] | None,
+        cache_expiration: timedelta | None,
+        refresh_cache: bool | None,
+        persist_result: bool | None,
+        result_serializer: Serializer | None,
+        result_storage_key: str | None,
+    ) -> None:
+        # Prefect's defaults: an explicit policy or key function turns result
+        # persistence on, and caching only happens when results persist.
         if result_serializer not in (None, "pickle", "json"):
             raise ValueError("`result_serializer` must be 'pickle' or 'json'.")
         self.result_serializer: Serializer = result_serializer or "pickle"
@@ -180,43 +194,20 @@ class Task(Generic[P, R]):
         self.cache_expiration = cache_expiration
         self.refresh_cache = bool(refresh_cache)
         self.caching_enabled = bool(persist_result) and cache_policy not in (None, NO_CACHE)
-        self.result_storage = result_storage
         self.result_storage_key = result_storage_key
-        self.cache_result_in_memory = cache_result_in_memory
-
-        self.on_completion_hooks: list[TaskHook] = _hooks(on_completion)
-        self.on_failure_hooks: list[TaskHook] = _hooks(on_failure)
-        self.viz_return_value = viz_return_value
-        self.__doc__ = getattr(fn, "__doc__", None)
-        self.__name__ = self.name
-        self.__wrapped__ = fn
 
     # -- calling -------------------------------------------------------------
 
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Bind call arguments to the task's parameters, defaults applied."""
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return bound.arguments
-
     def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Turn bound parameters back into ``(args, kwargs)`` for the function."""
-        if self._keyword_call:
-            return (), parameters
-        bound = inspect.BoundArguments(self._signature, parameters)  # type: ignore[arg-type]
-        return bound.args, bound.kwargs
+        return self._spec.call_arguments(parameters)
 
     def render_run_name(self, parameters: dict[str, Any]) -> str:
         """Return the custom task run name for ``parameters`` (``task_run_name``)."""
-        template = self.task_run_name
-        if isinstance(template, str):
-            return template.format(**parameters)
-        assert template is not None
-        name = template(parameters) if self._run_name_takes_parameters else template()
-        if not isinstance(name, str):
-            raise TypeError(f"Callable {template!r} for 'task_run_name' returned a "
-                            f"{type(name).__name__}, not a string.")
-        return name
+        assert self.task_run_name is not None
+        return render_run_name(
+            self.task_run_name, parameters, self._run_name_takes_parameters, "task_run_name"
+        )
 
     @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
@@ -236,9 +227,7 @@ class Task(Generic[P, R]):
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
         self._check_sync()
-        from baton._engine.task_engine import run_task
-
-        state = run_task(self, self.bind(args, kwargs), wait_for)
+        state = run_task(self, self._spec.bind(args, kwargs), wait_for)
         return state if return_state else state.result()
 
     @overload
@@ -248,8 +237,7 @@ class Task(Generic[P, R]):
     def submit(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State[R]: ...
 
     @overload
-    def submit(self, *args: Any, return_state: Literal[False], **kwargs: Any) -> BatonFuture[R]:
-        ...
+    def submit(self, *args: Any, return_state: Literal[False], **kwargs: Any) -> BatonFuture[R]: ...
 
     def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task on the flow's task runner; return a future at once.
@@ -265,7 +253,7 @@ class Task(Generic[P, R]):
         self._check_sync()
         ctx = _require_flow_run("submit")
         future: BatonFuture[R] = ctx.task_runner.submit(
-            self, self.bind(args, kwargs), wait_for, ctx
+            self, self._spec.bind(args, kwargs), wait_for, ctx
         )
         if return_state:
             future.wait()
@@ -292,7 +280,7 @@ class Task(Generic[P, R]):
         """
         self._check_sync()
         ctx = _require_flow_run("map")
-        given = self._signature.bind_partial(*args, **kwargs).arguments
+        given = self._spec.signature.bind_partial(*args, **kwargs).arguments
         iterables: dict[str, list[Any]] = {}
         static: dict[str, Any] = {}
         wrappers: dict[str, type[BaseAnnotation[Any]]] = {}
@@ -325,10 +313,9 @@ class Task(Generic[P, R]):
             for key, values in iterables.items():
                 item = values[index]
                 call[key] = wrappers[key](item) if key in wrappers else item
-            ordered = {name: call[name] for name in self._signature.parameters if name in call}
-            bound = inspect.BoundArguments(self._signature, ordered)  # type: ignore[arg-type]
-            bound.apply_defaults()
-            futures.append(ctx.task_runner.submit(self, bound.arguments, wait_for, ctx))
+            futures.append(
+                ctx.task_runner.submit(self, self._spec.bind_ordered(call), wait_for, ctx)
+            )
         if return_state:
             futures.wait()
             return cast("BatonFutureList[R]", [future.state for future in futures])

@@ -157,7 +157,7 @@ def set_cache_store(store: CacheStore | None) -> CacheStore | None:
     Returns:
         The previously installed store.
     """
-    global _store  # noqa: PLW0603 - one process-wide seam for the runtime
+    global _store  # one process-wide seam for the runtime
     with _store_lock:
         previous, _store = _store, store
     return previous

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Protocol
 
 __all__ = ["Clock", "SystemClock", "get_clock", "use_clock"]
@@ -33,8 +33,8 @@ class SystemClock:
     """The real wall clock."""
 
     def now(self) -> datetime:
-        """Return ``datetime.now(timezone.utc)``."""
-        return datetime.now(timezone.utc)
+        """Return ``datetime.now(UTC)``."""
+        return datetime.now(UTC)
 
     def sleep(self, seconds: float) -> None:
         """Sleep with ``time.sleep``."""

@@ -90,9 +90,7 @@ class FlowRunContext:
     abandoned: threading.Event = field(default_factory=threading.Event)
     _logger: logging.LoggerAdapter[logging.Logger] | None = None
 
-    _var: ClassVar[ContextVar[FlowRunContext | None]] = ContextVar(
-        "baton_flow_run", default=None
-    )
+    _var: ClassVar[ContextVar[FlowRunContext | None]] = ContextVar("baton_flow_run", default=None)
 
     @classmethod
     def get(cls) -> FlowRunContext | None:
@@ -112,9 +110,7 @@ class TaskRunContext:
     log_prints: bool = False
     _logger: logging.LoggerAdapter[logging.Logger] | None = None
 
-    _var: ClassVar[ContextVar[TaskRunContext | None]] = ContextVar(
-        "baton_task_run", default=None
-    )
+    _var: ClassVar[ContextVar[TaskRunContext | None]] = ContextVar("baton_task_run", default=None)
 
     @classmethod
     def get(cls) -> TaskRunContext | None:

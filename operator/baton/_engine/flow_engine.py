@@ -23,7 +23,6 @@ from uuid import UUID, uuid4
 
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRun, FlowRunContext, TaskRunContext, current_tags
-from baton._engine.names import generate_slug
 from baton._engine.observer import RunObserver, current_observer, notify, use_observer
 from baton._engine.outcomes import exception_to_failed_state, return_value_to_state
 from baton._engine.run_logger import configure_logging, flow_run_logger, patch_print
@@ -167,10 +166,11 @@ class _FlowRunEngine:
         flow, run, clock = self.flow, self.run_record, get_clock()
         while True:
             run.run_count += 1
-            self.set_state(Running() if run.run_count == 1 else Retrying())
+            running = Running() if run.run_count == 1 else Retrying()
+            self.set_state(running)
             if run.run_count == 1:
                 for hook in flow.on_running_hooks:
-                    run_hook(self.logger, hook, run.state, flow, run)
+                    run_hook(self.logger, hook, running, flow, run)
             state = self._attempt()
             if state.type is not StateType.FAILED or run.run_count > flow.retries:
                 return state
@@ -178,7 +178,8 @@ class _FlowRunEngine:
             self.set_state(AwaitingRetry(scheduled_time=clock.now() + timedelta(seconds=delay)))
             self.logger.info(
                 "Received non-final state 'AwaitingRetry' when proposing final state %r "
-                "and will attempt to run again...", state.name,
+                "and will attempt to run again...",
+                state.name,
             )
             clock.sleep(delay)
 
@@ -187,8 +188,8 @@ class _FlowRunEngine:
         args, kwargs = flow.call_arguments(self.run_record.parameters)
         # With a timeout the body runs on its own thread, under a context of its own
         # so that abandoning this attempt does not mark a later attempt abandoned.
-        attempt_ctx = ctx if flow.timeout_seconds is None else replace(
-            ctx, abandoned=threading.Event()
+        attempt_ctx = (
+            ctx if flow.timeout_seconds is None else replace(ctx, abandoned=threading.Event())
         )
 
         def body() -> State[Any]:

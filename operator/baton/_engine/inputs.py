@@ -28,9 +28,7 @@ def _settle(state: State[Any], run_label: object, allow_failed: bool) -> Any:
         return state.data
     if allow_failed:
         return state.result(raise_on_failure=False)
-    raise UpstreamTaskError(
-        f"Upstream task run '{run_label}' did not reach a 'COMPLETED' state."
-    )
+    raise UpstreamTaskError(f"Upstream task run '{run_label}' did not reach a 'COMPLETED' state.")
 
 
 def _resolve(value: Any, allow_failed: bool) -> Any:
@@ -46,11 +44,12 @@ def _resolve(value: Any, allow_failed: bool) -> Any:
         if isinstance(value, quote):
             return value.value
         return _resolve(value.value, allow_failed or isinstance(value, allow_failure))
-    if kind in (list, tuple, set, frozenset):
+    if isinstance(value, list) or kind in (tuple, set, frozenset):
         items = [_resolve(item, allow_failed) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):
             return value
-        return kind(items)
+        # A list subclass (the BatonFutureList of .map()) becomes a plain list of values.
+        return items if isinstance(value, list) else kind(items)
     if kind is dict:
         resolved = {key: _resolve(item, allow_failed) for key, item in value.items()}
         if all(resolved[key] is item for key, item in value.items()):

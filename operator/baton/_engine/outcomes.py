@@ -57,8 +57,10 @@ def return_value_to_state(retval: Any) -> State[Any]:
         return value
 
     kind = type(retval)
-    if kind in (list, tuple, set, frozenset):
-        data: Any = kind(settle(item) for item in retval)
+    if isinstance(retval, list):  # includes the BatonFutureList that .map() returns
+        data: Any = [settle(item) for item in retval]
+    elif kind in (tuple, set, frozenset):
+        data = kind(settle(item) for item in retval)
     elif kind is dict:
         data = {key: settle(item) for key, item in retval.items()}
     else:
@@ -66,8 +68,9 @@ def return_value_to_state(retval: Any) -> State[Any]:
     if not members:
         return Completed(data=data)
     total = len(members)
-    failed = sum(1 for s in members if s.type in (StateType.FAILED, StateType.CRASHED,
-                                                   StateType.CANCELLED))
+    failed = sum(
+        1 for s in members if s.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
+    )
     not_final = sum(1 for s in members if not s.is_final())
     if failed:
         return Failed(message=f"{failed}/{total} states failed.", data=data)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from typing import Union
 
 __all__ = [
     "RetryDelay",
@@ -22,7 +21,7 @@ __all__ = [
 
 MAX_RETRY_DELAYS = 50
 
-RetryDelay = Union[float, Sequence[float], Callable[[int], Sequence[float]], None]
+RetryDelay = float | Sequence[float] | Callable[[int], Sequence[float]] | None
 
 
 def exponential_backoff(backoff_factor: float) -> Callable[[int], list[float]]:

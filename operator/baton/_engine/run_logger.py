@@ -70,7 +70,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     (pytest's capture, notebooks).
     """
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 
@@ -179,8 +179,9 @@ _print_users = 0
 _print_lock = threading.Lock()
 
 
-def _print_to_run_log(*args: Any, sep: str | None = " ", end: str | None = "\n",
-                      file: Any = None, flush: bool = False) -> None:
+def _print_to_run_log(
+    *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
+) -> None:
     ctx: TaskRunContext | FlowRunContext | None = TaskRunContext.get() or FlowRunContext.get()
     if ctx is not None and ctx.log_prints and file in (None, sys.stdout):
         message = (" " if sep is None else sep).join(str(arg) for arg in args)

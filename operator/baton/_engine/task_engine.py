@@ -43,15 +43,13 @@ if TYPE_CHECKING:
 
 __all__ = ["create_task_run", "record_state", "report_pending", "run_task", "run_task_run"]
 
-_engine_log = logging.getLogger("baton.engine")
-
 
 def create_task_run(
     task: Task[..., Any], parameters: dict[str, Any], flow_ctx: FlowRunContext | None
 ) -> TaskRun:
     """Return a new task run record for calling ``task`` with ``parameters``."""
     run_id = uuid4()
-    return TaskRun(
+    task_run = TaskRun(
         id=run_id,
         name=f"{task.name}-{run_id.hex[:3]}",
         task_name=task.name,
@@ -60,6 +58,15 @@ def create_task_run(
         parameters=parameters,
         tags=task.tags | current_tags(),
     )
+    if task.task_run_name is not None:
+        # A callable name may read baton.runtime.task_run: give it the run's context.
+        ctx = TaskRunContext(task, task_run, parameters, flow_ctx, current_observer())
+        token = TaskRunContext._var.set(ctx)
+        try:
+            task_run.name = task.render_run_name(parameters)
+        finally:
+            TaskRunContext._var.reset(token)
+    return task_run
 
 
 def record_state(task_run: TaskRun, state: State[Any], observer: RunObserver | None) -> None:
@@ -74,8 +81,13 @@ def record_state(task_run: TaskRun, state: State[Any], observer: RunObserver | N
         task_run.end_time = state.timestamp
     if observer is not None:
         notify(
-            observer, "task_run_state", task_run.id, task_run.name, state,
-            task_run.start_time, task_run.end_time,
+            observer,
+            "task_run_state",
+            task_run.id,
+            task_run.name,
+            state,
+            task_run.start_time,
+            task_run.end_time,
         )
 
 
@@ -129,8 +141,6 @@ class _TaskRunEngine:
         self.ctx = ctx
         self.task = ctx.task
         self.task_run = ctx.task_run
-        if self.task.task_run_name is not None:
-            self.task_run.name = self.task.render_run_name(ctx.parameters)
         self.logger = task_run_logger(ctx)
 
     def set_state(self, state: State[Any]) -> None:
@@ -152,8 +162,10 @@ class _TaskRunEngine:
             self.logger.error("Finished in state %s", state)
             return state
         cache_key = self._cache_key()
-        state = self._cached_state(cache_key) if cache_key else None
-        if state is None:
+        cached = self._cached_state(cache_key) if cache_key else None
+        if cached is not None:
+            state = cached
+        else:
             try:
                 state = self._attempts(cache_key)
             except BaseException as exc:  # interpreter exit, KeyboardInterrupt
@@ -188,20 +200,17 @@ class _TaskRunEngine:
             return state
 
     def _call(self) -> Any:
-        task = self.task
+        task, log_prints = self.task, self.ctx.log_prints
         args, kwargs = task.call_arguments(self.ctx.parameters)
-        if task.timeout_seconds is None:
-            if self.ctx.log_prints:
-                with patch_print():
-                    return task.fn(*args, **kwargs)
-            return task.fn(*args, **kwargs)
 
         def body() -> Any:
-            if self.ctx.log_prints:
+            if log_prints:
                 with patch_print():
                     return task.fn(*args, **kwargs)
             return task.fn(*args, **kwargs)
 
+        if task.timeout_seconds is None:
+            return body()
         return call_with_timeout(
             body,
             task.timeout_seconds,
@@ -231,7 +240,10 @@ class _TaskRunEngine:
         when = f"{delay:g} second(s) from now" if delay else "immediately"
         self.logger.info(
             "Task run failed with exception: %r - Retry %d/%d will start %s",
-            exc, retry_index + 1, task.retries, when,
+            exc,
+            retry_index + 1,
+            task.retries,
+            when,
         )
         self.set_state(AwaitingRetry(scheduled_time=clock.now() + timedelta(seconds=delay)))
         clock.sleep(delay)
@@ -246,7 +258,9 @@ class _TaskRunEngine:
         except Exception:
             self.logger.error(
                 "An error was encountered while running `retry_condition_fn` check %r for task %r",
-                condition, self.task.name, exc_info=True,
+                condition,
+                self.task.name,
+                exc_info=True,
             )
             return False
 
@@ -293,8 +307,9 @@ class _TaskRunEngine:
             payload = serialize(state.data, serializer)
             get_cache_store().put(CacheRecord(key, payload, serializer, now, expires))
         except Exception as exc:
-            self.logger.warning("The result could not be cached (%s serializer): %s",
-                                serializer, exc)
+            self.logger.warning(
+                "The result could not be cached (%s serializer): %s", serializer, exc
+            )
             return
         state.state_details.cache_key = key
         state.state_details.cache_expiration = expires

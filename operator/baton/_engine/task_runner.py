@@ -19,7 +19,12 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from baton._engine.task_engine import create_task_run, report_pending, run_task_run
+from baton._engine.task_engine import (
+    create_task_run,
+    record_state,
+    report_pending,
+    run_task_run,
+)
 from baton.futures import BatonFuture
 from baton.states import Cancelled
 
@@ -127,8 +132,6 @@ def _report_cancelled(
     inner: concurrent.futures.Future[Any], future: BatonFuture[Any], flow_ctx: FlowRunContext | None
 ) -> None:
     if inner.cancelled():
-        from baton._engine.task_engine import record_state
-
         record_state(
             future.task_run,
             Cancelled(message="The task run was cancelled before it started."),

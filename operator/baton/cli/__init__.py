@@ -37,6 +37,12 @@ def _flow_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _execute(_: argparse.Namespace) -> int:
+    from baton.execute import execute  # noqa: PLC0415
+
+    return execute()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton", description="Prefect-style workflow orchestration inside Kubernetes."
@@ -62,6 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     operator.set_defaults(handler=_operator)
+
+    execute = commands.add_parser(
+        "execute",
+        help="run the FlowRun named by BATON_* variables (inside its pod)",
+        description="Run one FlowRun and report its progress into the FlowRun status. The "
+        "operator sets BATON_FLOW_RUN_NAME, BATON_FLOW_RUN_NAMESPACE, "
+        "BATON_ENTRYPOINT and friends in the pod.",
+    )
+    execute.set_defaults(handler=_execute)
 
     flow = commands.add_parser("flow", help="inspect flows")
     flow_commands = flow.add_subparsers(dest="flow_command", required=True, metavar="COMMAND")

@@ -18,8 +18,8 @@ from typing import Any
 import kopf
 
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
+from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.lifecycle import Timing
-from baton.controller.planning import MANAGED_BY
 from baton.controller.reflector import reflect
 from baton.controller.runs import RunController
 from baton.controller.scheduler import Scheduler
@@ -48,8 +48,8 @@ async def configure(
     client = AsyncKubeClient()
     scheduler = Scheduler(client)
     runs = RunController(client, timing=timing_from_env())
-    selector = ",".join(f"{k}={v}" for k, v in MANAGED_BY.items())
-    for run in await client.list(FLOWRUNS, label_selector=selector):
+    managed = selector(MANAGED_BY)
+    for run in await client.list(FLOWRUNS, label_selector=managed):
         scheduler.flow_run_event("ADDED", run)
     namespaces = getattr(memo, "namespaces", None) or None
     memo.client = client
@@ -59,11 +59,11 @@ async def configure(
         asyncio.create_task(scheduler.run(), name="baton-scheduler"),
         asyncio.create_task(runs.queue.run(), name="baton-runs"),
         asyncio.create_task(
-            reflect(client, JOBS, selector, runs.job_event, namespaces=namespaces),
+            reflect(client, JOBS, managed, runs.job_event, namespaces=namespaces),
             name="baton-jobs",
         ),
         asyncio.create_task(
-            reflect(client, PODS, selector, runs.pod_event, namespaces=namespaces),
+            reflect(client, PODS, managed, runs.pod_event, namespaces=namespaces),
             name="baton-pods",
         ),
     ]

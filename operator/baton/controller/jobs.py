@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from baton.controller.planning import (
+from baton.controller.labels import (
+    LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
     LABEL_POOL,
@@ -23,7 +24,6 @@ from baton.controller.planning import (
 from baton.resources import Deployment, Flow, FlowRun, JobTemplate, WorkPool
 from baton.resources._base import API_VERSION
 
-LABEL_ATTEMPT = "baton.dev/attempt"
 CONTAINER = "flow"
 SOURCE_MOUNT = "/opt/baton/flow"
 #: Seconds past the flow's own timeout before the Job's deadline stops the pod.

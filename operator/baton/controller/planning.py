@@ -14,23 +14,24 @@ before it exist. A crash between the two replays creations that then collide har
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
+from baton.controller.labels import (
+    LABEL_DEPLOYMENT,
+    LABEL_FLOW,
+    LABEL_POOL,
+    MANAGED_BY,
+    label_value,
+)
 from baton.resources import Deployment, RunState, Schedule
 from baton.resources._base import API_VERSION
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import INVALID_SCHEDULE, Problem, deployment_problems
 
-MANAGED_BY = {"app.kubernetes.io/managed-by": "baton"}
-LABEL_DEPLOYMENT = "baton.dev/deployment"
-LABEL_FLOW = "baton.dev/flow"
-LABEL_POOL = "baton.dev/work-pool"
-LABEL_RUN = "baton.dev/flow-run"
 NEXT_FIRE_TIMES = 3
 SKIPPED_SAMPLE = 3
 
@@ -39,14 +40,6 @@ READY = "Scheduling"
 PAUSED = "Paused"
 NO_SCHEDULES = "NoActiveSchedules"
 INVALID_SPEC = "InvalidSpec"
-
-
-def label_value(name: str) -> str:
-    """``name`` as a valid label value (at most 63 characters, stable for long names)."""
-    if len(name) <= 63:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[:54].rstrip('-.')}-{digest}"
 
 
 def to_spec(schedule: Schedule) -> schedules.ScheduleSpec:
@@ -277,7 +270,6 @@ __all__ = [
     "SchedulePlan",
     "build_flow_run",
     "deployment_status",
-    "label_value",
     "plan_schedules",
     "runs_to_delete",
 ]

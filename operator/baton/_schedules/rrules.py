@@ -1,0 +1,171 @@
+"""RFC 5545 recurrence rules, evaluated on the wall clock of the schedule's timezone.
+
+``dateutil.rrule`` does the calendar work on *naive* datetimes; :mod:`wallclock` then applies
+the same DST rules as for cron. Before parsing, the text is normalised so that every time in it
+is a wall-clock time of the schedule's timezone:
+
+- ``DTSTART`` with ``TZID=`` or a trailing ``Z`` is an instant and is converted; a floating
+  ``DTSTART`` is read as wall-clock time; without ``DTSTART`` the rule starts at
+  2020-01-01T00:00 local (Prefect's default anchor date);
+- ``UNTIL=...Z`` is converted likewise; ``RDATE``/``EXDATE`` values are read as wall-clock.
+
+Long-running rules are fast-forwarded: dateutil iterates from ``DTSTART``, so an hourly rule
+started in 2020 would walk 50k hours on every call. For rules without ``COUNT`` and a fixed-length
+period (``SECONDLY`` .. ``WEEKLY``), moving ``DTSTART`` forward by whole periods does not change
+any later occurrence, so it is moved to just before the time asked about.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Final
+
+from dateutil.rrule import rrule, rrulebase, rruleset, rrulestr
+
+from baton._schedules.specs import ScheduleError
+from baton._schedules.wallclock import load_zone
+
+MAX_RRULE_LENGTH: Final = 6500  # Prefect's bound: about a year of RDATEs
+DEFAULT_DTSTART: Final = datetime(2020, 1, 1)
+_DTSTART = re.compile(
+    r"^DTSTART(?:;VALUE=DATE(?:-TIME)?)?(?:;TZID=(?P<tz>[^:;]+))?(?:;VALUE=DATE(?:-TIME)?)?:"
+    r"(?P<value>\d{8}(?:T\d{6})?)(?P<utc>Z?)$",
+    re.IGNORECASE,
+)
+_UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
+_FIXED_PERIODS: Final = {
+    "SECONDLY": timedelta(seconds=1),
+    "MINUTELY": timedelta(minutes=1),
+    "HOURLY": timedelta(hours=1),
+    "DAILY": timedelta(days=1),
+    "WEEKLY": timedelta(weeks=1),
+}
+
+
+@dataclass(frozen=True)
+class ParsedRule:
+    """A rule ready to iterate on naive wall-clock time, and its fast-forward period."""
+
+    rule: rrulebase
+    period: timedelta | None
+
+    def iter_after(self, after: datetime) -> Iterator[datetime]:
+        """Naive occurrences strictly after naive ``after``, ascending."""
+        rule = self.rule
+        if self.period is not None and isinstance(rule, rrule):
+            start = _dtstart(rule)
+            skip = (after - start) // self.period - 1
+            if skip > 0:
+                rule = rule.replace(dtstart=start + skip * self.period)
+        return rule.xafter(after, inc=False)
+
+
+def _dtstart(rule: rrule) -> datetime:
+    value: datetime = rule._dtstart  # type: ignore[attr-defined]  # dateutil has no public getter
+    return value
+
+
+def _shown(text: str) -> str:
+    flat = text.strip().replace("\r", "").replace("\n", "\\n")
+    return flat if len(flat) <= 80 else flat[:77] + "..."
+
+
+def fail(text: str, message: str) -> ScheduleError:
+    return ScheduleError(f'rrule "{_shown(text)}": {message}')
+
+
+def dtstart_timezone(text: str) -> str | None:
+    """The ``TZID`` of the ``DTSTART`` line, ``"UTC"`` for a ``Z`` value, else ``None``."""
+    for line in text.splitlines():
+        match = _DTSTART.match(line.strip())
+        if match:
+            if match["tz"]:
+                return match["tz"]
+            return "UTC" if match["utc"] else None
+    return None
+
+
+def _parse_stamp(text: str, value: str) -> datetime:
+    try:
+        if "T" in value.upper():
+            return datetime.strptime(value.upper(), "%Y%m%dT%H%M%S")
+        return datetime.strptime(value, "%Y%m%d")
+    except ValueError:
+        raise fail(text, f'invalid date "{value}"') from None
+
+
+def _to_wall(stamp: datetime, source: tzinfo, zone: tzinfo) -> datetime:
+    return stamp.replace(tzinfo=source).astimezone(zone).replace(tzinfo=None)
+
+
+def _rule_properties(text: str, line: str) -> dict[str, str]:
+    body = line.split(":", 1)[1] if ":" in line else line
+    props: dict[str, str] = {}
+    for part in body.split(";"):
+        key, _, value = part.partition("=")
+        props[key.strip().upper()] = value.strip()
+    for key in ("INTERVAL", "COUNT"):
+        if key in props and (not props[key].isdigit() or int(props[key]) < 1):
+            raise fail(text, f"{key} must be a positive integer, got {props[key]!r}")
+    return props
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_rrule(text: str, timezone: str) -> ParsedRule:
+    """Parse ``text`` for evaluation in ``timezone``; raise ``ScheduleError`` if invalid."""
+    if not text.strip():
+        raise fail(text, "empty rule")
+    if len(text) > MAX_RRULE_LENGTH:
+        raise fail(text, f"{len(text)} characters, at most {MAX_RRULE_LENGTH} allowed")
+    zone = load_zone(timezone)
+    dtstart = DEFAULT_DTSTART
+    lines: list[str] = []
+    rule_lines: list[dict[str, str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        upper = line.upper()
+        if upper.startswith("DTSTART"):
+            match = _DTSTART.match(line)
+            if not match:
+                raise fail(
+                    text, f'cannot read "{line}" (expected DTSTART[;TZID=Zone]:YYYYMMDDTHHMMSS[Z])'
+                )
+            dtstart = _parse_stamp(text, match["value"])
+            if match["tz"]:
+                try:
+                    source = load_zone(match["tz"])
+                except ScheduleError:
+                    raise fail(text, f'unknown timezone "{match["tz"]}" in DTSTART') from None
+                dtstart = _to_wall(dtstart, source, zone)
+            elif match["utc"]:
+                dtstart = _to_wall(dtstart, UTC, zone)
+            continue
+        if upper.startswith(("RRULE", "EXRULE", "FREQ=")):
+            rule_lines.append(_rule_properties(text, line))
+            line = _UNTIL_UTC.sub(
+                lambda m: (
+                    "UNTIL="
+                    + _to_wall(_parse_stamp(text, m[1]), UTC, zone).strftime("%Y%m%dT%H%M%S")
+                ),
+                line,
+            )
+        lines.append(line)
+    if not lines:
+        raise fail(text, "no RRULE or RDATE line")
+    try:
+        rule = rrulestr("\n".join(lines), dtstart=dtstart, ignoretz=True, cache=False)
+    except (ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise fail(text, str(exc) or type(exc).__name__) from None
+    period = None
+    if isinstance(rule, rrule) and len(rule_lines) == 1 and "COUNT" not in rule_lines[0]:
+        unit = _FIXED_PERIODS.get(rule_lines[0].get("FREQ", ""))
+        if unit is not None:
+            period = unit * int(rule_lines[0].get("INTERVAL", "1"))
+    assert isinstance(rule, (rrule, rruleset))
+    return ParsedRule(rule=rule, period=period)

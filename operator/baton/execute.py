@@ -1,0 +1,147 @@
+"""``baton execute``: run one FlowRun inside its pod (or a process worker's subprocess).
+
+The operator puts the run's identity in the environment (see ``controller.jobs``). This
+entry point loads the entrypoint, runs the flow through the SDK engine with a
+``StatusReporter`` as observer and a ConfigMap-backed cache, and makes sure the final
+state reaches the FlowRun even across API hiccups. SIGTERM ends the run with a clear
+state: Cancelled when a cancel was requested, otherwise Crashed naming the signal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from baton._kube.client import FLOWRUNS, KubeClient
+from baton.reporting import StatusReporter
+
+logger = logging.getLogger("baton.execute")
+
+EXIT_FAILED = 1
+EXIT_SIGTERM = 143
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    name: str
+    namespace: str
+    uid: str
+    entrypoint: str
+    attempt: int
+    parameters: dict[str, Any] | None
+    scheduled_time: datetime | None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str]) -> RunIdentity:
+        missing = [
+            k
+            for k in ("BATON_FLOW_RUN_NAME", "BATON_FLOW_RUN_NAMESPACE", "BATON_ENTRYPOINT")
+            if not env.get(k)
+        ]
+        if missing:
+            raise SystemExit(f"baton execute: missing environment: {', '.join(missing)}")
+        scheduled = env.get("BATON_SCHEDULED_TIME")
+        raw = env.get("BATON_PARAMETERS")
+        return cls(
+            name=env["BATON_FLOW_RUN_NAME"],
+            namespace=env["BATON_FLOW_RUN_NAMESPACE"],
+            uid=env.get("BATON_FLOW_RUN_UID", ""),
+            entrypoint=env["BATON_ENTRYPOINT"],
+            attempt=int(env.get("BATON_ATTEMPT", "1")),
+            parameters=json.loads(raw) if raw else None,
+            scheduled_time=datetime.fromisoformat(scheduled) if scheduled else None,
+        )
+
+
+def _install_sigterm(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> None:
+    def on_sigterm(signum: int, _frame: FrameType | None) -> None:
+        try:
+            run = client.get(FLOWRUNS, identity.name, identity.namespace)
+            cancelled = bool(run.get("spec", {}).get("cancelRequested"))
+        except Exception:
+            cancelled = False
+        if cancelled:
+            reporter.report_final("Cancelled", "cancelled: the pod received SIGTERM")
+        else:
+            reporter.report_final(
+                "Crashed", f"the flow process received {signal.Signals(signum).name}"
+            )
+        reporter.close(final_deadline=20)
+        os._exit(EXIT_SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def execute(env: dict[str, str] | None = None) -> int:
+    """Run the FlowRun named in ``env``; return the process exit code."""
+    identity = RunIdentity.from_env(dict(env if env is not None else os.environ))
+    client = KubeClient()
+    reporter = StatusReporter(
+        client, identity.name, identity.namespace, uid=identity.uid, attempt=identity.attempt
+    ).start()
+    _install_sigterm(client, identity, reporter)
+    code = EXIT_FAILED
+    try:
+        code = _run(client, identity, reporter)
+    finally:
+        if not reporter.close():
+            logger.error(
+                "could not write the final state of %s/%s", identity.namespace, identity.name
+            )
+            code = EXIT_FAILED
+    return code
+
+
+def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> int:
+    from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
+    from baton._engine.flow_engine import run_flow  # noqa: PLC0415
+    from baton.cli.loading import load_flow  # noqa: PLC0415
+    from baton.cluster_cache import ConfigMapCacheStore  # noqa: PLC0415
+
+    parameters = identity.parameters
+    if parameters is None:
+        run = client.get(FLOWRUNS, identity.name, identity.namespace)
+        parameters = dict(run.get("spec", {}).get("parameters") or {})
+    try:
+        flow = load_flow(identity.entrypoint, base=Path.cwd())
+    except Exception as error:
+        reporter.report_final(
+            "Failed", f"cannot load entrypoint {identity.entrypoint!r}: {error}", error
+        )
+        return EXIT_FAILED
+    if not hasattr(flow, "fn"):
+        message = f"entrypoint {identity.entrypoint!r} is not a @flow"
+        reporter.report_final("Failed", message, TypeError(message))
+        return EXIT_FAILED
+    store = ConfigMapCacheStore(client, identity.namespace)
+    store.delete_expired(now=datetime.now(UTC))
+    set_cache_store(store)
+    started = time.monotonic()
+    state = run_flow(
+        flow,
+        parameters,
+        observer=reporter,
+        flow_run_name=identity.name,
+        scheduled_start_time=identity.scheduled_time,
+    )
+    logger.info(
+        "flow run %s finished in %.2fs: %s", identity.name, time.monotonic() - started, state.name
+    )
+    return 0 if state.is_completed() else EXIT_FAILED
+
+
+def main() -> int:
+    return execute()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,378 @@
+"""In-pod runtime → FlowRun status: batched, bounded, and never losing the final state.
+
+The engine calls the reporter (a ``RunObserver``) from any thread; the reporter only
+buffers. A flusher thread writes one merge patch to the FlowRun's status subresource at
+most once per ``interval`` — and at once when the flow run itself changes state — on
+the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result`` and
+``error``. Everything is bounded so a run with 10,000 task runs stays far below etcd's
+1.5 MiB object limit: task runs become counts plus a short list (failed first, then
+latest), artifacts and results are cut with a visible note, and an artifact too large
+for the status is stored whole in a ConfigMap owned by the FlowRun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
+
+if TYPE_CHECKING:
+    from baton.states import State
+
+logger = logging.getLogger("baton.reporting")
+
+MAX_TASK_RUNS_LISTED = 50
+MAX_ARTIFACTS = 20
+MAX_ARTIFACT_BYTES = 4096
+MAX_RESULT_BYTES = 2048
+MAX_MESSAGE_BYTES = 2048
+TRACEBACK_LINES = 30
+TRUNCATED = "\n… (truncated by Baton; the full content is in ConfigMap {name})"
+
+#: Prefect state names that are final for the flow run.
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+def clip(text: str, limit: int) -> tuple[str, bool]:
+    data = text.encode()
+    if len(data) <= limit:
+        return text, False
+    return data[:limit].decode(errors="ignore") + " … (truncated)", True
+
+
+def state_name(state: State[Any]) -> str:
+    """The FlowRun state for an SDK state: its name if Baton knows it, else its type."""
+    known = {
+        "Scheduled",
+        "Late",
+        "AwaitingRetry",
+        "Pending",
+        "Running",
+        "Retrying",
+        "Completed",
+        "Failed",
+        "TimedOut",
+        "Crashed",
+        "Cancelling",
+        "Cancelled",
+        "Paused",
+    }
+    return state.name if state.name in known else state.type.value.title()
+
+
+@dataclass
+class _TaskRun:
+    uid: UUID
+    name: str
+    state: str
+    started: datetime | None
+    ended: datetime | None
+    message: str
+    seq: int
+
+
+@dataclass
+class _Buffer:
+    runtime: dict[str, Any] | None = None
+    task_runs: dict[UUID, _TaskRun] = field(default_factory=dict)
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    dirty: set[str] = field(default_factory=set)
+    seq: int = 0
+
+
+class StatusReporter:
+    """A thread-safe ``RunObserver`` that patches one FlowRun's status."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        name: str,
+        namespace: str,
+        *,
+        uid: str = "",
+        attempt: int = 1,
+        interval: float = 1.0,
+    ) -> None:
+        self._client = client
+        self._name = name
+        self._namespace = namespace
+        self._uid = uid
+        self._attempt = attempt
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._buffer = _Buffer()
+        self._root: UUID | None = None
+        self._sent_counts: set[str] = set()
+        self._started: datetime | None = None
+        self._thread = threading.Thread(target=self._loop, name="baton-reporter", daemon=True)
+        self.patches = 0
+
+    # -- RunObserver ------------------------------------------------------------------
+    def flow_run_state(self, state: State[Any]) -> None:
+        flow_run_id = state.state_details.flow_run_id
+        with self._lock:
+            if self._root is None:
+                self._root = flow_run_id
+            if flow_run_id != self._root:
+                return  # subflows are reported as part of their parent
+            now = state.timestamp
+            if state.type.value == "RUNNING" and self._started is None:
+                self._started = now
+            runtime = {
+                "state": state_name(state),
+                "message": clip(state.message or "", MAX_MESSAGE_BYTES)[0],
+                "timestamp": _stamp(now),
+                "attempt": self._attempt,
+                "startTime": _stamp(self._started),
+            }
+            if state.type.value in FINAL:
+                runtime["endTime"] = _stamp(now)
+                self._record_outcome(state)
+            self._buffer.runtime = runtime
+            self._buffer.dirty.add("runtime")
+        self._wake.set()  # flow state changes are written at once
+
+    def task_run_state(
+        self,
+        task_run_id: UUID,
+        task_name: str,
+        state: State[Any],
+        started: datetime | None,
+        ended: datetime | None,
+    ) -> None:
+        with self._lock:
+            self._buffer.seq += 1
+            self._buffer.task_runs[task_run_id] = _TaskRun(
+                task_run_id,
+                task_name,
+                state_name(state) if state.name != "Cached" else "Cached",
+                started,
+                ended,
+                clip(state.message or "", 300)[0],
+                self._buffer.seq,
+            )
+            self._buffer.dirty.add("taskRuns")
+
+    def artifact_created(self, artifact: dict[str, Any]) -> None:
+        with self._lock:
+            self._buffer.artifacts.append(dict(artifact))
+            self._buffer.dirty.add("artifacts")
+
+    def artifact_updated(self, artifact: dict[str, Any]) -> None:
+        with self._lock:
+            for i, existing in enumerate(self._buffer.artifacts):
+                if existing.get("id") == artifact.get("id"):
+                    self._buffer.artifacts[i] = dict(artifact)
+            self._buffer.dirty.add("artifacts")
+
+    def log(self, record: logging.LogRecord) -> None:
+        """Logs go to the pod's stdout (``baton logs``), not into the status."""
+
+    # -- outcome ----------------------------------------------------------------------
+    def _record_outcome(self, state: State[Any]) -> None:
+        data = state.data
+        if state.type.value == "COMPLETED":
+            preview, cut = clip(repr(data), MAX_RESULT_BYTES)
+            self._buffer.result = {
+                "type": type(data).__name__,
+                "preview": preview,
+                "truncated": cut,
+            }
+            self._buffer.dirty.add("result")
+        elif isinstance(data, BaseException):
+            self.record_error(data)
+
+    def report_final(self, state: str, message: str, error: BaseException | None = None) -> None:
+        """Record a final state the engine never reached (load errors, signals)."""
+        now = _stamp(datetime.now(UTC))
+        with self._lock:
+            self._buffer.runtime = {
+                "state": state,
+                "message": clip(message, MAX_MESSAGE_BYTES)[0],
+                "timestamp": now,
+                "endTime": now,
+                "attempt": self._attempt,
+                "startTime": _stamp(self._started),
+            }
+            self._buffer.dirty.add("runtime")
+            if error is not None:
+                self.record_error(error)
+
+    def record_error(self, error: BaseException) -> None:
+        lines = "".join(traceback.format_exception(error)).splitlines()
+        self._buffer.error = {
+            "type": type(error).__name__,
+            "message": clip(str(error), MAX_MESSAGE_BYTES)[0],
+            "traceback": clip("\n".join(lines[-TRACEBACK_LINES:]), 8192)[0],
+        }
+        self._buffer.dirty.add("error")
+
+    # -- bounded rendering ------------------------------------------------------------
+    def _task_runs(self) -> dict[str, Any]:
+        runs = list(self._buffer.task_runs.values())
+        counts = Counter(r.state for r in runs)
+        bad = {"Failed", "Crashed", "TimedOut"}
+        listed = sorted(runs, key=lambda r: (r.state not in bad, -r.seq))[:MAX_TASK_RUNS_LISTED]
+        # A merge patch keeps map keys it does not mention: null out states now at zero.
+        sent: dict[str, int | None] = {k: None for k in self._sent_counts if k not in counts}
+        sent.update(sorted(counts.items()))
+        self._sent_counts = set(counts)
+        return {
+            "total": len(runs),
+            "counts": sent,
+            "items": [
+                {
+                    "id": str(r.uid)[:8],
+                    "name": r.name,
+                    "state": r.state,
+                    "startTime": _stamp(r.started),
+                    "endTime": _stamp(r.ended),
+                    "message": r.message,
+                }
+                for r in listed
+            ],
+            "omitted": max(0, len(runs) - len(listed)),
+        }
+
+    def _artifacts(self) -> list[dict[str, Any]]:
+        rendered = []
+        for artifact in self._buffer.artifacts[-MAX_ARTIFACTS:]:
+            data = artifact.get("data")
+            text = data if isinstance(data, str) else _json(data)
+            entry: dict[str, Any] = {
+                "key": artifact.get("key"),
+                "type": artifact.get("type"),
+                "description": artifact.get("description"),
+                "created": artifact.get("created"),
+            }
+            if len(text.encode()) > MAX_ARTIFACT_BYTES:
+                name = self._store_large(artifact, text)
+                entry["configMap"] = name
+                entry["data"] = clip(text, MAX_ARTIFACT_BYTES)[0] + (
+                    TRUNCATED.format(name=name) if name else ""
+                )
+                entry["truncated"] = True
+            else:
+                entry["data"] = text
+            rendered.append({k: v for k, v in entry.items() if v is not None})
+        return rendered
+
+    def _store_large(self, artifact: dict[str, Any], text: str) -> str | None:
+        digest = hashlib.sha256(f"{self._name}/{artifact.get('id')}".encode()).hexdigest()[:10]
+        name = f"{self._name[:40]}-artifact-{digest}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": name,
+                "namespace": self._namespace,
+                "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact": "true"},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "baton.dev/v1alpha1",
+                        "kind": "FlowRun",
+                        "name": self._name,
+                        "uid": self._uid,
+                    }
+                ]
+                if self._uid
+                else [],
+            },
+            "data": {"content": text[:900_000]},
+        }
+        try:
+            try:
+                self._client.create(CONFIGMAPS, body, self._namespace)
+            except ApiError as error:
+                if error.status != 409:
+                    raise
+                self._client.patch(CONFIGMAPS, name, self._namespace, {"data": body["data"]})
+        except ApiError as error:
+            logger.warning("could not store artifact %s: %s", name, error)
+            return None
+        return name
+
+    def _patch(self) -> dict[str, Any]:
+        with self._lock:
+            dirty, self._buffer.dirty = self._buffer.dirty, set()
+            status: dict[str, Any] = {}
+            if "runtime" in dirty:
+                status["runtime"] = self._buffer.runtime
+            if "taskRuns" in dirty:
+                status["taskRuns"] = self._task_runs()
+            if "result" in dirty:
+                status["result"] = self._buffer.result
+            if "error" in dirty:
+                status["error"] = self._buffer.error
+            artifacts = list(self._buffer.artifacts) if "artifacts" in dirty else None
+        if artifacts is not None:
+            status["artifacts"] = self._artifacts()
+        return status
+
+    # -- flushing ---------------------------------------------------------------------
+    def start(self) -> StatusReporter:
+        self._thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(timeout=self._interval)
+            self._wake.clear()
+            self.flush(deadline=time.monotonic() + 30)
+            self._stop.wait(self._interval)  # never faster than once per interval
+
+    def flush(self, *, deadline: float) -> bool:
+        """Write pending changes, retrying transient errors until ``deadline``."""
+        status = self._patch()
+        if not status:
+            return True
+        delay = 0.5
+        while True:
+            try:
+                self._client.patch_status(FLOWRUNS, self._name, self._namespace, {"status": status})
+                self.patches += 1
+                return True
+            except NotFound:
+                logger.error(
+                    "FlowRun %s/%s is gone; dropping its report", self._namespace, self._name
+                )
+                return False
+            except Exception as error:  # API unreachable or overloaded: keep trying
+                if time.monotonic() + delay > deadline:
+                    with self._lock:  # keep the changes for the next attempt
+                        self._buffer.dirty.update(status)
+                    logger.warning("status report failed, will retry: %s", error)
+                    return False
+                time.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def close(self, *, final_deadline: float = 300.0) -> bool:
+        """Stop the flusher and write everything left, retrying for up to ``final_deadline``."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=35)
+        return self.flush(deadline=time.monotonic() + final_deadline)
+
+
+def _json(value: Any) -> str:
+    import json  # noqa: PLC0415
+
+    return json.dumps(value, default=str)

@@ -1,0 +1,128 @@
+"""Job rendering: template layering, identity, security defaults, deadlines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from baton.controller.jobs import DEFAULT_CONTAINER_SECURITY, build_job, job_name
+from baton.resources import Deployment, Flow, FlowRun, WorkPool
+
+pytestmark = pytest.mark.unit
+
+
+def objects(
+    pool: dict[str, Any] | None = None,
+    deployment: dict[str, Any] | None = None,
+    flow: dict[str, Any] | None = None,
+) -> tuple[FlowRun, Flow, WorkPool, Deployment]:
+    meta = {"namespace": "ns", "uid": "u-1"}
+    run = FlowRun.model_validate(
+        {
+            "metadata": {"name": "etl-1767225600", **meta},
+            "spec": {"deploymentRef": {"name": "etl"}, "scheduledTime": "2026-01-01T00:00:00Z"},
+        }
+    )
+    return (
+        run,
+        Flow.model_validate(
+            {
+                "metadata": {"name": "etl", **meta},
+                "spec": {"image": "img:1", "entrypoint": "flows/etl.py:etl", **(flow or {})},
+            }
+        ),
+        WorkPool.model_validate({"metadata": {"name": "pool", **meta}, "spec": pool or {}}),
+        Deployment.model_validate(
+            {
+                "metadata": {"name": "etl", **meta},
+                "spec": {"flowRef": {"name": "etl"}, **(deployment or {})},
+            }
+        ),
+    )
+
+
+def render(**kwargs: Any) -> dict[str, Any]:
+    run, flow, pool, deployment = objects(**kwargs)
+    return build_job(run, flow, pool, deployment, attempt=1, parameters={"x": 1})
+
+
+def test_identity_ownership_and_defaults() -> None:
+    job = render()
+    assert job["metadata"]["name"] == "etl-1767225600-1"
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"], owner["uid"], owner["controller"]) == (
+        "FlowRun",
+        "etl-1767225600",
+        "u-1",
+        True,
+    )
+    spec = job["spec"]
+    assert spec["backoffLimit"] == 0
+    pod = spec["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["securityContext"] == DEFAULT_CONTAINER_SECURITY
+    assert container["command"] == ["baton", "execute"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["BATON_FLOW_RUN_NAME"] == "etl-1767225600"
+    assert env["BATON_ENTRYPOINT"] == "flows/etl.py:etl"
+    assert env["BATON_PARAMETERS"] == '{"x":1}'
+    labels = spec["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/managed-by"] == "baton"
+    assert labels["baton.dev/deployment"] == "etl"
+    assert labels["baton.dev/work-pool"] == "pool"
+    assert "activeDeadlineSeconds" not in spec
+
+
+def test_pool_template_with_deployment_overrides() -> None:
+    job = render(
+        pool={
+            "jobTemplate": {
+                "serviceAccountName": "runner",
+                "ttlSecondsAfterFinished": 60,
+                "nodeSelector": {"a": "1"},
+                "labels": {"team": "x"},
+                "env": [{"name": "A", "value": "pool"}],
+                "resources": {"limits": {"memory": "1Gi"}},
+            }
+        },
+        deployment={
+            "jobVariables": {
+                "nodeSelector": {"b": "2"},
+                "resources": {"limits": {"memory": "2Gi"}},
+                "activeDeadlineSeconds": 30,
+            }
+        },
+    )
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "runner"
+    assert pod["nodeSelector"] == {"a": "1", "b": "2"}
+    assert pod["containers"][0]["resources"] == {"limits": {"memory": "2Gi"}}
+    assert {"name": "A", "value": "pool"} in pod["containers"][0]["env"]
+    assert job["spec"]["ttlSecondsAfterFinished"] == 60
+    assert job["spec"]["activeDeadlineSeconds"] == 30
+    assert job["spec"]["template"]["metadata"]["labels"]["team"] == "x"
+
+
+def test_flow_timeout_sets_the_deadline_and_template_can_relax_security() -> None:
+    job = render(
+        flow={"timeoutSeconds": 100}, pool={"jobTemplate": {"securityContext": {"runAsUser": 0}}}
+    )
+    assert job["spec"]["activeDeadlineSeconds"] == 160
+    assert job["spec"]["template"]["spec"]["containers"][0]["securityContext"] == {"runAsUser": 0}
+
+
+def test_config_map_source_is_mounted_as_working_dir() -> None:
+    job = render(flow={"source": {"configMap": {"name": "code"}}})
+    pod = job["spec"]["template"]["spec"]
+    assert pod["volumes"] == [{"name": "flow-source", "configMap": {"name": "code"}}]
+    assert pod["containers"][0]["workingDir"] == "/opt/baton/flow"
+
+
+def test_long_names_stay_valid_label_values() -> None:
+    name = job_name("d" * 70 + "-1767225600", 3)
+    assert len(name) <= 63
+    assert name == job_name("d" * 70 + "-1767225600", 3)
+    assert name != job_name("d" * 70 + "-1767225600", 4)
