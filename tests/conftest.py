@@ -98,25 +98,23 @@ class OperatorProcess:
         self.namespace = namespace
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
+        #: Extra environment, e.g. shorter grace periods for lifecycle tests.
+        self.env: dict[str, str] = {}
 
     def start(self) -> subprocess.Popen[bytes]:
         port = controlplane.free_port()
-        log = open(self.log_dir / f"operator-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig)}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "baton.cli",
-                "operator",
-                "-n",
-                self.namespace,
-                f"--liveness=http://127.0.0.1:{port}/healthz",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
+        env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), **self.env}
+        argv = [
+            sys.executable,
+            "-m",
+            "baton.cli",
+            "operator",
+            "-n",
+            self.namespace,
+            f"--liveness=http://127.0.0.1:{port}/healthz",
+        ]
+        with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         self.procs.append(proc)
         return proc
 

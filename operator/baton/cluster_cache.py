@@ -8,6 +8,7 @@ are deleted when read and, in bulk, by ``delete_expired`` at the start of every 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 from datetime import datetime
@@ -89,7 +90,7 @@ class ConfigMapCacheStore:
         except AlreadyExists:
             self._client.patch(
                 CONFIGMAPS,
-                body["metadata"]["name"],
+                config_map_name(record.key),
                 self._namespace,
                 {
                     "metadata": {"annotations": annotations},
@@ -115,7 +116,5 @@ class ConfigMapCacheStore:
         return deleted
 
     def _delete(self, name: str) -> None:
-        try:
+        with contextlib.suppress(ApiError):
             self._client.delete(CONFIGMAPS, name, self._namespace)
-        except ApiError:
-            pass

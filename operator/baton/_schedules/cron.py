@@ -150,7 +150,7 @@ def _element(expression: str, index: int, element: str) -> list[int]:
         if not step_text.isdigit():
             raise _fail(expression, f'{field} step "{step_text}" is not a number')
         step = int(step_text)
-        span = high - low + (0 if index == 4 else 1)
+        span = 6 if index == 4 else high - low
         if not 1 <= step <= span:
             raise _fail(expression, f"{field} step {step} out of range (1-{span})")
     if base in ("*", "?"):
@@ -159,6 +159,8 @@ def _element(expression: str, index: int, element: str) -> list[int]:
         start, end = low, (6 if index == 4 else high)
     elif "-" in base:
         start_text, _, end_text = base.partition("-")
+        if not start_text or not end_text or "-" in end_text:
+            raise _fail(expression, f'{field} "{base}" is not a valid range (use A-B)')
         start, end = _value(expression, index, start_text), _value(expression, index, end_text)
     else:
         start = _value(expression, index, base)
@@ -208,6 +210,11 @@ def parse_cron(expression: str) -> CronFields:
                 raise _fail(expression, f'{FIELD_NAMES[index]} "{field_text}" has an empty item')
             if index == 2 and element.upper() == "L":
                 last_day = True
+            elif index == 2 and "L" in element.upper():
+                raise _fail(
+                    expression,
+                    f'day-of-month "{element}": only a plain L (last day of month) is supported',
+                )
             elif index == 4 and "#" in element:
                 nth.add(_day_of_week_nth(expression, element))
             else:
@@ -237,7 +244,8 @@ def _check_day_of_month_occurs(parsed: CronFields) -> None:
     longest = max(_MAX_DAYS[month] for month in parsed.months)
     smallest = min(parsed.days)
     if smallest > longest:
-        months = " or ".join(_MONTH_FULL[m] for m in sorted(parsed.months))
+        names = [_MONTH_FULL[m] for m in sorted(parsed.months)]
+        months = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
         raise _fail(parsed.expression, f"day-of-month {smallest} never occurs in {months}")
 
 

@@ -146,6 +146,10 @@ def parse_rrule(text: str, timezone: str) -> ParsedRule:
             elif match["utc"]:
                 dtstart = _to_wall(dtstart, UTC, zone)
             continue
+        if ":" not in line and not upper.startswith("FREQ="):
+            raise fail(
+                text, f'cannot read "{line}" (expected lines like RRULE:FREQ=DAILY;BYHOUR=9)'
+            )
         if upper.startswith(("RRULE", "EXRULE", "FREQ=")):
             rule_lines.append(_rule_properties(text, line))
             line = _UNTIL_UTC.sub(

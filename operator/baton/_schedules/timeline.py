@@ -9,10 +9,11 @@ without a DST transition), so a year of minute fire times is counted in a few hu
 from __future__ import annotations
 
 import itertools
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Iterable, Iterator
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
+from functools import partial
 
 from baton._schedules.cron import parse_cron
 from baton._schedules.rrules import parse_rrule
@@ -24,7 +25,7 @@ from baton._schedules.specs import (
     ScheduleSpec,
     require_aware,
 )
-from baton._schedules.wallclock import is_regular_day, load_zone, utc_to_wall, wall_to_utc
+from baton._schedules.wallclock import day_clock, load_zone, utc_to_wall, wall_to_utc
 
 _ONE_DAY = timedelta(days=1)
 _ONE_MINUTE = timedelta(minutes=1)
@@ -135,23 +136,28 @@ def _count_cron(spec: CronSpec, start: datetime, end: datetime) -> int:
     zone = load_zone(spec.timezone)
     fields = parse_cron(spec.expression)
     minutes = fields.minutes_of_day
-    # One day past `end`'s date covers wall-clock times after it that map before it (fold).
-    last = utc_to_wall(end, zone)[0].date() + _ONE_DAY
+    first_wall = utc_to_wall(start, zone)[0]
+    last_wall = utc_to_wall(end, zone)[0] + _FOLD_COVER
     total = 0
     previous: datetime | None = None
-    day = utc_to_wall(start, zone)[0].date()
-    while day <= last:
+    day = first_wall.date()
+    while day <= last_wall.date():
         if fields.matches(day, spec.day_or):
-            if is_regular_day(day, zone):
+            clock = day_clock(day, zone)
+            midnight = datetime.combine(day, time())
+            if clock is not None and clock.regular:
                 # Constant offset all day: count the minutes inside (start, end] by bisection.
-                midnight = wall_to_utc(datetime.combine(day, time()), zone)
-                total += bisect_right(minutes, (end - midnight) // _ONE_MINUTE) - bisect_right(
-                    minutes, (start - midnight) // _ONE_MINUTE
+                base = (midnight - clock.before).replace(tzinfo=UTC)
+                total += bisect_right(minutes, (end - base) // _ONE_MINUTE) - bisect_right(
+                    minutes, (start - base) // _ONE_MINUTE
                 )
             else:
-                for minute in minutes:
-                    wall = datetime.combine(day, time(minute // 60, minute % 60))
-                    instant = wall_to_utc(wall, zone)
+                # A DST day: map only the minutes whose wall-clock time can be in the range.
+                low = bisect_left(minutes, (first_wall - _FOLD_COVER - midnight) // _ONE_MINUTE)
+                high = bisect_right(minutes, (last_wall - midnight) // _ONE_MINUTE)
+                to_utc = clock.to_utc if clock is not None else partial(wall_to_utc, zone=zone)
+                for minute in minutes[low:high]:
+                    instant = to_utc(midnight + minute * _ONE_MINUTE)
                     if start < instant <= end and instant != previous:
                         total += 1
                         previous = instant

@@ -151,6 +151,7 @@ def validate_schedule(
         check_fires(parse_cron(cron), day_or=day_or)
         return CronSpec(expression=cron, timezone=timezone or "UTC", day_or=day_or)
     if rrule is not None:
+        parse_rrule(rrule, "UTC")  # errors in the text first, naming the rule
         zone_name = timezone or dtstart_timezone(rrule) or "UTC"
         parse_rrule(rrule, zone_name)
         return RRuleSpec(rrule=rrule, timezone=zone_name)

@@ -16,6 +16,7 @@ dropping consecutive duplicates yields each fire instant once, in order.
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -79,12 +80,47 @@ def _transition_instant(before: datetime, after: datetime, zone: tzinfo) -> date
     return hi
 
 
+@dataclass(frozen=True)
+class DayClock:
+    """How one local day's wall clock maps to UTC, precomputed: at most one transition.
+
+    ``to_utc`` gives the same answer as :func:`wall_to_utc` for wall-clock times of that day,
+    for a fraction of the cost (counting a DST day of a minute cron maps 1,440 times).
+    """
+
+    before: timedelta  # UTC offset before the transition (all day, if there is none)
+    after: timedelta  # UTC offset after it
+    transition: datetime | None  # naive UTC instant of the transition
+
+    def to_utc(self, wall: datetime) -> datetime:
+        if self.transition is None or wall < self.transition + min(self.before, self.after):
+            return (wall - self.before).replace(tzinfo=UTC)
+        if wall >= self.transition + max(self.before, self.after):
+            return (wall - self.after).replace(tzinfo=UTC)
+        if self.after > self.before:  # inside the gap: the first instant after it
+            return self.transition.replace(tzinfo=UTC)
+        return (wall - self.before).replace(tzinfo=UTC)  # repeated: the first occurrence
+
+    @property
+    def regular(self) -> bool:
+        return self.transition is None
+
+
 @functools.lru_cache(maxsize=4096)
-def is_regular_day(day: date, zone: tzinfo) -> bool:
-    """True if ``day`` is 24 h long in ``zone`` and both its midnights exist exactly once, so
-    every wall-clock time of the day maps to a distinct instant at a constant offset."""
-    offsets = set()
+def day_clock(day: date, zone: tzinfo) -> DayClock | None:
+    """The :class:`DayClock` of ``day``, or ``None`` if a midnight is itself repeated or
+    skipped (rare zones); callers then fall back to :func:`wall_to_utc`."""
+    offsets = []
     for when in (datetime.combine(day, time()), datetime.combine(day + _ONE_DAY, time())):
-        for fold in (0, 1):
-            offsets.add(when.replace(tzinfo=zone, fold=fold).utcoffset())
-    return len(offsets) == 1
+        first = when.replace(tzinfo=zone, fold=0).utcoffset()
+        second = when.replace(tzinfo=zone, fold=1).utcoffset()
+        if first is None or first != second:
+            return None
+        offsets.append(first)
+    before, after = offsets
+    if before == after:
+        return DayClock(before=before, after=after, transition=None)
+    start = datetime.combine(day, time()) - before
+    end = datetime.combine(day + _ONE_DAY, time()) - after
+    transition = _transition_instant(start, end, zone).replace(tzinfo=None)
+    return DayClock(before=before, after=after, transition=transition)
