@@ -98,8 +98,12 @@ class OperatorProcess:
         self.namespace = namespace
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
-        #: Extra environment, e.g. shorter grace periods for lifecycle tests.
-        self.env: dict[str, str] = {}
+        #: Short grace periods so lifecycle tests finish quickly (production: 15/30/120 s).
+        self.env: dict[str, str] = {
+            "BATON_REPORT_GRACE_SECONDS": "3",
+            "BATON_CANCEL_GRACE_SECONDS": "6",
+            "BATON_IMAGE_PULL_TIMEOUT_SECONDS": "4",
+        }
 
     def start(self) -> subprocess.Popen[bytes]:
         port = controlplane.free_port()

@@ -20,6 +20,8 @@ from baton.exceptions import ParameterTypeError
 from baton.parameters import needs_validation, parameter_schema, validate_parameters
 
 if TYPE_CHECKING:
+    from datetime import timedelta
+
     from baton._engine.context import FlowRun
     from baton.states import State
 
@@ -186,6 +188,114 @@ class Flow(Generic[P, R]):
         if unknown:
             raise TypeError(f"Unknown flow option(s): {', '.join(sorted(unknown))}")
         return Flow(self.fn, **{**self._options, **options})
+
+    def serve(
+        self,
+        name: str | None = None,
+        *,
+        cron: str | None = None,
+        interval: float | str | timedelta | None = None,
+        rrule: str | None = None,
+        timezone: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        pool: str | None = None,
+        namespace: str | None = None,
+        limit: int | None = None,
+        description: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+    ) -> None:
+        """Deploy this flow and run its scheduled runs in this process until interrupted.
+
+        As Prefect's ``flow.serve``: writes a Flow, a Deployment and a process WorkPool
+        (default name ``<name>-serve``) to the cluster, then runs a worker for that pool
+        here. The entrypoint is this flow's file relative to the current directory, which
+        is also where runs execute. The Baton operator must be running in the cluster.
+
+        Args:
+            name: The Deployment's name (default: the flow's name).
+            cron: A cron schedule (with ``timezone``). Give at most one of cron,
+                ``interval`` (seconds, a timedelta, or ``"90s"``/``"1h30m"``) and ``rrule``.
+            parameters: Default parameters of every run.
+            pool: Serve this existing (or new) process pool instead of ``<name>-serve``.
+            namespace: Target namespace (default: the kubeconfig context's).
+            limit: Most runs executing at once (default: no limit).
+
+        Raises:
+            DeployError: Invalid names or parameters. ScheduleError: An invalid schedule.
+        """
+        from baton.deploy import serve  # noqa: PLC0415 - keeps `import baton` light
+
+        serve(
+            self,
+            name,
+            cron=cron,
+            interval=interval,
+            rrule=rrule,
+            timezone=timezone,
+            parameters=parameters,
+            pool=pool,
+            namespace=namespace,
+            limit=limit,
+            description=description,
+            kubeconfig=kubeconfig,
+            context=context,
+        )
+
+    def deploy(
+        self,
+        name: str,
+        *,
+        work_pool_name: str = "default",
+        image: str | None = None,
+        cron: str | None = None,
+        interval: float | str | timedelta | None = None,
+        rrule: str | None = None,
+        timezone: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        namespace: str | None = None,
+        entrypoint: str | None = None,
+        work_pool_type: str | None = None,
+        description: str | None = None,
+        kubeconfig: str | None = None,
+        context: str | None = None,
+    ) -> str:
+        """Write this flow's Flow and Deployment resources to the cluster (no worker).
+
+        Args:
+            name: The Deployment's name.
+            work_pool_name: The WorkPool its runs execute in.
+            image: The container image holding Baton and this flow's code (required
+                unless ``work_pool_type="process"``).
+            entrypoint: ``path/file.py:func`` inside the image (default: this flow's
+                file relative to the current directory).
+            work_pool_type: Also create or update the WorkPool with this type.
+
+        Returns:
+            The Deployment's name.
+
+        Raises:
+            DeployError: Invalid names, image or parameters. ScheduleError: An invalid schedule.
+        """
+        from baton.deploy import deploy  # noqa: PLC0415 - keeps `import baton` light
+
+        return deploy(
+            self,
+            name,
+            work_pool_name=work_pool_name,
+            work_pool_type=work_pool_type,
+            image=image,
+            cron=cron,
+            interval=interval,
+            rrule=rrule,
+            timezone=timezone,
+            parameters=parameters,
+            namespace=namespace,
+            entrypoint=entrypoint,
+            description=description,
+            kubeconfig=kubeconfig,
+            context=context,
+        )
 
     def on_completion(self, fn: FlowHook) -> FlowHook:
         """Decorator adding a hook run when a flow run completes."""

@@ -131,10 +131,12 @@ def test_two_replicas_create_each_run_once(
     operator: OperatorProcess, crds: Cluster, namespace: str
 ) -> None:
     operator.start()  # a second replica, both active
-    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=deployment("twice", {"interval": 2}))
+    # Catch-up All: a replica still starting up must not turn this into a catch-up test.
+    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=deployment(
+        "twice", {"interval": 2}, catchup={"policy": "All", "maxRuns": 20}))
     created = created_at(crds, namespace, "deployments.baton.dev", "twice")
     time.sleep(12)
-    until = datetime.now(UTC) - timedelta(seconds=2)
+    until = datetime.now(UTC) - timedelta(seconds=3)
     times = [t for t in scheduled_times(runs_of(crds, namespace, "twice")) if t <= until]
     assert times == interval_fire_times(2, created, until)
 

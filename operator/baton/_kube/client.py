@@ -223,6 +223,20 @@ class KubeClient:
             "DELETE", kind.path(namespace, name), body={"propagationPolicy": propagation}
         )
 
+    def stream_text(
+        self, path: str, params: Mapping[str, str] | None = None, *, read_timeout: float = 30.0
+    ) -> Iterator[str]:
+        """Lines of a plain-text GET such as ``pods/<pod>/log`` (``follow=true`` streams)."""
+        with self._http.stream(
+            "GET",
+            path,
+            params=params,
+            headers={**_headers(self.credentials), "Accept": "*/*"},
+            timeout=httpx.Timeout(10.0, read=read_timeout),
+        ) as r:
+            _raise_for_stream(r)
+            yield from r.iter_lines()
+
     def watch(
         self,
         kind: Kind,

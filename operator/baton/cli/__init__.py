@@ -1,28 +1,41 @@
 """The ``baton`` command (also installed as the kubectl plugin ``kubectl-baton``).
 
-Each subcommand imports what it needs when it runs, so ``baton --help`` stays instant
-and the SDK-only commands never load the operator's dependencies.
+This module only builds the parser. Each subcommand's handler lives in its own module
+(``runs``, ``describe``, ``logs``, ``deploy``, ``worker``, ``completion``) and is imported
+when the command runs, so ``baton --help`` stays instant and the SDK-only commands never
+load the operator's dependencies. Every failure ends as one ``error: ...`` line on stderr
+with exit code 1 (``BATON_DEBUG=1`` shows the traceback instead).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
 from baton import __version__
+from baton.cli.common import CliError, debug, describe_error
 
 Handler = Callable[[argparse.Namespace], int]
 
+__all__ = ["CliError", "build_parser", "main"]
 
-class CliError(Exception):
-    """A user-facing failure: printed as one line, exit code 1."""
+
+def _lazy(module: str, function: str) -> Handler:
+    """A handler that imports ``baton.cli.<module>`` only when the command runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        result: int = getattr(importlib.import_module(f"baton.cli.{module}"), function)(args)
+        return result
+
+    return handler
 
 
 def _operator(args: argparse.Namespace) -> int:
     from baton.controller.app import run  # noqa: PLC0415
 
-    run(namespaces=args.namespace or [], liveness=args.liveness, verbose=args.verbose)
+    run(namespaces=args.namespaces or [], liveness=args.liveness, verbose=args.verbose)
     return 0
 
 
@@ -43,21 +56,193 @@ def _execute(_: argparse.Namespace) -> int:
     return execute()
 
 
+def _kube_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """--kubeconfig/--context/-n, accepted before or after the command name."""
+    default = None if top else argparse.SUPPRESS
+    parser.add_argument("--kubeconfig", default=default, help="kubeconfig file ($KUBECONFIG)")
+    parser.add_argument("--context", default=default, help="kubeconfig context to use")
+    parser.add_argument(
+        "-n",
+        "--namespace",
+        default=default,
+        help="namespace (default: the kubeconfig context's)",
+    )
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Handler,
+    summary: str,
+    description: str | None = None,
+    *,
+    kube: bool = True,
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=summary, description=description or summary)
+    if kube:
+        _kube_options(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _schedule_options(parser: argparse.ArgumentParser) -> None:
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--cron", help='cron expression, e.g. "0 9 * * 1-5"')
+    when.add_argument("--interval", help='every N seconds, or a duration like "90s", "1h30m"')
+    when.add_argument("--rrule", help="RFC 5545 recurrence rule")
+    parser.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
+
+
+def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = _command(
+        commands,
+        "run",
+        _lazy("runs", "run_command"),
+        "start an ad-hoc run of a deployment",
+        "Create a FlowRun of DEPLOYMENT now, named <deployment>-custom-<random>. Parameter "
+        "values are JSON when they parse as JSON (3, true, [1,2]), else strings.",
+    )
+    run.add_argument("deployment", help="the Deployment's name")
+    run.add_argument(
+        "-p", "--param", action="append", metavar="NAME=VALUE", help="a parameter (repeatable)"
+    )
+    run.add_argument(
+        "-w", "--watch", action="store_true", help="follow it; exit 0 only if it Completes"
+    )
+    run.add_argument("--timeout", type=float, help="with --watch: give up after SECONDS")
+
+    runs = _command(commands, "runs", _lazy("runs", "runs_command"), "list flow runs")
+    runs.add_argument("-d", "--deployment", help="only runs of this deployment")
+    runs.add_argument("--state", help="only runs in this state (e.g. Failed)")
+    runs.add_argument(
+        "-A", "--all-namespaces", action="store_true", help="list runs in every namespace"
+    )
+    runs.add_argument("-o", "--output", choices=["table", "name"], default="table")
+
+    describe = _command(
+        commands,
+        "describe",
+        _lazy("describe", "command"),
+        "show a flow run: state, history, task runs, artifacts, error",
+    )
+    describe.add_argument("flowrun", help="the FlowRun's name")
+
+    logs = _command(
+        commands,
+        "logs",
+        _lazy("logs", "command"),
+        "print a flow run's output",
+        "Print a run's output: from its pod (kubernetes pools) or from the process worker's "
+        "log file on this machine (process pools).",
+    )
+    logs.add_argument("flowrun", help="the FlowRun's name")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    logs.add_argument("--log-dir", help="process workers' log directory (default ~/.baton/logs)")
+
+    cancel = _command(commands, "cancel", _lazy("runs", "cancel_command"), "cancel a flow run")
+    cancel.add_argument("flowrun", help="the FlowRun's name")
+    cancel.add_argument("--wait", action="store_true", help="wait until it is Cancelled")
+    cancel.add_argument("--timeout", type=float, help="with --wait: give up after SECONDS")
+
+    for name, function, summary in (
+        ("pause", "pause_command", "stop a deployment's scheduled runs (spec.paused=true)"),
+        ("resume", "resume_command", "resume a paused deployment's schedules"),
+    ):
+        parser = _command(commands, name, _lazy("runs", function), summary)
+        parser.add_argument("deployment", help="the Deployment's name")
+
+
+def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    deploy = _command(
+        commands,
+        "deploy",
+        _lazy("deploy", "command"),
+        "create or update a flow's Flow and Deployment",
+        "Build the Flow (with its parameter schema) and Deployment of a @flow, and apply them "
+        "(server-side apply) — or print them with --dry-run for git.",
+    )
+    deploy.add_argument("entrypoint", help="path/to/file.py:func, as the runtime will load it")
+    deploy.add_argument("--name", required=True, help="the Deployment's name")
+    _schedule_options(deploy)
+    deploy.add_argument("--pool", default="default", help="work pool (default: %(default)s)")
+    deploy.add_argument(
+        "--pool-type",
+        choices=["process", "kubernetes"],
+        help="also create/update the work pool with this type",
+    )
+    deploy.add_argument("--image", help="container image with Baton and the flow code")
+    deploy.add_argument(
+        "-p", "--param", action="append", metavar="NAME=VALUE", help="default parameter"
+    )
+    deploy.add_argument("--description", help="the Flow's description")
+    deploy.add_argument("--dry-run", action="store_true", help="print the manifests, apply nothing")
+    deploy.add_argument("-o", "--output", choices=["yaml", "json"], help="with --dry-run")
+
+    worker = commands.add_parser("worker", help="run a process worker")
+    worker_commands = worker.add_subparsers(dest="worker_command", required=True, metavar="COMMAND")
+    start = _command(
+        worker_commands,
+        "start",
+        _lazy("worker", "start_command"),
+        "serve a process work pool from this machine",
+        "Claim the runs of a process WorkPool and execute them as local processes until "
+        "interrupted. Entrypoint paths are relative to --work-dir.",
+    )
+    start.add_argument("-p", "--pool", required=True, help="the process WorkPool to serve")
+    start.add_argument("--limit", type=int, help="most runs at once (default: no limit)")
+    start.add_argument("--work-dir", help="where runs execute (default: the current directory)")
+    start.add_argument("--log-dir", help="per-run log files (default ~/.baton/logs)")
+    start.add_argument("--heartbeat-seconds", type=float, default=10.0, help="default: 10")
+    start.add_argument(
+        "--cancel-grace", type=float, default=10.0, help="SIGTERM to SIGKILL (default: 10)"
+    )
+    start.add_argument("--name", help="worker name (default: <host>-<pid>)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baton", description="Prefect-style workflow orchestration inside Kubernetes."
     )
     parser.add_argument("--version", action="version", version=f"baton {__version__}")
+    _kube_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run_commands(commands)
+    _add_deploy_commands(commands)
 
-    operator = commands.add_parser(
+    flow = commands.add_parser("flow", help="inspect flows")
+    flow_commands = flow.add_subparsers(dest="flow_command", required=True, metavar="COMMAND")
+    schema = _command(
+        flow_commands,
+        "schema",
+        _flow_schema,
+        "print a flow's parameter JSON Schema",
+        "Print the JSON Schema of a flow's parameters (for Flow.spec.parameterSchema).",
+        kube=False,
+    )
+    schema.add_argument("entrypoint", help="path/to/file.py:func or package.module:func")
+
+    completion = _command(
+        commands,
+        "completion",
+        _lazy("completion", "command"),
+        "print a shell completion script",
+        "Print a completion script: source <(baton completion bash)",
+        kube=False,
+    )
+    completion.add_argument("shell", choices=["bash", "zsh"])
+
+    operator = _command(
+        commands,
         "operator",
-        help="run the operator (kopf)",
-        description="Run the Baton operator until interrupted.",
+        _operator,
+        "run the operator (kopf)",
+        "Run the Baton operator until interrupted.",
+        kube=False,
     )
     operator.add_argument(
         "-n",
         "--namespace",
+        dest="namespaces",
         action="append",
         help="watch only this namespace (repeatable; default: all)",
     )
@@ -67,26 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="liveness endpoint URL (default: %(default)s)",
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    operator.set_defaults(handler=_operator)
 
-    execute = commands.add_parser(
+    _command(
+        commands,
         "execute",
-        help="run the FlowRun named by BATON_* variables (inside its pod)",
-        description="Run one FlowRun and report its progress into the FlowRun status. The "
+        _execute,
+        "run the FlowRun named by BATON_* variables (inside its pod)",
+        "Run one FlowRun and report its progress into the FlowRun status. The "
         "operator sets BATON_FLOW_RUN_NAME, BATON_FLOW_RUN_NAMESPACE, "
         "BATON_ENTRYPOINT and friends in the pod.",
+        kube=False,
     )
-    execute.set_defaults(handler=_execute)
-
-    flow = commands.add_parser("flow", help="inspect flows")
-    flow_commands = flow.add_subparsers(dest="flow_command", required=True, metavar="COMMAND")
-    schema = flow_commands.add_parser(
-        "schema",
-        help="print a flow's parameter JSON Schema",
-        description="Print the JSON Schema of a flow's parameters (for Flow.spec.parameterSchema).",
-    )
-    schema.add_argument("entrypoint", help="path/to/file.py:func or package.module:func")
-    schema.set_defaults(handler=_flow_schema)
     return parser
 
 
@@ -100,6 +276,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as error:
+        if debug():
+            raise
+        print(f"error: {describe_error(error)}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

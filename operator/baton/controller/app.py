@@ -127,13 +127,18 @@ def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runs.pool_event(event.get("type") or "ADDED", event["object"])
 
 
-def run(*, namespaces: list[str], liveness: str | None, verbose: bool = False) -> None:
+def run(
+    *, namespaces: list[str], liveness: str | None, verbose: bool = False, log_format: str = "json"
+) -> None:
     """Run the operator until interrupted (the ``baton operator`` command)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    kopf.configure(verbose=verbose)
+    formats = {
+        "json": kopf.LogFormat.JSON,
+        "plain": kopf.LogFormat.PLAIN,
+        "full": kopf.LogFormat.FULL,
+    }
+    kopf.configure(verbose=verbose, log_format=formats[log_format])
+    # One line per API request is noise at INFO; failures are logged by Baton itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,

@@ -35,6 +35,7 @@ CONTAINER_FAILED = "ContainerFailed"
 CANCEL_REQUESTED = "CancelRequested"
 CRASH_RETRY = "CrashRetry"
 STARTED = "Started"
+WORKER_LOST = "WorkerLost"
 REPORTED = "Reported"
 
 _IMAGE_PROBLEMS = {
@@ -132,12 +133,12 @@ def pod_failure(
         )
     pod_status = (pod or {}).get("status") or {}
     if pod_status.get("reason") == EVICTED:
+        failed_at = _condition(job, "Failed") or {}
         return (
             RunState.CRASHED,
             EVICTED,
             f"pod evicted: {pod_status.get('message', '')}",
-            _time(((pod or {}).get("metadata") or {}).get("deletionTimestamp"))
-            or _time(pod_status.get("startTime")),
+            _time(failed_at.get("lastTransitionTime")),
         )
     terminated = _terminated(pod)
     if terminated:
@@ -185,6 +186,112 @@ def pod_failure(
     return None
 
 
+def _current_report(run: FlowRun) -> Any:
+    status = run.status
+    if status.runtime and status.runtime.attempt == status.attempts:
+        return status.runtime
+    return None
+
+
+def _settle(
+    run: FlowRun, now: datetime, *, timing: Timing, stopped: bool, what: str
+) -> Step | None:
+    """Rules 1 and 2, shared by Job and process runs: final reports and cancellation.
+
+    ``stopped`` says the run's process is known to be gone. Returns None when neither
+    rule applies.
+    """
+    status = run.status
+    state = status.state
+    if state in TERMINAL_STATES or state not in _ACTIVE:
+        return Step()
+    report = _current_report(run)
+    cancelling = run.spec.cancel_requested or state == RunState.CANCELLING
+    if report and report.state in TERMINAL_STATES:
+        final = report.state
+        if cancelling and final in (RunState.CRASHED, RunState.FAILED):
+            final = RunState.CANCELLED
+        return Step(
+            state=final,
+            reason=REPORTED,
+            message=report.message,
+            fields=ending(run, now, report.end_time),
+        )
+    if not cancelling:
+        return None
+    if state != RunState.CANCELLING:
+        return Step(
+            state=RunState.CANCELLING,
+            reason=CANCEL_REQUESTED,
+            message=f"cancel requested; stopping {what}",
+            delete_job=True,
+            wake_at=now + timing.cancel_grace,
+        )
+    since = status.state_time or now
+    if stopped or now >= since + timing.cancel_grace:
+        message = (
+            "cancelled"
+            if stopped
+            else (f"cancelled ({what} did not stop within the grace period and is being removed)")
+        )
+        return Step(
+            state=RunState.CANCELLED,
+            reason=CANCEL_REQUESTED,
+            message=message,
+            fields=ending(run, now),
+            delete_job=not stopped,
+        )
+    return Step(wake_at=since + timing.cancel_grace)
+
+
+def follow_process(
+    run: FlowRun,
+    heartbeats: dict[str, datetime],
+    now: datetime,
+    *,
+    timing: Timing,
+    heartbeat_timeout: timedelta,
+) -> Step:
+    """The next step for an admitted run of a ``process`` pool.
+
+    A worker claims the run by writing ``status.worker``; while its heartbeat in the
+    WorkPool's status is fresh the run is its business. A silent worker's run is Crashed
+    with reason WorkerLost once ``heartbeat_timeout`` has passed.
+    """
+    worker = run.status.worker
+    settled = _settle(run, now, timing=timing, stopped=worker is None, what="the worker")
+    if settled is not None:
+        return settled
+    report = _current_report(run)
+    progress = Step()
+    if (
+        report
+        and report.state in (RunState.RUNNING, RunState.RETRYING)
+        and (run.status.state == RunState.PENDING)
+    ):
+        progress = Step(
+            state=RunState.RUNNING,
+            reason=STARTED,
+            message=f"running on {worker}",
+            fields={"startTime": report.start_time or now},
+        )
+    if worker is None:
+        return progress
+    last = heartbeats.get(worker) or run.status.state_time or now
+    expires = last + heartbeat_timeout
+    if now < expires:
+        progress.wake_at = expires
+        return progress
+    return Step(
+        state=RunState.CRASHED,
+        reason=WORKER_LOST,
+        message=f"worker {worker} stopped heartbeating (last seen "
+        f"{last.strftime('%H:%M:%SZ')}; timeout "
+        f"{int(heartbeat_timeout.total_seconds())}s)",
+        fields=ending(run, now),
+    )
+
+
 def follow(
     run: FlowRun,
     job: dict[str, Any] | None,
@@ -196,52 +303,18 @@ def follow(
     job_missing_since: datetime | None,
 ) -> Step:
     """The next step for a run whose Job was created (state Pending/Running/Cancelling)."""
+    settled = _settle(
+        run,
+        now,
+        timing=timing,
+        stopped=job is None and (pod is None or _terminated(pod) is not None),
+        what="the Job",
+    )
+    if settled is not None:
+        return settled
     status = run.status
     state = status.state
-    if state in TERMINAL_STATES or state not in _ACTIVE:
-        return Step()
-    report = (
-        status.runtime if status.runtime and status.runtime.attempt == status.attempts else None
-    )
-    cancelling = run.spec.cancel_requested or state == RunState.CANCELLING
-
-    if report and report.state in TERMINAL_STATES:
-        final = report.state
-        if cancelling and final in (RunState.CRASHED, RunState.FAILED):
-            final = RunState.CANCELLED
-        return Step(
-            state=final,
-            reason=REPORTED,
-            message=report.message,
-            fields=ending(run, now, report.end_time),
-        )
-
-    if cancelling:
-        if state != RunState.CANCELLING:
-            return Step(
-                state=RunState.CANCELLING,
-                reason=CANCEL_REQUESTED,
-                message="cancel requested; stopping the Job",
-                delete_job=True,
-                wake_at=now + timing.cancel_grace,
-            )
-        since = status.state_time or now
-        pod_gone = pod is None or _terminated(pod) is not None
-        if (job is None and pod_gone) or now >= since + timing.cancel_grace:
-            return Step(
-                state=RunState.CANCELLED,
-                reason=CANCEL_REQUESTED,
-                message="cancelled"
-                + (
-                    ""
-                    if job is None and pod_gone
-                    else " (the pod did not stop within the grace period; its Job is being deleted)"
-                ),
-                fields=ending(run, now),
-                delete_job=job is not None,
-            )
-        return Step(wake_at=since + timing.cancel_grace)
-
+    report = _current_report(run)
     progress = Step()
     if (
         report
@@ -282,7 +355,8 @@ def follow(
         return progress
 
     final, reason, message, when = failure
-    settle = (when or now) + timing.report_grace
+    # Unknown end time: count from when the run entered its current state.
+    settle = (when or run.status.state_time or now) + timing.report_grace
     if now < settle:
         progress.wake_at = settle  # the runtime's final report may still arrive
         return progress
@@ -302,9 +376,10 @@ def _crash(
 ) -> Step:
     if run.status.attempts <= crash_retries:
         return Step(
-            state=RunState.PENDING,
+            state=RunState.AWAITING_RETRY,
             reason=CRASH_RETRY,
-            message=f"attempt {run.status.attempts + 1} after a crash: {message}",
+            message=f"attempt {run.status.attempts} crashed ({reason}: {message}); "
+            f"attempt {run.status.attempts + 1} follows",
             new_attempt=True,
             delete_job=delete_job,
         )

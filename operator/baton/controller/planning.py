@@ -13,7 +13,6 @@ before it exist. A crash between the two replays creations that then collide har
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +29,12 @@ from baton.resources import Deployment, RunState, Schedule
 from baton.resources._base import API_VERSION
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
-from baton.resources.validation import INVALID_SCHEDULE, Problem, deployment_problems
+from baton.resources.validation import (
+    INVALID_SCHEDULE,
+    Problem,
+    deployment_problems,
+    schedule_spec,
+)
 
 NEXT_FIRE_TIMES = 3
 SKIPPED_SAMPLE = 3
@@ -43,16 +47,7 @@ INVALID_SPEC = "InvalidSpec"
 
 
 def to_spec(schedule: Schedule) -> schedules.ScheduleSpec:
-    spec = schedules.validate_schedule(
-        cron=schedule.cron,
-        interval=schedule.interval,
-        rrule=schedule.rrule,
-        timezone=schedule.timezone,
-        anchor_time=schedule.anchor_time,
-    )
-    if isinstance(spec, schedules.CronSpec) and not schedule.day_or:
-        spec = dataclasses.replace(spec, day_or=False)
-    return spec
+    return schedule_spec(schedule)
 
 
 @dataclass(frozen=True)

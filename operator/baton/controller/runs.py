@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,7 +41,7 @@ from baton.controller.admission import (
     plan_admission,
 )
 from baton.controller.jobs import build_job, job_name
-from baton.controller.lifecycle import Step, Timing, follow
+from baton.controller.lifecycle import Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.deployment import DEFAULT_WORK_POOL
@@ -103,6 +104,17 @@ def status_patch(run: FlowRun, step: Step, now: datetime) -> dict[str, Any]:
     if patch:
         patch["observedGeneration"] = run.generation
     return patch
+
+
+@dataclass
+class _PoolView:
+    """The runs of one pool, sorted for an admission pass."""
+
+    waiting: list[Candidate] = field(default_factory=list)
+    active: list[ActiveRun] = field(default_factory=list)
+    runs: dict[Key, tuple[FlowRun, Deployment | None, Flow | None]] = field(default_factory=dict)
+    wake: list[datetime] = field(default_factory=list)
+    writes: list[Coroutine[Any, Any, bool]] = field(default_factory=list)
 
 
 class RunController:
@@ -185,7 +197,15 @@ class RunController:
         self._store(self.pools, event_type, body)
         if event_type != "DELETED":
             self._pool_status.setdefault(_key(body), body.get("status") or {})
-        self.mark_pool(*_key(body))
+        namespace, name = _key(body)
+        self.mark_pool(namespace, name)
+        for key, run in self.runs.items():  # heartbeats changed: look at its active runs
+            if (
+                key[0] == namespace
+                and (run.get("status") or {}).get("workPool") == name
+                and (run.get("status") or {}).get("state") in ADMITTED
+            ):
+                self.queue.mark(("run", *key))
 
     def _mark_waiting(self, namespace: str) -> None:
         for (ns, _), run in self.runs.items():
@@ -214,6 +234,9 @@ class RunController:
             return  # an older attempt's Job went away
         self._store(self.jobs, event_type, body, key)
         self.queue.mark(("run", *key))
+        run_body = self.runs.get(key)
+        if run_body is not None:  # a finished Job may free a concurrency slot
+            self.mark_pool(key[0], self._pool_of(run_body))
 
     def pod_event(self, event_type: str, body: dict[str, Any]) -> None:
         job = (body.get("metadata", {}).get("labels") or {}).get("batch.kubernetes.io/job-name")
@@ -331,57 +354,33 @@ class RunController:
         return None
 
     async def _admit(self, namespace: str, pool_name: str) -> datetime | None:
+        """One admission pass over a pool: start what may start, explain what waits."""
         now = self._clock()
         pool = self._model(WorkPool, self.pools, (namespace, pool_name))
-        waiting: list[Candidate] = []
-        active: list[ActiveRun] = []
-        runs: dict[Key, tuple[FlowRun, Deployment | None, Flow | None]] = {}
-        wake: list[datetime] = []
-        writes: list[Coroutine[Any, Any, bool]] = []
+        view = _PoolView()
         for key, body in list(self.runs.items()):
-            if key[0] != namespace or self._pool_of(body) != pool_name:
-                continue
-            try:
-                run = FlowRun.model_validate(body)
-            except pydantic.ValidationError:
-                continue
-            dep_name = run.spec.deployment_ref.name if run.spec.deployment_ref else None
-            if run.status.state in ADMITTED:
-                started = run.status.state_time or run.status.start_time or now
-                cancelling = run.status.state == RunState.CANCELLING
-                active.append(ActiveRun(key, dep_name, started, cancelling))
-                continue
-            if run.status.state not in WAITING:
-                continue
-            deployment, flow, missing = self._resolve(run)
-            step = self._preflight(
-                run, deployment, flow, missing, pool=pool, pool_name=pool_name, now=now
-            )
-            if step is not None:
-                writes.append(self._write(run, step, now))
-                if step.wake_at:
-                    wake.append(step.wake_at)
-                continue
-            runs[key] = (run, deployment, flow)
-            waiting.append(Candidate(key, dep_name, run.spec.scheduled_time or run.created_at))
-        await asyncio.gather(*writes)
+            if key[0] == namespace and self._pool_of(body) == pool_name:
+                self._classify(key, body, pool=pool, pool_name=pool_name, now=now, view=view)
+        await asyncio.gather(*view.writes)
         if pool is None:
             return None
         deployments = {
             n: d.spec
-            for (ns, n), body in self.deployments.items()
+            for (ns, n) in self.deployments
             if ns == namespace
             and (d := self._model(Deployment, self.deployments, (ns, n))) is not None
         }
-        plan = plan_admission(pool.spec, waiting, active, deployments)
-        starts = [self._start(pool, *runs[key], now) for key in plan.admit]
+        plan = plan_admission(pool.spec, view.waiting, view.active, deployments)
+        writes: list[Coroutine[Any, Any, object]] = [
+            self._start(pool, *view.runs[key], now) for key in plan.admit
+        ]
         for key, (reason, message) in plan.wait.items():
-            run, deployment, _ = runs[key]
+            run, deployment, _ = view.runs[key]
             scheduled = run.spec.scheduled_time or run.created_at
             late_after = timedelta(seconds=deployment.spec.late_after_seconds if deployment else 15)
             state = RunState.LATE if now >= scheduled + late_after else RunState.SCHEDULED
             if state == RunState.SCHEDULED:
-                wake.append(scheduled + late_after)
+                view.wake.append(scheduled + late_after)
             writes.append(self._write(run, Step(state=state, reason=reason, message=message), now))
         for key, message in plan.cancel_new.items():
             step = Step(
@@ -390,24 +389,69 @@ class RunController:
                 message=message,
                 fields={"endTime": now},
             )
-            writes.append(self._write(runs[key][0], step, now))
-        await asyncio.gather(*starts, *writes)
-        for key in plan.cancel_old:
-            victim = FlowRun.model_validate(self.runs[key])
-            await self._write(
-                victim,
-                Step(
-                    state=RunState.CANCELLING,
-                    reason=REPLACED,
-                    message="cancelled to make room for a newer run",
-                    delete_job=True,
-                ),
-                now,
+            writes.append(self._write(view.runs[key][0], step, now))
+        writes.extend(self._replace(key, now) for key in plan.cancel_old)
+        await asyncio.gather(*writes)
+        await self._write_pool_status(pool, len(view.active) + len(plan.admit), len(plan.wait))
+        return min(view.wake, default=None)
+
+    def _classify(
+        self,
+        key: Key,
+        body: dict[str, Any],
+        *,
+        pool: WorkPool | None,
+        pool_name: str,
+        now: datetime,
+        view: _PoolView,
+    ) -> None:
+        """Sort one run of the pool into active, waiting, or settled right here."""
+        state = (body.get("status") or {}).get("state")
+        if state in TERMINAL_STATES and not self._job_running(key):
+            return  # the common case, decided without parsing the whole object
+        try:
+            run = FlowRun.model_validate(body)
+        except pydantic.ValidationError:
+            return
+        dep_name = run.spec.deployment_ref.name if run.spec.deployment_ref else None
+        if run.status.state in ADMITTED or run.status.state in TERMINAL_STATES:
+            # A finished run whose pod is still exiting keeps its slot until the Job ends,
+            # so a limit is never exceeded even for a moment.
+            started = run.status.state_time or run.status.start_time or now
+            view.active.append(
+                ActiveRun(key, dep_name, started, run.status.state == RunState.CANCELLING)
             )
-            await self._delete_job(victim)
-            self.queue.mark(("run", *key))
-        await self._write_pool_status(pool, len(active) + len(plan.admit), len(plan.wait))
-        return min(wake, default=None)
+            return
+        if run.status.state not in WAITING:
+            return
+        deployment, flow, missing = self._resolve(run)
+        step = self._preflight(
+            run, deployment, flow, missing, pool=pool, pool_name=pool_name, now=now
+        )
+        if step is not None:
+            view.writes.append(self._write(run, step, now))
+            if step.wake_at:
+                view.wake.append(step.wake_at)
+            return
+        view.runs[key] = (run, deployment, flow)
+        view.waiting.append(Candidate(key, dep_name, run.spec.scheduled_time or run.created_at))
+
+    async def _replace(self, key: Key, now: datetime) -> bool:
+        """CancelOld: stop an older run to make room for a newer one."""
+        victim = FlowRun.model_validate(self.runs[key])
+        written = await self._write(
+            victim,
+            Step(
+                state=RunState.CANCELLING,
+                reason=REPLACED,
+                message="cancelled to make room for a newer run",
+                delete_job=True,
+            ),
+            now,
+        )
+        await self._delete_job(victim)
+        self.queue.mark(("run", *key))
+        return written
 
     def _invalid_parameters(self, flow: Flow, parameters: dict[str, Any]) -> str | None:
         schema = flow.spec.parameter_schema
@@ -510,20 +554,26 @@ class RunController:
         )
         crash_retries = deployment.spec.crash_retries if deployment else 0
         if is_process:
-            step = follow(
+            assert pool is not None
+            step = follow_process(
                 run,
-                {"status": {}},
-                None,
+                self._heartbeats(pool),
                 now,
                 timing=self.timing,
-                crash_retries=0,
-                job_missing_since=None,
+                heartbeat_timeout=timedelta(seconds=pool.spec.heartbeat_timeout_seconds),
             )
         else:
+            pod = self.pods.get(key)
+            if (
+                pod is not None
+                and (pod["metadata"].get("labels") or {}).get("batch.kubernetes.io/job-name")
+                != run.status.job_name
+            ):
+                pod = None  # an earlier attempt's pod
             step = follow(
                 run,
                 job,
-                self.pods.get(key),
+                pod,
                 now,
                 timing=self.timing,
                 crash_retries=crash_retries,
@@ -531,18 +581,27 @@ class RunController:
             )
         if step.delete_job and not is_process:
             await self._delete_job(run)
-        if step.new_attempt and pool is not None:
-            _, flow, _ = self._resolve(run)
-            await self._write(run, step, now)
-            refreshed = FlowRun.model_validate(self.runs.get(key, body))
-            self.pods.pop(key, None)
-            await self._start(pool, refreshed, deployment, flow, now)
-            return None
         await self._write(run, step, now)
-        if step.state in TERMINAL_STATES or step.state == RunState.CANCELLED:
+        if step.state in TERMINAL_STATES or step.new_attempt:
+            # A finished run frees a slot; a crashed one with retries left queues again.
             self._job_missing_since.pop(key, None)
             self.mark_pool(key[0], self._pool_of(body))
         return step.wake_at
+
+    def _job_running(self, key: Key) -> bool:
+        """The run's Job exists, is not being deleted, and has not finished."""
+        job = self.jobs.get(key)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return False
+        conditions = (job.get("status") or {}).get("conditions") or []
+        return not any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in conditions
+        )
+
+    @staticmethod
+    def _heartbeats(pool: WorkPool) -> dict[str, datetime]:
+        return {w.name: w.last_heartbeat for w in pool.status.workers}
 
     async def _write_pool_status(self, pool: WorkPool, running: int, queued: int) -> None:
         key = (pool.namespace, pool.name)

@@ -9,8 +9,12 @@ condition word each problem the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from baton.resources.deployment import DeploymentSpec, Schedule
+
+if TYPE_CHECKING:
+    from baton.schedules import ScheduleSpec
 
 INVALID_SCHEDULE = "InvalidSchedule"
 
@@ -26,18 +30,26 @@ class Problem:
         return f"{self.reason}: {self.message}"
 
 
+def schedule_spec(schedule: Schedule) -> ScheduleSpec:
+    """The parsed schedule; raises ``ScheduleError`` with a user-facing message."""
+    from baton.schedules import validate_schedule  # noqa: PLC0415
+
+    return validate_schedule(
+        cron=schedule.cron,
+        interval=schedule.interval,
+        rrule=schedule.rrule,
+        timezone=schedule.timezone,
+        anchor_time=schedule.anchor_time,
+        day_or=schedule.day_or,
+    )
+
+
 def schedule_problem(schedule: Schedule, index: int) -> Problem | None:
     """``None`` when the schedule is valid, else what is wrong with it."""
-    from baton.schedules import ScheduleError, validate_schedule  # noqa: PLC0415
+    from baton.schedules import ScheduleError  # noqa: PLC0415
 
     try:
-        validate_schedule(
-            cron=schedule.cron,
-            interval=schedule.interval,
-            rrule=schedule.rrule,
-            timezone=schedule.timezone,
-            anchor_time=schedule.anchor_time,
-        )
+        schedule_spec(schedule)
     except ScheduleError as error:
         label = f"schedules[{index}]" + (f" ({schedule.name})" if schedule.name else "")
         return Problem(INVALID_SCHEDULE, f"{label}: {error}")

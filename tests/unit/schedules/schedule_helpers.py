@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 from baton.schedules import ScheduleSpec, fire_times_between
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def local_fires(spec: ScheduleSpec, zone: str, day: date) -> list[str]:
@@ -18,5 +20,6 @@ def local_fires(spec: ScheduleSpec, zone: str, day: date) -> list[str]:
     start = datetime(day.year, day.month, day.day, tzinfo=tz)
     following = day + timedelta(days=1)
     end = datetime(following.year, following.month, following.day, tzinfo=tz)
-    times = fire_times_between(spec, start - timedelta(microseconds=1), end - timedelta(microseconds=1))
+    tick = timedelta(microseconds=1)
+    times = fire_times_between(spec, start - tick, end - tick)
     return [t.astimezone(tz).strftime("%H:%M%z") for t in times]

@@ -48,7 +48,9 @@ def plan(
 
 @pytest.mark.parametrize("policy", list(CatchupPolicy))
 def test_on_time_tick_is_created_by_every_policy(policy: CatchupPolicy) -> None:
-    result = plan(last=utc(2026, 1, 1, 9), now=utc(2026, 1, 1, 10, 0, 2), policy=policy, deadline=60)
+    result = plan(
+        last=utc(2026, 1, 1, 9), now=utc(2026, 1, 1, 10, 0, 2), policy=policy, deadline=60
+    )
     assert result == MissedPlan(
         to_create=[utc(2026, 1, 1, 10)], skipped=[], skipped_count=0, latest_due=utc(2026, 1, 1, 10)
     )
@@ -56,7 +58,9 @@ def test_on_time_tick_is_created_by_every_policy(policy: CatchupPolicy) -> None:
 
 @pytest.mark.parametrize("policy", list(CatchupPolicy))
 def test_nothing_due(policy: CatchupPolicy) -> None:
-    assert plan(last=utc(2026, 1, 1, 10), now=utc(2026, 1, 1, 10, 59), policy=policy) == MissedPlan()
+    assert (
+        plan(last=utc(2026, 1, 1, 10), now=utc(2026, 1, 1, 10, 59), policy=policy) == MissedPlan()
+    )
     # now before the window: nothing either
     assert plan(last=utc(2026, 1, 1, 10), now=utc(2026, 1, 1, 9), policy=policy) == MissedPlan()
 
@@ -76,7 +80,10 @@ def test_latest_creates_only_the_most_recent() -> None:
 
 def test_latest_respects_the_deadline() -> None:
     result = plan(
-        last=utc(2026, 1, 1, 0), now=utc(2026, 1, 1, 5, 10), policy=CatchupPolicy.LATEST, deadline=300
+        last=utc(2026, 1, 1, 0),
+        now=utc(2026, 1, 1, 5, 10),
+        policy=CatchupPolicy.LATEST,
+        deadline=300,
     )
     assert result.to_create == []
     assert result.skipped_count == 5
@@ -112,7 +119,9 @@ def test_all_is_capped_at_max_catchup_most_recent() -> None:
 
 
 def test_skip_creates_only_a_time_due_now() -> None:
-    due_now = plan(last=utc(2026, 1, 1, 0), now=utc(2026, 1, 1, 5, 0, 30), policy=CatchupPolicy.SKIP)
+    due_now = plan(
+        last=utc(2026, 1, 1, 0), now=utc(2026, 1, 1, 5, 0, 30), policy=CatchupPolicy.SKIP
+    )
     assert due_now.to_create == [utc(2026, 1, 1, 5)]
     assert due_now.skipped_count == 4
     late = plan(last=utc(2026, 1, 1, 0), now=utc(2026, 1, 1, 5, 1, 1), policy=CatchupPolicy.SKIP)
@@ -120,7 +129,10 @@ def test_skip_creates_only_a_time_due_now() -> None:
     assert late.skipped_count == 5
     # a shorter deadline tightens the 60 s tolerance; a longer one does not widen it
     tight = plan(
-        last=utc(2026, 1, 1, 4), now=utc(2026, 1, 1, 5, 0, 30), policy=CatchupPolicy.SKIP, deadline=10
+        last=utc(2026, 1, 1, 4),
+        now=utc(2026, 1, 1, 5, 0, 30),
+        policy=CatchupPolicy.SKIP,
+        deadline=10,
     )
     assert tight.to_create == []
     wide = plan(
@@ -164,7 +176,9 @@ def test_year_long_outage_with_interval_and_deadline() -> None:
 
 def test_rrule_plans_too() -> None:
     spec = RRuleSpec("RRULE:FREQ=DAILY;BYHOUR=9;BYMINUTE=0")
-    result = plan(spec, last=utc(2026, 1, 1), now=utc(2026, 1, 10, 9, 0, 1), policy=CatchupPolicy.LATEST)
+    result = plan(
+        spec, last=utc(2026, 1, 1), now=utc(2026, 1, 10, 9, 0, 1), policy=CatchupPolicy.LATEST
+    )
     assert result.to_create == [utc(2026, 1, 10, 9)]
     assert result.skipped_count == 9
 

@@ -11,11 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from schedule_helpers import local_fires, utc
 
+from baton._schedules.timeline import recent_fire_times
 from baton._schedules.wallclock import day_clock, wall_to_utc
 from baton.schedules import CronSpec, count_fire_times, fire_times_between, next_fire_times
-
-from schedule_helpers import local_fires, utc
 
 pytestmark = pytest.mark.unit
 
@@ -153,10 +153,13 @@ def test_count_matches_enumeration_over_transitions() -> None:
     for zone in (NY, BERLIN, "Australia/Lord_Howe", "UTC"):
         for expression in ("*/7 * * * *", "0,30 1-3 * * *", "15 2 * * 0"):
             spec = CronSpec(expression, zone)
-            start, end = utc(2026, 3, 1, 0, 7), utc(2026, 11, 15, 3, 3)
-            listed = fire_times_between(spec, start, end, limit=100_000)
-            assert count_fire_times(spec, start, end) == len(listed), (zone, expression)
-            assert listed == sorted(set(listed))
+            for start, end in (
+                (utc(2026, 3, 1, 0, 7), utc(2026, 4, 15, 3, 3)),
+                (utc(2026, 10, 1, 0, 7), utc(2026, 11, 15, 3, 3)),
+            ):
+                listed = fire_times_between(spec, start, end, limit=100_000)
+                assert count_fire_times(spec, start, end) == len(listed), (zone, expression)
+                assert listed == sorted(set(listed))
 
 
 @pytest.mark.parametrize("zone", [NY, BERLIN, "Australia/Lord_Howe", "America/Santiago"])
@@ -179,3 +182,12 @@ def test_fire_times_are_utc_aware() -> None:
     times = fire_times_between(CronSpec("0 9 * * *", BERLIN), utc(2026, 1, 1), utc(2026, 1, 3))
     assert [t.tzinfo for t in times] == [UTC, UTC]
     assert times == [utc(2026, 1, 1, 8), utc(2026, 1, 2, 8)]
+
+
+def test_walking_back_from_inside_the_repeated_hour() -> None:
+    # now = 01:15 EST, the second pass through 01:xx on NY fall-back day: 01:30 already fired
+    # (at 01:30 EDT, 05:30Z), and 01:00/01:30 EST do not fire again.
+    spec = CronSpec("*/30 * * * *", NY)
+    recent, total = recent_fire_times(spec, utc(2026, 11, 1, 4, 10), utc(2026, 11, 1, 6, 15), 5)
+    assert recent == [utc(2026, 11, 1, h, m) for h, m in ((4, 30), (5, 0), (5, 30))]
+    assert total == 3

@@ -24,7 +24,9 @@ def test_stable_and_second_resolution() -> None:
     when = utc(2026, 3, 8, 7, 0, 30)
     assert flow_run_name("etl", when) == flow_run_name("etl", when)
     # sub-second parts do not change the name; the next second does
-    assert flow_run_name("etl", when + timedelta(microseconds=999_999)) == flow_run_name("etl", when)
+    assert flow_run_name("etl", when + timedelta(microseconds=999_999)) == flow_run_name(
+        "etl", when
+    )
     assert flow_run_name("etl", when + timedelta(seconds=1)) != flow_run_name("etl", when)
 
 

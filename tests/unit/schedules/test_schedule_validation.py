@@ -52,14 +52,21 @@ BAD_CRON = [
     ("*/90 * * * *", 'cron "*/90 * * * *": minute step 90 out of range (1-59)'),
     ("a * * * *", 'cron "a * * * *": minute "a" is not a number'),
     ("* * * foo *", 'cron "* * * foo *": month "foo" is not a number or name (jan-dec)'),
-    ("0 9 * * funday", 'cron "0 9 * * funday": day-of-week "funday" is not a number or name (sun-sat)'),
+    (
+        "0 9 * * funday",
+        'cron "0 9 * * funday": day-of-week "funday" is not a number or name (sun-sat)',
+    ),
     ("H * * * *", 'cron "H * * * *": hashed (H) and random (R) values are not supported'),
     ("0 0 15W * *", 'cron "0 0 15W * *": day-of-month "15W": nearest-weekday (W) is not supported'),
-    ("0 0 L-2 * *", 'cron "0 0 L-2 * *": day-of-month "L-2": only a plain L (last day of month) is supported'),
+    (
+        "0 0 L-2 * *",
+        'cron "0 0 L-2 * *": day-of-month "L-2": only a plain L (last day of month) is supported',
+    ),
     ("0 0 30 2 *", 'cron "0 0 30 2 *": day-of-month 30 never occurs in February'),
     (
         "0 0 31 4,6,9,11 *",
-        'cron "0 0 31 4,6,9,11 *": day-of-month 31 never occurs in April, June, September or November',
+        'cron "0 0 31 4,6,9,11 *": day-of-month 31 never occurs in '
+        "April, June, September or November",
     ),
     ("1,,2 * * * *", 'cron "1,,2 * * * *": minute "1,,2" has an empty item'),
     ("0 0 * * 1#6", 'cron "0 0 * * 1#6": day-of-week "1#6": occurrence must be 1-5'),
@@ -73,7 +80,7 @@ def test_bad_cron_messages(expression: str, message: str) -> None:
     with pytest.raises(ScheduleError) as raised:
         validate_cron(expression)
     assert str(raised.value) == message
-    with pytest.raises(ScheduleError, match="^cron "):
+    with pytest.raises(ScheduleError, match=r"^cron "):
         validate_schedule(cron=expression)
 
 
@@ -82,7 +89,10 @@ BAD_INTERVALS: list[tuple[Any, str]] = [
     (-5, "interval -5: must be positive"),
     ("abc", f'interval "abc": {INTERVAL_HELP}'),
     ("1.5s", 'interval "1.5s": must be a whole number of seconds'),
-    ("P1M", 'interval "P1M": months and years are not fixed durations; use a cron or rrule schedule'),
+    (
+        "P1M",
+        'interval "P1M": months and years are not fixed durations; use a cron or rrule schedule',
+    ),
     ("", f'interval "": empty; {INTERVAL_HELP}'),
     ("1m1h", 'interval "1m1h": units must appear once each, largest first (w d h m s)'),
     ("PT", f'interval "PT": not an ISO 8601 duration; {INTERVAL_HELP}'),

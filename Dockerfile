@@ -1,0 +1,71 @@
+# syntax=docker/dockerfile:1
+#
+# Baton's images, from one locked dependency set (uv.lock):
+#
+#   runtime   the base image flow authors build on: Python + the `baton` package.
+#             FROM it, COPY your flows into /opt/baton/flow, done (examples/flows/Dockerfile).
+#             No ENTRYPOINT: the operator runs `baton execute` as the Job's command.
+#   operator  `baton operator` (the kopf operator the Helm chart deploys).
+#
+#   docker build --target runtime  -t baton-runtime:0.1.0  .
+#   docker build --target operator -t baton-operator:0.1.0 .
+#
+# hack/build-images.sh builds both (and the examples image) and loads them into kind.
+#
+# BASE_IMAGE is pinned by digest so a rebuild starts from the same bytes. Without
+# registry access, build from a local image of the same Debian/Python instead:
+#   docker build --build-arg BASE_IMAGE=<local python 3.11 image> ...
+# It must provide python3.11 at /usr/local/bin (as the official image does): the
+# virtual environment is copied between stages and points at that interpreter.
+ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
+
+# --- builder: uv and the build backend live here only --------------------------------
+FROM ${BASE_IMAGE} AS builder
+ARG UV_VERSION=0.13.9
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_NO_CACHE_DIR=1 \
+    UV_COMPILE_BYTECODE=1 \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_PYTHON=/usr/local/bin/python3 \
+    UV_PROJECT_ENVIRONMENT=/opt/baton/venv
+RUN python3 -m pip install "uv==${UV_VERSION}"
+WORKDIR /src
+# Dependencies first (exactly uv.lock, no dev group), so code changes reuse this layer.
+COPY pyproject.toml uv.lock README.md ./
+RUN uv sync --frozen --no-dev --no-install-project
+# Then Baton itself, as a regular (non-editable) install: the venv must not point at /src.
+COPY operator/ operator/
+RUN uv sync --frozen --no-dev --no-editable \
+    && /opt/baton/venv/bin/baton --version
+
+# --- runtime: what flow pods run ----------------------------------------------------
+FROM ${BASE_IMAGE} AS runtime
+ARG VERSION=0.1.0
+LABEL org.opencontainers.image.title="baton-runtime" \
+      org.opencontainers.image.description="Baton's flow runtime: the base image for flow images" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# A fixed numeric uid/gid: pods with runAsNonRoot (the Job default) can verify it.
+RUN groupadd --system --gid 10001 baton \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/baton \
+       --no-create-home --shell /usr/sbin/nologin baton
+COPY --from=builder /opt/baton/venv /opt/baton/venv
+ENV PATH=/opt/baton/venv/bin:${PATH} \
+    VIRTUAL_ENV=/opt/baton/venv \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
+# Flow code goes here; entrypoints (flows/hello.py:hello) are relative to it.
+WORKDIR /opt/baton/flow
+USER 10001:10001
+
+# --- operator -----------------------------------------------------------------------
+FROM runtime AS operator
+LABEL org.opencontainers.image.title="baton-operator" \
+      org.opencontainers.image.description="Baton's Kubernetes operator"
+WORKDIR /opt/baton
+USER 10001:10001
+EXPOSE 8080 9090
+ENTRYPOINT ["baton"]
+CMD ["operator", "--liveness=http://0.0.0.0:8080/healthz"]

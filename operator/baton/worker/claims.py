@@ -1,0 +1,149 @@
+"""What a process worker decides, as pure functions over plain JSON objects.
+
+The worker loop (``worker.loop``) gathers FlowRuns, Flows, Deployments and the WorkPool
+from the API server and applies what these functions return: which runs it may claim and
+in which order, the environment of ``baton execute`` for a claimed run, and the pool's
+``status.workers`` list after one heartbeat. Keeping them free of I/O lets the unit tests
+pin the protocol (docs/workers.md) with fixed clocks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+Json = dict[str, Any]
+
+#: The operator's reason for a process-pool run that waits for a worker to claim it.
+AWAITING_WORKER = "AwaitingWorker"
+PENDING = "Pending"
+#: Entries of silent workers are dropped after this many heartbeat timeouts.
+STALE_FACTOR = 10
+DEFAULT_HEARTBEAT_TIMEOUT = 60
+
+
+def worker_identity() -> str:
+    """``<host>-<pid>``: unique among live workers, readable in ``kubectl get -o yaml``."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def stamp(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def is_claimable(run: Mapping[str, Any], pool: str) -> bool:
+    """A run the operator admitted to ``pool`` that no worker has claimed yet."""
+    spec = run.get("spec") or {}
+    status = run.get("status") or {}
+    return (
+        status.get("state") == PENDING
+        and status.get("reason") == AWAITING_WORKER
+        and status.get("workPool") == pool
+        and not status.get("worker")
+        and not spec.get("cancelRequested")
+        and not (run.get("metadata") or {}).get("deletionTimestamp")
+    )
+
+
+def _due(run: Mapping[str, Any]) -> tuple[datetime, str]:
+    metadata = run.get("metadata") or {}
+    when = parse_time((run.get("spec") or {}).get("scheduledTime")) or parse_time(
+        metadata.get("creationTimestamp")
+    )
+    return when or datetime.max.replace(tzinfo=UTC), str(metadata.get("name", ""))
+
+
+def claim_order(runs: Iterable[Mapping[str, Any]], pool: str, slots: int | None) -> list[Json]:
+    """The claimable runs of ``pool``, oldest scheduled time first, at most ``slots``."""
+    ready = sorted((dict(r) for r in runs if is_claimable(r, pool)), key=_due)
+    return ready if slots is None else ready[: max(0, slots)]
+
+
+def merged_parameters(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> Json:
+    """The Deployment's default parameters with the run's own laid over them."""
+    defaults = ((deployment or {}).get("spec") or {}).get("parameters") or {}
+    return {**defaults, **((run.get("spec") or {}).get("parameters") or {})}
+
+
+def flow_name_of(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> str | None:
+    """The Flow a run executes: through its Deployment, or its own ``flowRef``."""
+    if deployment is not None:
+        return str(((deployment.get("spec") or {}).get("flowRef") or {}).get("name") or "") or None
+    return ((run.get("spec") or {}).get("flowRef") or {}).get("name")
+
+
+def run_environment(
+    run: Mapping[str, Any],
+    flow: Mapping[str, Any],
+    deployment: Mapping[str, Any] | None,
+    *,
+    base: Mapping[str, str],
+) -> dict[str, str]:
+    """The environment of ``baton execute`` for ``run``: the same identity a Job's pod gets."""
+    metadata = run.get("metadata") or {}
+    status = run.get("status") or {}
+    deployment_name = ((deployment or {}).get("metadata") or {}).get("name", "")
+    env = dict(base)
+    env.update(
+        {
+            "BATON_FLOW_RUN_NAME": str(metadata.get("name", "")),
+            "BATON_FLOW_RUN_NAMESPACE": str(metadata.get("namespace", "")),
+            "BATON_FLOW_RUN_UID": str(metadata.get("uid", "")),
+            "BATON_FLOW_NAME": str((flow.get("metadata") or {}).get("name", "")),
+            "BATON_DEPLOYMENT_NAME": str(deployment_name),
+            "BATON_ENTRYPOINT": str((flow.get("spec") or {}).get("entrypoint", "")),
+            "BATON_ATTEMPT": str(max(1, int(status.get("attempts") or 1))),
+            "BATON_PARAMETERS": json.dumps(
+                merged_parameters(run, deployment), separators=(",", ":")
+            ),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    scheduled = (run.get("spec") or {}).get("scheduledTime")
+    if scheduled:
+        env["BATON_SCHEDULED_TIME"] = str(scheduled).replace("Z", "+00:00")
+    else:
+        env.pop("BATON_SCHEDULED_TIME", None)
+    return env
+
+
+def heartbeat_timeout(pool: Mapping[str, Any]) -> int:
+    spec = pool.get("spec") or {}
+    return int(spec.get("heartbeatTimeoutSeconds") or DEFAULT_HEARTBEAT_TIMEOUT)
+
+
+def updated_workers(
+    entries: Iterable[Mapping[str, Any]],
+    me: str,
+    *,
+    now: datetime,
+    running: int,
+    timeout_seconds: int,
+    leaving: bool = False,
+) -> list[Json]:
+    """``status.workers`` after one heartbeat of ``me`` (or its goodbye when ``leaving``).
+
+    Other workers' entries are kept unless silent for ``STALE_FACTOR`` heartbeat timeouts,
+    so the list cannot grow without bound as workers come and go.
+    """
+    horizon = now - timedelta(seconds=STALE_FACTOR * timeout_seconds)
+    kept: list[Json] = []
+    for entry in entries:
+        if entry.get("name") == me:
+            continue
+        beat = parse_time(entry.get("lastHeartbeat"))
+        if beat is not None and beat >= horizon:
+            kept.append(dict(entry))
+    if not leaving:
+        kept.append({"name": me, "lastHeartbeat": stamp(now), "running": running})
+    return sorted(kept, key=lambda e: str(e.get("name")))

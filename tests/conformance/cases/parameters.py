@@ -1,0 +1,129 @@
+"""Flow parameters: pydantic coercion, validation errors naming the field, defaults."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from casekit import count, counts, describe_state, outcome
+from pydantic import BaseModel
+
+from prefect import flow, task
+
+
+class Window(BaseModel):
+    start: date
+    days: int = 1
+
+
+# Baton passes default values through unvalidated (docs/sdk.md, "Where Baton deliberately
+# differs"): `def f(limit: int = None)` runs instead of failing.
+DIFFERENCES = {
+    "case_default_parameter_values": {
+        "state": {
+            "prefect": {
+                "type": "FAILED",
+                "name": "Failed",
+                "message": "Validation of flow parameters failed with error: ParameterTypeError: "
+                "Flow run received invalid parameters:\n - limit: Input should be a valid integer",
+            },
+            "baton": {"type": "COMPLETED", "name": "Completed", "message": None},
+            "why": "compatibility.md#defaults-are-not-validated",
+        },
+        "outcome": {
+            "prefect": {
+                "raised": {
+                    "error": "ParameterTypeError",
+                    "message": "Flow run received invalid parameters:\n - limit: "
+                    "Input should be a valid integer",
+                }
+            },
+            "baton": {"returned": {"limit": None, "tags": []}},
+            "why": "compatibility.md#defaults-are-not-validated",
+        },
+    }
+}
+
+
+def _type_names(values: dict) -> dict:
+    return {name: type(value).__name__ for name, value in values.items()}
+
+
+def case_parameters_coerced_to_annotations() -> dict:
+    @flow
+    def main(x: int, ratio: float, flags: list[bool], window: Window, day: date) -> dict:
+        values = {"x": x, "ratio": ratio, "flags": flags, "window": window, "day": day}
+        return {
+            "types": _type_names(values),
+            "x": x,
+            "ratio": ratio,
+            "flags": flags,
+            "window_days": window.days,
+            "day": day.isoformat(),
+        }
+
+    return outcome(
+        main,
+        x="3",
+        ratio="0.5",
+        flags=["true", "0", 1],
+        window={"start": "2024-01-31", "days": "7"},
+        day="2024-02-29",
+    )
+
+
+def case_invalid_parameter_fails_before_any_task() -> dict:
+    @task
+    def work() -> None:
+        count("work")
+
+    @flow
+    def main(x: int, name: str = "n") -> None:
+        count("main")
+        work()
+
+    state = main(x="not a number", return_state=True)
+    result = outcome(main, x="not a number")
+    message = state.message or ""
+    return {
+        "state": {"type": state.type.value, "name": state.name},
+        "message_start": message.split(":")[0],
+        "names_field": " - x: Input should be a valid integer" in message,
+        "raised": result["raised"]["error"],
+        "counts": counts(),
+    }
+
+
+def case_missing_parameter() -> dict:
+    @flow
+    def main(x: int, y: int) -> int:
+        return x + y
+
+    state = main(1, return_state=True)
+    return {"state": describe_state(state), "outcome": outcome(main, 1)}
+
+
+def case_validate_parameters_false() -> dict:
+    @flow(validate_parameters=False)
+    def main(x: int) -> str:
+        return type(x).__name__
+
+    return outcome(main, "3")
+
+
+def case_default_parameter_values() -> dict:
+    @flow
+    def main(limit: int = None, tags: list[str] = ()) -> dict:  # type: ignore[assignment]
+        return {"limit": limit, "tags": list(tags)}
+
+    state = main(return_state=True)
+    return {"state": describe_state(state), "outcome": outcome(main)}
+
+
+def case_parameters_seen_by_runtime() -> dict:
+    from prefect.runtime import flow_run
+
+    @flow
+    def main(x: int, label: str = "default") -> dict:
+        return flow_run.parameters
+
+    return outcome(main, "5")
