@@ -18,6 +18,7 @@ from typing import Any
 import kopf
 
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
+from baton.controller import metrics
 from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect
@@ -128,7 +129,8 @@ def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 def run(
-    *, namespaces: list[str], liveness: str | None, verbose: bool = False, log_format: str = "json"
+    *, namespaces: list[str], liveness: str | None, verbose: bool = False, log_format: str = "json",
+    metrics_port: int = 0,
 ) -> None:
     """Run the operator until interrupted (the ``baton operator`` command)."""
     formats = {
@@ -139,6 +141,7 @@ def run(
     kopf.configure(verbose=verbose, log_format=formats[log_format])
     # One line per API request is noise at INFO; failures are logged by Baton itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    metrics.serve(metrics_port)
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,

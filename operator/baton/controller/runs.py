@@ -32,7 +32,7 @@ from baton._kube.client import (
     ApiError,
     NotFound,
 )
-from baton.controller import events
+from baton.controller import events, metrics
 from baton.controller.admission import (
     LIMIT_REACHED,
     REPLACED,
@@ -274,6 +274,8 @@ class RunController:
         except NotFound:
             return False
         self.runs[(run.namespace, run.name)] = updated
+        if "state" in patch:
+            metrics.STATE_TRANSITIONS.labels(run.namespace, patch["state"]).inc()
         if "state" in patch and patch["state"] != (run.status.state or None):
             await events.post(
                 self._client,
@@ -392,7 +394,10 @@ class RunController:
             writes.append(self._write(view.runs[key][0], step, now))
         writes.extend(self._replace(key, now) for key in plan.cancel_old)
         await asyncio.gather(*writes)
-        await self._write_pool_status(pool, len(view.active) + len(plan.admit), len(plan.wait))
+        running, queued = len(view.active) + len(plan.admit), len(plan.wait)
+        metrics.RUNNING.labels(namespace, pool_name).set(running)
+        metrics.QUEUE_DEPTH.labels(namespace, pool_name).set(queued)
+        await self._write_pool_status(pool, running, queued)
         return min(view.wake, default=None)
 
     def _classify(
@@ -509,6 +514,8 @@ class RunController:
             )
             return
         fields["jobName"] = manifest["metadata"]["name"]
+        since = run.spec.scheduled_time or run.created_at
+        metrics.JOB_CREATION_LATENCY.observe(max(0.0, (now - since).total_seconds()))
         await self._write(
             run,
             Step(

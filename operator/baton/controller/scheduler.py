@@ -20,7 +20,7 @@ from typing import Any
 import pydantic
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, AlreadyExists, ApiError, NotFound
-from baton.controller import events
+from baton.controller import events, metrics
 from baton.controller.planning import (
     INVALID_SPEC,
     RunInfo,
@@ -139,9 +139,13 @@ class Scheduler:
         for manifest in plan.runs:
             try:
                 await self._client.create(FLOWRUNS, manifest, deployment.namespace)
-                self.created_runs += 1
             except AlreadyExists:
-                pass
+                continue
+            self.created_runs += 1
+            metrics.RUNS_CREATED.labels(deployment.namespace).inc()
+            fire_time = parse_time(manifest["spec"]["scheduledTime"])
+            if fire_time is not None:
+                metrics.SCHEDULING_SKEW.observe((self._clock() - fire_time).total_seconds())
         if plan.skipped:
             sample = ", ".join(t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in plan.skipped_sample)
             await events.post(
