@@ -8,13 +8,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from conftest import Cluster
+from clusterkit import Cluster
 
 T = TypeVar("T")
 
 
-def wait_for(predicate: Callable[[], T], timeout: float = 30.0, interval: float = 0.3,
-             what: str = "condition") -> T:
+def wait_for(
+    predicate: Callable[[], T],
+    timeout: float = 30.0,
+    interval: float = 0.3,
+    what: str = "condition",
+) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -30,40 +34,64 @@ def now() -> str:
 
 
 def apply(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> None:
-    cluster.kubectl("apply", "-n", namespace, "-f", "-",
-                    stdin=json.dumps({"apiVersion": "v1", "kind": "List",
-                                      "items": list(objects)}))
+    cluster.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)}),
+    )
 
 
 def flow(name: str = "f", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "baton.dev/v1alpha1", "kind": "Flow", "metadata": {"name": name},
-            "spec": {"image": "baton-examples:0.1.0", "entrypoint": "flows/etl.py:etl",
-                     **spec}}
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "Flow",
+        "metadata": {"name": name},
+        "spec": {"image": "baton-examples:0.1.0", "entrypoint": "flows/etl.py:etl", **spec},
+    }
 
 
 def pool(name: str = "default", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "baton.dev/v1alpha1", "kind": "WorkPool", "metadata": {"name": name},
-            "spec": spec}
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "WorkPool",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
 
 
 def deployment(name: str = "d", flow_name: str = "f", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "baton.dev/v1alpha1", "kind": "Deployment",
-            "metadata": {"name": name}, "spec": {"flowRef": {"name": flow_name}, **spec}}
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {"flowRef": {"name": flow_name}, **spec},
+    }
 
 
 def flow_run(name: str, deployment_name: str = "d", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "baton.dev/v1alpha1", "kind": "FlowRun", "metadata": {"name": name},
-            "spec": {"deploymentRef": {"name": deployment_name}, **spec}}
+    return {
+        "apiVersion": "baton.dev/v1alpha1",
+        "kind": "FlowRun",
+        "metadata": {"name": name},
+        "spec": {"deploymentRef": {"name": deployment_name}, **spec},
+    }
 
 
 def run_status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
     return dict(cluster.get_json("flowrun", name, "-n", namespace).get("status") or {})
 
 
-def wait_state(cluster: Cluster, namespace: str, name: str, *states: str,
-               timeout: float = 30.0) -> dict[str, Any]:
-    return wait_for(lambda: (s := run_status(cluster, namespace, name)).get("state") in states
-                    and s, timeout=timeout, what=f"{name} in {states}")
+def wait_state(
+    cluster: Cluster, namespace: str, name: str, *states: str, timeout: float = 30.0
+) -> dict[str, Any]:
+    return wait_for(
+        lambda: (s := run_status(cluster, namespace, name)).get("state") in states and s,
+        timeout=timeout,
+        what=f"{name} in {states}",
+    )
 
 
 def jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
@@ -71,34 +99,74 @@ def jobs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
 
 
 def pod_of(cluster: Cluster, namespace: str, job: str) -> dict[str, Any] | None:
-    items = cluster.get_json("pods", "-n", namespace, "-l",
-                             f"batch.kubernetes.io/job-name={job}")["items"]
+    items = cluster.get_json("pods", "-n", namespace, "-l", f"batch.kubernetes.io/job-name={job}")[
+        "items"
+    ]
     return items[0] if items else None
 
 
-def report(cluster: Cluster, namespace: str, name: str, state: str, message: str = "",
-           attempt: int = 1) -> None:
+def report(
+    cluster: Cluster, namespace: str, name: str, state: str, message: str = "", attempt: int = 1
+) -> None:
     """Play the in-pod runtime: write its report (the runtime itself is tested elsewhere)."""
-    runtime = {"state": state, "message": message, "timestamp": now(), "attempt": attempt,
-               "startTime": now()}
+    runtime = {
+        "state": state,
+        "message": message,
+        "timestamp": now(),
+        "attempt": attempt,
+        "startTime": now(),
+    }
     if state not in ("Running", "Retrying"):
         runtime["endTime"] = now()
-    cluster.kubectl("patch", "flowrun", name, "-n", namespace, "--subresource=status",
-                    "--type=merge", "-p", json.dumps({"status": {"runtime": runtime}}))
+    cluster.kubectl(
+        "patch",
+        "flowrun",
+        name,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": {"runtime": runtime}}),
+    )
 
 
 def set_pod_status(cluster: Cluster, namespace: str, pod: str, status: dict[str, Any]) -> None:
     """Play the kubelet: write the pod's status."""
-    cluster.kubectl("patch", "pod", pod, "-n", namespace, "--subresource=status",
-                    "--type=merge", "-p", json.dumps({"status": status}))
+    cluster.kubectl(
+        "patch",
+        "pod",
+        pod,
+        "-n",
+        namespace,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps({"status": status}),
+    )
 
 
 def terminated(exit_code: int, reason: str = "Error") -> dict[str, Any]:
     stamp = now()
-    return {"phase": "Failed" if exit_code else "Succeeded",
-            "conditions": [{"type": "Ready", "status": "False"}],
-            "containerStatuses": [{
-                "name": "flow", "image": "baton-examples:0.1.0", "imageID": "", "ready": False,
-                "restartCount": 0, "started": False,
-                "state": {"terminated": {"exitCode": exit_code, "reason": reason,
-                                         "startedAt": stamp, "finishedAt": stamp}}}]}
+    return {
+        "phase": "Failed" if exit_code else "Succeeded",
+        "conditions": [{"type": "Ready", "status": "False"}],
+        "containerStatuses": [
+            {
+                "name": "flow",
+                "image": "baton-examples:0.1.0",
+                "imageID": "",
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {
+                    "terminated": {
+                        "exitCode": exit_code,
+                        "reason": reason,
+                        "startedAt": stamp,
+                        "finishedAt": stamp,
+                    }
+                },
+            }
+        ],
+    }

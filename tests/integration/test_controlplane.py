@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Cluster
+from clusterkit import Cluster
 
 pytestmark = pytest.mark.integration
 

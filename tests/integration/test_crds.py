@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, Cluster
+from clusterkit import ROOT, Cluster
 
 pytestmark = pytest.mark.integration
 

@@ -19,30 +19,56 @@ from typing import Any
 
 import pytest
 from kube_helpers import (
-    apply, deployment, flow, flow_run, jobs, pod_of, pool, report, run_status,
-    set_pod_status, terminated, wait_for, wait_state,
+    apply,
+    deployment,
+    flow,
+    flow_run,
+    jobs,
+    pod_of,
+    pool,
+    report,
+    run_status,
+    set_pod_status,
+    terminated,
+    wait_for,
+    wait_state,
 )
 
-from conftest import ROOT, Cluster, OperatorProcess
+from clusterkit import ROOT, Cluster, OperatorProcess
 
 pytestmark = pytest.mark.integration
 
 
-def setup(cluster: Cluster, ns: str, *, pool_spec: dict[str, Any] | None = None,
-          deployment_spec: dict[str, Any] | None = None,
-          flow_spec: dict[str, Any] | None = None) -> None:
-    apply(cluster, ns, flow(**(flow_spec or {})), pool(**(pool_spec or {})),
-          deployment(**(deployment_spec or {})))
+def setup(
+    cluster: Cluster,
+    ns: str,
+    *,
+    pool_spec: dict[str, Any] | None = None,
+    deployment_spec: dict[str, Any] | None = None,
+    flow_spec: dict[str, Any] | None = None,
+) -> None:
+    apply(
+        cluster,
+        ns,
+        flow(**(flow_spec or {})),
+        pool(**(pool_spec or {})),
+        deployment(**(deployment_spec or {})),
+    )
 
 
 def job_for(cluster: Cluster, ns: str, run: str) -> dict[str, Any]:
-    return wait_for(lambda: next((j for j in jobs(cluster, ns)
-                                  if j["metadata"]["ownerReferences"][0]["name"] == run), None),
-                    what=f"a Job for {run}")
+    return wait_for(
+        lambda: next(
+            (j for j in jobs(cluster, ns) if j["metadata"]["ownerReferences"][0]["name"] == run),
+            None,
+        ),
+        what=f"a Job for {run}",
+    )
 
 
 def test_a_run_goes_pending_running_completed_with_the_real_runtime(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("r1", parameters={"day": "2026-03-01", "budget": 50}))
     job = job_for(crds, namespace, "r1")
@@ -53,31 +79,46 @@ def test_a_run_goes_pending_running_completed_with_the_real_runtime(
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     # kubelet: run the pod's command as a local process with the pod's environment.
     env = {e["name"]: e["value"] for e in container["env"]}
-    done = subprocess.run(container["command"][1:] and [sys.executable, "-m", "baton.cli",
-                                                         *container["command"][1:]],
-                          env={**os.environ, **env, "KUBECONFIG": str(crds.kubeconfig),
-                               "BATON_CACHE_DIR": "/nonexistent"},
-                          cwd=ROOT / "examples", capture_output=True, text=True, timeout=120,
-                          check=False)
+    done = subprocess.run(
+        container["command"][1:] and [sys.executable, "-m", "baton.cli", *container["command"][1:]],
+        env={
+            **os.environ,
+            **env,
+            "KUBECONFIG": str(crds.kubeconfig),
+            "BATON_CACHE_DIR": "/nonexistent",
+        },
+        cwd=ROOT / "examples",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     status = wait_state(crds, namespace, "r1", "Completed")
     states = [h["state"] for h in status["history"]]
     # A leading Scheduled appears when the run's event beat its Deployment's to the operator.
-    assert states[-1] == "Completed" and states[-3:-1] in (["Pending", "Running"],
-                                                           ["Scheduled", "Pending"]), states
+    assert states[-1] == "Completed" and states[-3:-1] in (
+        ["Pending", "Running"],
+        ["Scheduled", "Pending"],
+    ), states
     assert status["result"]["type"] == "int"
     assert status["duration"].endswith("s")
     row = crds.kubectl("get", "flowruns", "r1", "-n", namespace).stdout.splitlines()[1]
     assert "Completed" in row and "d" in row.split()
-    events = crds.get_json("events", "-n", namespace,
-                           "--field-selector", "involvedObject.name=r1")["items"]
+    events = crds.get_json("events", "-n", namespace, "--field-selector", "involvedObject.name=r1")[
+        "items"
+    ]
     assert any("-> Completed" in e["message"] for e in events)
 
 
 def test_invalid_parameters_fail_without_a_job(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
-    schema = {"type": "object", "properties": {"budget": {"type": "integer"}},
-              "required": ["budget"]}
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
+    schema = {
+        "type": "object",
+        "properties": {"budget": {"type": "integer"}},
+        "required": ["budget"],
+    }
     setup(crds, namespace, flow_spec={"parameterSchema": schema})
     apply(crds, namespace, flow_run("bad", parameters={"budget": "lots"}))
     status = wait_state(crds, namespace, "bad", "Failed")
@@ -97,10 +138,15 @@ class JobCounter:
 
     def _sample(self) -> None:
         while not self._stop.is_set():
-            active = [j for j in jobs(self.cluster, self.ns)
-                      if not any(c["type"] in ("Complete", "Failed")
-                                 for c in j.get("status", {}).get("conditions") or [])
-                      and not j["metadata"].get("deletionTimestamp")]
+            active = [
+                j
+                for j in jobs(self.cluster, self.ns)
+                if not any(
+                    c["type"] in ("Complete", "Failed")
+                    for c in j.get("status", {}).get("conditions") or []
+                )
+                and not j["metadata"].get("deletionTimestamp")
+            ]
             self.peak = max(self.peak, len(active))
             time.sleep(0.2)
 
@@ -118,16 +164,21 @@ def finish_job(cluster: Cluster, ns: str, run: str, state: str = "Completed") ->
     job = job_for(cluster, ns, run)
     report(cluster, ns, run, state)
     pod = wait_for(lambda: pod_of(cluster, ns, job["metadata"]["name"]), what="pod")
-    set_pod_status(cluster, ns, pod["metadata"]["name"],
-                   terminated(0 if state == "Completed" else 1))
+    set_pod_status(
+        cluster, ns, pod["metadata"]["name"], terminated(0 if state == "Completed" else 1)
+    )
 
 
 def test_limit_one_enqueue_never_has_two_jobs(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace, deployment_spec={"concurrency": {"limit": 1}})
     with JobCounter(crds, namespace) as counter:
-        apply(crds, namespace, *(flow_run(f"q{i}", scheduledTime=f"2026-01-01T00:00:0{i}Z")
-                                 for i in range(3)))
+        apply(
+            crds,
+            namespace,
+            *(flow_run(f"q{i}", scheduledTime=f"2026-01-01T00:00:0{i}Z") for i in range(3)),
+        )
         wait_state(crds, namespace, "q0", "Pending")
         waiting = wait_state(crds, namespace, "q1", "Scheduled", "Late")
         assert waiting["reason"] == "AwaitingConcurrencySlot"
@@ -141,10 +192,16 @@ def test_limit_one_enqueue_never_has_two_jobs(
 
 
 def test_cancel_new_and_cancel_old(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
-    apply(crds, namespace, flow(), pool(),
-          deployment("new", concurrency={"limit": 1, "collisionStrategy": "CancelNew"}),
-          deployment("old", concurrency={"limit": 1, "collisionStrategy": "CancelOld"}))
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
+    apply(
+        crds,
+        namespace,
+        flow(),
+        pool(),
+        deployment("new", concurrency={"limit": 1, "collisionStrategy": "CancelNew"}),
+        deployment("old", concurrency={"limit": 1, "collisionStrategy": "CancelOld"}),
+    )
     apply(crds, namespace, flow_run("n1", "new"), flow_run("o1", "old"))
     wait_state(crds, namespace, "n1", "Pending")
     wait_state(crds, namespace, "o1", "Pending")
@@ -157,7 +214,8 @@ def test_cancel_new_and_cancel_old(
 
 
 def test_oom_killed_pod_is_crashed_after_the_grace_period(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("oom"))
     job = job_for(crds, namespace, "oom")
@@ -169,19 +227,30 @@ def test_oom_killed_pod_is_crashed_after_the_grace_period(
 
 
 def test_evicted_pod_gets_a_new_attempt_with_crash_retries(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace, deployment_spec={"crashRetries": 1})
     apply(crds, namespace, flow_run("ev"))
     job = job_for(crds, namespace, "ev")
     pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]))
-    set_pod_status(crds, namespace, pod["metadata"]["name"],
-                   {"phase": "Failed", "reason": "Evicted",
-                    "message": "The node was low on resource: memory."})
-    second = wait_for(lambda: (s := run_status(crds, namespace, "ev")).get("attempts") == 2
-                      and s, what="a second attempt")
+    set_pod_status(
+        crds,
+        namespace,
+        pod["metadata"]["name"],
+        {
+            "phase": "Failed",
+            "reason": "Evicted",
+            "message": "The node was low on resource: memory.",
+        },
+    )
+    second = wait_for(
+        lambda: (s := run_status(crds, namespace, "ev")).get("attempts") == 2 and s,
+        what="a second attempt",
+    )
     assert second["jobName"].endswith("-2")
-    assert any(h["state"] == "AwaitingRetry" and "Evicted" in h["message"]
-               for h in second["history"])
+    assert any(
+        h["state"] == "AwaitingRetry" and "Evicted" in h["message"] for h in second["history"]
+    )
     # runtime: a late report from attempt 1 must not end attempt 2 ...
     report(crds, namespace, "ev", "Completed", attempt=1)
     time.sleep(2)
@@ -192,7 +261,8 @@ def test_evicted_pod_gets_a_new_attempt_with_crash_retries(
 
 
 def test_late_final_report_is_not_a_false_crash(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("late"))
     job = job_for(crds, namespace, "late")
@@ -206,18 +276,38 @@ def test_late_final_report_is_not_a_false_crash(
 
 
 def test_cancel_of_a_pod_that_ignores_sigterm(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("stubborn"))
     job = job_for(crds, namespace, "stubborn")
     pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]))
     # kubelet: bind the pod to a node that never answers, so its deletion hangs forever.
-    crds.kubectl("create", "-n", namespace, "-f", "-", stdin=json.dumps({
-        "apiVersion": "v1", "kind": "Binding",
-        "metadata": {"name": pod["metadata"]["name"]},
-        "target": {"apiVersion": "v1", "kind": "Node", "name": "ghost"}}))
-    crds.kubectl("patch", "flowrun", "stubborn", "-n", namespace, "--type=merge",
-                 "-p", '{"spec": {"cancelRequested": true}}')
+    crds.kubectl(
+        "create",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Binding",
+                "metadata": {"name": pod["metadata"]["name"]},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": "ghost"},
+            }
+        ),
+    )
+    crds.kubectl(
+        "patch",
+        "flowrun",
+        "stubborn",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"cancelRequested": true}}',
+    )
     wait_state(crds, namespace, "stubborn", "Cancelling")
     status = wait_state(crds, namespace, "stubborn", "Cancelled", timeout=30)
     assert "grace period" in status["message"]
@@ -226,7 +316,8 @@ def test_cancel_of_a_pod_that_ignores_sigterm(
 
 
 def test_deleted_flow_run_takes_its_job(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("gone"))
     job_for(crds, namespace, "gone")
@@ -235,7 +326,8 @@ def test_deleted_flow_run_takes_its_job(
 
 
 def test_deadline_exceeded_is_failed_with_the_reason(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace, pool_spec={"jobTemplate": {"activeDeadlineSeconds": 1}})
     apply(crds, namespace, flow_run("slow"))
     status = wait_state(crds, namespace, "slow", "Failed", timeout=40)
@@ -243,34 +335,65 @@ def test_deadline_exceeded_is_failed_with_the_reason(
 
 
 def test_image_that_never_pulls_is_crashed(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace)
     apply(crds, namespace, flow_run("nopull"))
     job = job_for(crds, namespace, "nopull")
     pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]))
-    set_pod_status(crds, namespace, pod["metadata"]["name"], {
-        "phase": "Pending",
-        "containerStatuses": [{"name": "flow", "image": "x", "imageID": "", "ready": False,
-                               "restartCount": 0,
-                               "state": {"waiting": {"reason": "ImagePullBackOff",
-                                                     "message": "pull access denied"}}}]})
+    set_pod_status(
+        crds,
+        namespace,
+        pod["metadata"]["name"],
+        {
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "flow",
+                    "image": "x",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {
+                        "waiting": {"reason": "ImagePullBackOff", "message": "pull access denied"}
+                    },
+                }
+            ],
+        },
+    )
     status = wait_state(crds, namespace, "nopull", "Crashed", timeout=30)
     assert status["reason"] == "ImagePullBackOff"
     assert "pull access denied" in status["message"]
 
 
 def test_pool_limit_and_pause_hold_runs(
-        operator: OperatorProcess, crds: Cluster, namespace: str) -> None:
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
     setup(crds, namespace, pool_spec={"concurrencyLimit": 1, "paused": True})
     apply(crds, namespace, flow_run("p1"), flow_run("p2"))
     status = wait_state(crds, namespace, "p1", "Scheduled", "Late")
     assert status["reason"] == "WorkPoolPaused"
-    crds.kubectl("patch", "workpool", "default", "-n", namespace, "--type=merge",
-                 "-p", '{"spec": {"paused": false}}')
+    crds.kubectl(
+        "patch",
+        "workpool",
+        "default",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        '{"spec": {"paused": false}}',
+    )
     wait_for(lambda: len(jobs(crds, namespace)) == 1)
-    queued = wait_for(lambda: next(
-        (s for n in ("p1", "p2") if (s := run_status(crds, namespace, n)).get("reason")
-         == "AwaitingPoolSlot"), None))
+    queued = wait_for(
+        lambda: next(
+            (
+                s
+                for n in ("p1", "p2")
+                if (s := run_status(crds, namespace, n)).get("reason") == "AwaitingPoolSlot"
+            ),
+            None,
+        )
+    )
     assert "limit (1)" in queued["message"]
     pool_status = crds.get_json("workpool", "default", "-n", namespace)["status"]
     assert (pool_status["running"], pool_status["queued"]) == (1, 1)

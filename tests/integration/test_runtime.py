@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, Cluster
+from clusterkit import ROOT, Cluster
 
 pytestmark = pytest.mark.integration
 FLOWS = Path(__file__).parent / "flows"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Cluster, OperatorProcess
+from clusterkit import Cluster, OperatorProcess
 
 pytestmark = pytest.mark.integration
 
@@ -132,8 +132,14 @@ def test_two_replicas_create_each_run_once(
 ) -> None:
     operator.start()  # a second replica, both active
     # Catch-up All: a replica still starting up must not turn this into a catch-up test.
-    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=deployment(
-        "twice", {"interval": 2}, catchup={"policy": "All", "maxRuns": 20}))
+    crds.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=deployment("twice", {"interval": 2}, catchup={"policy": "All", "maxRuns": 20}),
+    )
     created = created_at(crds, namespace, "deployments.baton.dev", "twice")
     time.sleep(12)
     until = datetime.now(UTC) - timedelta(seconds=3)
