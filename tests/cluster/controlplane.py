@@ -164,6 +164,8 @@ class ControlPlane:
     workdir: Path
     server: str = ""
     pids: dict[str, int] = field(default_factory=dict)
+    #: Children started by this process (absent after ``load``): kept so they are reaped.
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -196,12 +198,15 @@ class ControlPlane:
                 start_new_session=True,
             )
         self.pids[name] = proc.pid
+        self.procs[name] = proc
         self.save()
 
     def alive(self, name: str) -> bool:
         pid = self.pids.get(name)
         if pid is None:
             return False
+        if name in self.procs:
+            return self.procs[name].poll() is None
         with contextlib.suppress(ChildProcessError):
             if os.waitpid(pid, os.WNOHANG) != (0, 0):
                 return False
@@ -347,7 +352,10 @@ class ControlPlane:
                     os.killpg(self.pids[name], signal.SIGKILL)
                 while self.alive(name):
                     time.sleep(0.05)
+        for proc in self.procs.values():
+            proc.wait()
         self.pids.clear()
+        self.procs.clear()
         with contextlib.suppress(FileNotFoundError):
             self.state_file.unlink()
 
