@@ -149,6 +149,9 @@ def bench_baton(client: KubeClient, kubeconfig: Path, n: int, fires: int,
                                     stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         boundaries = wait_fires(fires)
+        if operator.poll() is not None:
+            tail = (log_dir / f"operator-{n}.log").read_text()[-2000:]
+            raise RuntimeError(f"the operator exited during the benchmark:\n{tail}")
         cpu = _cpu_seconds(operator.pid)
         rss = _peak_rss_mib(operator.pid)
     finally:

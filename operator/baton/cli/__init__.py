@@ -35,7 +35,13 @@ def _lazy(module: str, function: str) -> Handler:
 def _operator(args: argparse.Namespace) -> int:
     from baton.controller.app import run  # noqa: PLC0415
 
-    run(namespaces=args.namespaces or [], liveness=args.liveness, verbose=args.verbose)
+    run(
+        namespaces=args.namespaces or [],
+        liveness=args.liveness,
+        verbose=args.verbose,
+        log_format=args.log_format,
+        metrics_port=args.metrics_port,
+    )
     return 0
 
 
@@ -252,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="liveness endpoint URL (default: %(default)s)",
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    operator.add_argument(
+        "--log-format",
+        choices=["json", "plain", "full"],
+        default="json",
+        help="log line format (default: %(default)s, one JSON object per line)",
+    )
+    operator.add_argument(
+        "--metrics-port",
+        type=int,
+        default=0,
+        help="serve Prometheus metrics on this port (default: 0, off)",
+    )
 
     _command(
         commands,
