@@ -58,6 +58,16 @@ unit: venv ## unit tests only (no cluster)
 demo: venv tools ## start the control plane and show Baton running flows
 	$(PY) examples/demo.py
 
+.PHONY: argocd-cm
+argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
+	$(PY) hack/argocd_cm.py
+
+.PHONY: bench
+bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect (JSON)
+	mkdir -p bench/results
+	$(PY) bench/scheduling.py --sizes 100 1000 5000 --fires 3 --json bench/results/scheduling.json
+	$(PY) bench/sdk.py --json bench/results/sdk.json
+
 .PHONY: clean
 clean: cluster-down
 	rm -rf $(CLUSTER)

@@ -31,16 +31,27 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
+import contextlib
+
 import controlplane  # noqa: E402
 
 from baton._kube.client import (  # noqa: E402
-    DEPLOYMENTS, FLOWRUNS, FLOWS, JOBS, WORKPOOLS, AlreadyExists, Kind, KubeClient,
+    DEPLOYMENTS,
+    FLOWRUNS,
+    FLOWS,
+    JOBS,
+    WORKPOOLS,
+    AlreadyExists,
+    Kind,
+    KubeClient,
 )
 from baton._kube.config import from_kubeconfig  # noqa: E402
 
 CRONJOBS = Kind("batch", "v1", "cronjobs")
 NAMESPACES = Kind("", "v1", "namespaces")
 CRONJOB_SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+#: Suffix making this run's namespaces unique, so a rerun on the same cluster is clean.
+RUN_ID = format(int(time.time()) % 100_000, "05d")
 
 
 def parse(stamp: str) -> datetime:
@@ -55,8 +66,13 @@ def percentiles(values: list[float]) -> dict[str, float | int]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
-    return {"n": len(ordered), "p50": pick(0.50), "p99": pick(0.99),
-            "max": round(ordered[-1], 3), "mean": round(statistics.fmean(ordered), 3)}
+    return {
+        "n": len(ordered),
+        "p50": pick(0.50),
+        "p99": pick(0.99),
+        "max": round(ordered[-1], 3),
+        "mean": round(statistics.fmean(ordered), 3),
+    }
 
 
 class Observer:
@@ -87,16 +103,15 @@ class Observer:
         self._stop = True
 
 
-def create_many(client: KubeClient, kind: Kind, namespace: str, bodies: list[dict[str, Any]],
-                threads: int = 16) -> None:
+def create_many(
+    client: KubeClient, kind: Kind, namespace: str, bodies: list[dict[str, Any]], threads: int = 16
+) -> None:
     chunks = [bodies[i::threads] for i in range(threads)]
 
     def work(chunk: list[dict[str, Any]]) -> None:
         for body in chunk:
-            try:
+            with contextlib.suppress(AlreadyExists):
                 client.create(kind, body, namespace)
-            except AlreadyExists:
-                pass
 
     workers = [threading.Thread(target=work, args=(c,)) for c in chunks]
     for w in workers:
@@ -117,36 +132,77 @@ def wait_fires(fires: int) -> list[datetime]:
 
 
 def ensure_namespace(client: KubeClient, name: str) -> None:
-    try:
-        client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                   "metadata": {"name": name}}, "")
-    except AlreadyExists:
-        pass
+    with contextlib.suppress(AlreadyExists):
+        client.create(
+            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, ""
+        )
 
 
-def bench_baton(client: KubeClient, kubeconfig: Path, n: int, fires: int,
-                log_dir: Path) -> dict[str, Any]:
-    ns = f"bench-baton-{n}"
+def bench_baton(
+    client: KubeClient, kubeconfig: Path, n: int, fires: int, log_dir: Path
+) -> dict[str, Any]:
+    ns = f"bench-baton-{n}-{RUN_ID}"
     ensure_namespace(client, ns)
-    client.create(FLOWS, {"apiVersion": "baton.dev/v1alpha1", "kind": "Flow",
-                          "metadata": {"name": "f"},
-                          "spec": {"image": "bench:0", "entrypoint": "f.py:f"}}, ns)
-    client.create(WORKPOOLS, {"apiVersion": "baton.dev/v1alpha1", "kind": "WorkPool",
-                              "metadata": {"name": "default"}, "spec": {}}, ns)
-    create_many(client, DEPLOYMENTS, ns, [{
-        "apiVersion": "baton.dev/v1alpha1", "kind": "Deployment",
-        "metadata": {"name": f"d{i:05d}"},
-        "spec": {"flowRef": {"name": "f"}, "schedules": [{"cron": "* * * * *"}],
-                 "successfulRunsHistoryLimit": 100, "failedRunsHistoryLimit": 100}}
-        for i in range(n)])
+    client.create(
+        FLOWS,
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "Flow",
+            "metadata": {"name": "f"},
+            "spec": {"image": "bench:0", "entrypoint": "f.py:f"},
+        },
+        ns,
+    )
+    client.create(
+        WORKPOOLS,
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "WorkPool",
+            "metadata": {"name": "default"},
+            "spec": {},
+        },
+        ns,
+    )
+    create_many(
+        client,
+        DEPLOYMENTS,
+        ns,
+        [
+            {
+                "apiVersion": "baton.dev/v1alpha1",
+                "kind": "Deployment",
+                "metadata": {"name": f"d{i:05d}"},
+                "spec": {
+                    "flowRef": {"name": "f"},
+                    "schedules": [{"cron": "* * * * *"}],
+                    "successfulRunsHistoryLimit": 100,
+                    "failedRunsHistoryLimit": 100,
+                },
+            }
+            for i in range(n)
+        ],
+    )
     runs = Observer(client, FLOWRUNS, ns).start()
     jobs = Observer(client, JOBS, ns).start()
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     with open(log_dir / f"operator-{n}.log", "wb") as log:
-        operator = subprocess.Popen([sys.executable, "-m", "baton.cli", "operator", "-n", ns,
-                                     "--log-format", "plain", "--liveness",
-                                     f"http://127.0.0.1:{controlplane.free_port()}/healthz"],
-                                    stdout=log, stderr=subprocess.STDOUT, env=env)
+        operator = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "baton.cli",
+                "operator",
+                "-n",
+                ns,
+                "--log-format",
+                "plain",
+                "--liveness",
+                f"http://127.0.0.1:{controlplane.free_port()}/healthz",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     try:
         boundaries = wait_fires(fires)
         if operator.poll() is not None:
@@ -179,25 +235,51 @@ def bench_baton(client: KubeClient, kubeconfig: Path, n: int, fires: int,
         job_server.append((parse(job["metadata"]["creationTimestamp"]) - fire).total_seconds())
         if job["metadata"]["name"] in jobs.seen:
             job_seen.append(jobs.seen[job["metadata"]["name"]] - fire.timestamp())
-    return {"expected": n * fires, "flowruns": len(run_server), "jobs": len(job_server),
-            "flowrun_skew_server_s": percentiles(run_server),
-            "flowrun_skew_observed_s": percentiles(run_seen),
-            "job_skew_server_s": percentiles(job_server),
-            "job_skew_observed_s": percentiles(job_seen),
-            "operator_cpu_s": cpu, "operator_peak_rss_mib": rss}
+    return {
+        "expected": n * fires,
+        "flowruns": len(run_server),
+        "jobs": len(job_server),
+        "flowrun_skew_server_s": percentiles(run_server),
+        "flowrun_skew_observed_s": percentiles(run_seen),
+        "job_skew_server_s": percentiles(job_server),
+        "job_skew_observed_s": percentiles(job_seen),
+        "operator_cpu_s": cpu,
+        "operator_peak_rss_mib": rss,
+    }
 
 
 def bench_cronjobs(client: KubeClient, n: int, fires: int) -> dict[str, Any]:
-    ns = f"bench-cron-{n}"
+    ns = f"bench-cron-{n}-{RUN_ID}"
     ensure_namespace(client, ns)
     jobs = Observer(client, JOBS, ns).start()
-    create_many(client, CRONJOBS, ns, [{
-        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": f"c{i:05d}"},
-        "spec": {"schedule": "* * * * *", "successfulJobsHistoryLimit": 100,
-                 "failedJobsHistoryLimit": 100, "jobTemplate": {"spec": {"template": {"spec": {
-                     "restartPolicy": "Never",
-                     "containers": [{"name": "c", "image": "bench:0"}]}}}}}}
-        for i in range(n)])
+    create_many(
+        client,
+        CRONJOBS,
+        ns,
+        [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": {"name": f"c{i:05d}"},
+                "spec": {
+                    "schedule": "* * * * *",
+                    "successfulJobsHistoryLimit": 100,
+                    "failedJobsHistoryLimit": 100,
+                    "jobTemplate": {
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [{"name": "c", "image": "bench:0"}],
+                                }
+                            }
+                        }
+                    },
+                },
+            }
+            for i in range(n)
+        ],
+    )
     boundaries = wait_fires(fires)
     jobs.stop()
     # Stop the CronJobs so they do not load the next benchmark.
@@ -213,8 +295,12 @@ def bench_cronjobs(client: KubeClient, n: int, fires: int) -> dict[str, Any]:
         server.append((parse(job["metadata"]["creationTimestamp"]) - fire).total_seconds())
         if job["metadata"]["name"] in jobs.seen:
             seen.append(jobs.seen[job["metadata"]["name"]] - fire.timestamp())
-    return {"expected": n * fires, "jobs": len(server),
-            "job_skew_server_s": percentiles(server), "job_skew_observed_s": percentiles(seen)}
+    return {
+        "expected": n * fires,
+        "jobs": len(server),
+        "job_skew_server_s": percentiles(server),
+        "job_skew_observed_s": percentiles(seen),
+    }
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -231,17 +317,24 @@ def _peak_rss_mib(pid: int) -> float:
 
 
 def table(results: list[dict[str, Any]]) -> str:
-    rows = ["| N | what | created | skew p50 (s) | p99 (s) | max (s) | observed p99 (s) |",
-            "|---|---|---|---|---|---|---|"]
+    rows = [
+        "| N | what | created | skew p50 (s) | p99 (s) | max (s) | observed p99 (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in results:
         b, c = r["baton"], r["cronjob"]
-        for label, block, key in (("Baton FlowRun", b, "flowrun"), ("Baton Job", b, "job"),
-                                  ("CronJob Job", c, "job")):
+        for label, block, key in (
+            ("Baton FlowRun", b, "flowrun"),
+            ("Baton Job", b, "job"),
+            ("CronJob Job", c, "job"),
+        ):
             server, seen = block[f"{key}_skew_server_s"], block[f"{key}_skew_observed_s"]
             count = block["flowruns" if key == "flowrun" else "jobs"]
-            rows.append(f"| {r['n']} | {label} | {count}/{block['expected']} | "
-                        f"{server.get('p50')} | {server.get('p99')} | {server.get('max')} | "
-                        f"{seen.get('p99')} |")
+            rows.append(
+                f"| {r['n']} | {label} | {count}/{block['expected']} | "
+                f"{server.get('p50')} | {server.get('p99')} | {server.get('max')} | "
+                f"{seen.get('p99')} |"
+            )
     return "\n".join(rows)
 
 
@@ -262,9 +355,18 @@ def main() -> int:
         kubeconfig = plane.kubeconfig
     try:
         client = KubeClient(from_kubeconfig(kubeconfig))
-        subprocess.run([str(ROOT / ".cluster" / "bin" / "kubectl"), f"--kubeconfig={kubeconfig}",
-                        "apply", "--server-side", "-f", str(ROOT / "crds")], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                str(ROOT / ".cluster" / "bin" / "kubectl"),
+                f"--kubeconfig={kubeconfig}",
+                "apply",
+                "--server-side",
+                "-f",
+                str(ROOT / "crds"),
+            ],
+            check=True,
+            capture_output=True,
+        )
         time.sleep(2)
         results = []
         for n in args.sizes:
@@ -275,8 +377,12 @@ def main() -> int:
     finally:
         if plane is not None:
             plane.stop()
-    document = {"benchmark": "scheduling", "date": datetime.now(UTC).isoformat(),
-                "machine": {"cpus": os.cpu_count()}, "results": results}
+    document = {
+        "benchmark": "scheduling",
+        "date": datetime.now(UTC).isoformat(),
+        "machine": {"cpus": os.cpu_count()},
+        "results": results,
+    }
     print(json.dumps(document, indent=2))
     print(table(results), file=sys.stderr)
     if args.json:

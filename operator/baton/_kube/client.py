@@ -120,6 +120,22 @@ def _list_params(
     return params
 
 
+#: Streams (watches, log follows) must reach us event by event: a compressed stream
+#: is held back in the decompressor until more bytes arrive.
+_STREAMING = {"Accept-Encoding": "identity"}
+
+
+class _LineSplitter:
+    """Complete newline-terminated lines out of a byte stream, as soon as they end."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        *lines, self._rest = (self._rest + chunk).split(b"\n")
+        return [line for line in lines if line.strip()]
+
+
 def _headers(credentials: Credentials) -> dict[str, str]:
     headers = {"Accept": "application/json", "User-Agent": "baton"}
     token = credentials.bearer()
@@ -231,11 +247,13 @@ class KubeClient:
             "GET",
             path,
             params=params,
-            headers={**_headers(self.credentials), "Accept": "*/*"},
+            headers={**_headers(self.credentials), **_STREAMING, "Accept": "*/*"},
             timeout=httpx.Timeout(10.0, read=read_timeout),
         ) as r:
             _raise_for_stream(r)
-            yield from r.iter_lines()
+            splitter = _LineSplitter()
+            for chunk in r.iter_bytes():
+                yield from (line.decode(errors="replace") for line in splitter.feed(chunk))
 
     def watch(
         self,
@@ -257,13 +275,13 @@ class KubeClient:
             "GET",
             kind.path(namespace),
             params=params,
-            headers=_headers(self.credentials),
+            headers={**_headers(self.credentials), **_STREAMING},
             timeout=httpx.Timeout(10.0, read=timeout_seconds + 10),
         ) as r:
             _raise_for_stream(r)
-            for line in r.iter_lines():
-                if line:
-                    yield json.loads(line)
+            splitter = _LineSplitter()
+            for chunk in r.iter_bytes():
+                yield from (json.loads(line) for line in splitter.feed(chunk))
 
 
 def _raise_for_stream(response: httpx.Response) -> None:
@@ -365,11 +383,16 @@ class AsyncKubeClient:
         """Each JSON line of a streaming GET (a watch), until the server ends it."""
         timeout = httpx.Timeout(10.0, read=float(params.get("timeoutSeconds", 300)) + 30)
         async with self._http.stream(
-            "GET", path, params=params, headers=_headers(self.credentials), timeout=timeout
+            "GET",
+            path,
+            params=params,
+            headers={**_headers(self.credentials), **_STREAMING},
+            timeout=timeout,
         ) as response:
             if response.status_code >= 400:
                 await response.aread()
                 _raise_for(response)
-            async for line in response.aiter_lines():
-                if line:
+            splitter = _LineSplitter()
+            async for chunk in response.aiter_bytes():
+                for line in splitter.feed(chunk):
                     yield json.loads(line)
