@@ -19,6 +19,7 @@ is set). Results print as JSON plus a table; nothing here is a timed test.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -35,8 +36,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import contextlib
 
 import controlplane  # noqa: E402
 from scheduling import NAMESPACES, RUN_ID, _cpu_seconds, _peak_rss_mib, create_many  # noqa: E402

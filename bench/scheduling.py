@@ -16,6 +16,7 @@ Prints one JSON document and a table. Not a test: ``make test`` only runs a smok
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -30,8 +31,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-
-import contextlib
 
 import controlplane  # noqa: E402
 
