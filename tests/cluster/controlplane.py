@@ -163,9 +163,12 @@ class ControlPlane:
 
     workdir: Path
     server: str = ""
+    etcd_url: str = ""
     pids: dict[str, int] = field(default_factory=dict)
     #: Children started by this process (absent after ``load``): kept so they are reaped.
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
+    #: Each component's command line, so a fault test can restart it as it was.
+    argv: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
     def kubeconfig(self) -> Path:
@@ -186,6 +189,29 @@ class ControlPlane:
         data = json.loads(state.read_text())
         return cls(workdir=workdir, server=data["server"], pids=data["pids"])
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one component (fault injection); ``restart`` brings it back."""
+        os.killpg(self.pids[name], signal.SIGKILL)
+        while self.alive(name):
+            time.sleep(0.05)
+
+    def restart(self, name: str, *, timeout: float = 60.0) -> None:
+        """Start ``name`` again with its original command line and wait until it serves."""
+        self._spawn(name, self.argv[name])
+        deadline = time.monotonic() + timeout
+        ready = {
+            "etcd": lambda: _http_ok(f"{self.etcd_url}/health"),
+            "kube-apiserver": self._ready_as_admin,
+        }.get(name, lambda: True)
+        while not ready():
+            if time.monotonic() > deadline or not self.alive(name):
+                raise RuntimeError(self._failure(name))
+            time.sleep(0.2)
+
+    def _ready_as_admin(self) -> bool:
+        token = json.loads(self.kubeconfig.read_text())["users"][0]["user"]["token"]
+        return self._readyz(token, self.workdir / "pki" / "ca.crt")
+
     def _spawn(self, name: str, argv: list[str]) -> None:
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
@@ -199,6 +225,7 @@ class ControlPlane:
             )
         self.pids[name] = proc.pid
         self.procs[name] = proc
+        self.argv[name] = argv
         self.save()
 
     def alive(self, name: str) -> bool:
@@ -231,7 +258,7 @@ class ControlPlane:
         self.kubeconfig.write_text(kubeconfig_text(self.server, pki / "ca.crt", tokens, ADMIN_USER))
         self.kubeconfig.chmod(0o600)
 
-        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        etcd_url = self.etcd_url = f"http://127.0.0.1:{etcd_port}"
         self._spawn(
             "etcd",
             [

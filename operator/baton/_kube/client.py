@@ -8,7 +8,9 @@ Objects are plain JSON dicts; typing them is the resource models' job.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -120,6 +122,34 @@ def _list_params(
     return params
 
 
+#: Back-off before each retry of a transient failure (about 6 s in all).
+_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 2.5)
+_SAFE_METHODS = {"GET", "HEAD"}
+
+
+def _retryable(method: str, error: Exception) -> bool:
+    """Reads retry any transient failure; writes only a 429, which was not processed."""
+    if isinstance(error, ApiError):
+        return error.status == 429 or (method in _SAFE_METHODS and error.status >= 500)
+    return method in _SAFE_METHODS or isinstance(error, httpx.ConnectError)
+
+
+def _encode(
+    credentials: Credentials, body: Any, content_type: str
+) -> tuple[str | None, dict[str, str]]:
+    headers = _headers(credentials)
+    if body is None:
+        return None, headers
+    headers["Content-Type"] = content_type
+    return json.dumps(body), headers
+
+
+def _decode(response: httpx.Response) -> Json:
+    _raise_for(response)
+    result: Json = response.json() if response.content else {}
+    return result
+
+
 #: Streams (watches, log follows) must reach us event by event: a compressed stream
 #: is held back in the decompressor until more bytes arrive.
 _STREAMING = {"Accept-Encoding": "identity"}
@@ -175,15 +205,18 @@ class KubeClient:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> Json:
-        headers = _headers(self.credentials)
-        content = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            content = json.dumps(body)
-        response = self._http.request(method, path, content=content, params=params, headers=headers)
-        _raise_for(response)
-        result: Json = response.json() if response.content else {}
-        return result
+        content, headers = _encode(self.credentials, body, content_type)
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                response = self._http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+                return _decode(response)
+            except (ApiError, httpx.TransportError) as error:
+                if delay is None or not _retryable(method, error):
+                    raise
+                time.sleep(delay)
+        raise AssertionError("unreachable")
 
     def get(self, kind: Kind, name: str, namespace: str) -> Json:
         return self.request("GET", kind.path(namespace, name))
@@ -320,17 +353,18 @@ class AsyncKubeClient:
         params: Mapping[str, str] | None = None,
         content_type: str = "application/json",
     ) -> Json:
-        headers = _headers(self.credentials)
-        content = None
-        if body is not None:
-            headers["Content-Type"] = content_type
-            content = json.dumps(body)
-        response = await self._http.request(
-            method, path, content=content, params=params, headers=headers
-        )
-        _raise_for(response)
-        result: Json = response.json() if response.content else {}
-        return result
+        content, headers = _encode(self.credentials, body, content_type)
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                response = await self._http.request(
+                    method, path, content=content, params=params, headers=headers
+                )
+                return _decode(response)
+            except (ApiError, httpx.TransportError) as error:
+                if delay is None or not _retryable(method, error):
+                    raise
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
 
     async def get(self, kind: Kind, name: str, namespace: str) -> Json:
         return await self.request("GET", kind.path(namespace, name))
