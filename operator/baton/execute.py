@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from baton._kube.client import FLOWRUNS, KubeClient
+from baton._kube.client import DEPLOYMENTS, FLOWRUNS, KubeClient
 from baton.reporting import StatusReporter
 
 logger = logging.getLogger("baton.execute")
@@ -101,6 +101,19 @@ def execute(env: dict[str, str] | None = None) -> int:
     return code
 
 
+def read_parameters(client: KubeClient, name: str, namespace: str) -> dict[str, Any]:
+    """The run's parameters merged over its Deployment's defaults, as the operator does."""
+    run = client.get(FLOWRUNS, name, namespace)
+    spec = run.get("spec") or {}
+    defaults: dict[str, Any] = {}
+    deployment = (spec.get("deploymentRef") or {}).get("name")
+    if deployment:
+        defaults = (
+            client.get(DEPLOYMENTS, deployment, namespace).get("spec", {}).get("parameters") or {}
+        )
+    return {**defaults, **(spec.get("parameters") or {})}
+
+
 def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> int:
     from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
     from baton._engine.flow_engine import run_flow  # noqa: PLC0415
@@ -108,9 +121,8 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     from baton.cluster_cache import ConfigMapCacheStore  # noqa: PLC0415
 
     parameters = identity.parameters
-    if parameters is None:
-        run = client.get(FLOWRUNS, identity.name, identity.namespace)
-        parameters = dict(run.get("spec", {}).get("parameters") or {})
+    if parameters is None:  # too large for the environment: read them from the API
+        parameters = read_parameters(client, identity.name, identity.namespace)
     try:
         flow = load_flow(identity.entrypoint, base=Path.cwd())
     except Exception as error:

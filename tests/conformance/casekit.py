@@ -13,6 +13,7 @@ must be deterministic: no timestamps, ids or random run names, only facts such a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ __all__ = [
     "jsonable",
     "mark",
     "outcome",
+    "read_run_artifacts",
     "run_logs",
     "within",
 ]
@@ -50,6 +52,23 @@ def reset() -> None:
         _counts.clear()
         _marks.clear()
         _records.clear()
+
+
+def _no_reader() -> list[dict[str, Any]]:
+    raise NotImplementedError("the conformance runner installs an artifact reader")
+
+
+#: Set by the runner: reads the current flow run's artifacts from the framework under test.
+artifact_reader: Callable[[], list[dict[str, Any]]] = _no_reader
+
+
+def read_run_artifacts() -> list[dict[str, Any]]:
+    """The current flow run's artifacts: type, key, description, data, from_task.
+
+    Prefect's are read back from its API server, Baton's from the run context (what
+    the in-cluster runtime reports to the FlowRun status).
+    """
+    return artifact_reader()
 
 
 def count(name: str) -> int:
@@ -74,7 +93,7 @@ def mark(name: str) -> None:
 def elapsed_between(name: str) -> list[float]:
     """The gaps, in seconds, between successive marks of ``name``."""
     times = _marks.get(name, [])
-    return [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
 
 
 def within(values: list[float], low: list[float], high: list[float]) -> list[bool]:
@@ -147,12 +166,16 @@ class _Capture(logging.Handler):
 CAPTURE_HANDLER = _Capture(level=logging.DEBUG)
 
 
+_RUN_LOGGERS = ("flow_runs", "task_runs", "engine")
+
+
 def run_logs(*, level: int = logging.INFO) -> list[str]:
     """The run log lines of the case so far, as ``"LEVEL flow|task: message"``.
 
     Both the user's lines (``get_run_logger()``, ``log_prints``) and the engine's
     ("Finished in state Completed()", retry notices) are kept: both are what a user
-    reads in the terminal.
+    reads in the terminal. Lines of other loggers (e.g. Prefect's temporary server
+    starting) are not run lines and are left out.
     """
     with _lock:
         records = list(_records)
@@ -160,5 +183,5 @@ def run_logs(*, level: int = logging.INFO) -> list[str]:
         f"{record.levelname} {'task' if getattr(record, 'task_run_id', None) else 'flow'}: "
         + normalize_text(record.getMessage())
         for record in records
-        if record.levelno >= level
+        if record.levelno >= level and record.name.rpartition(".")[2] in _RUN_LOGGERS
     ]

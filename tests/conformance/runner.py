@@ -12,9 +12,12 @@ raises is an observation too (``{"case_error": ...}``): the two frameworks must 
 alike. One process runs many cases because Prefect takes seconds to start.
 """
 
+# ruff: noqa: PLC0415 - each framework is imported only by the run that tests it
+
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import faulthandler
 import importlib
@@ -25,6 +28,7 @@ import re
 import sys
 import time
 import traceback
+import types
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -50,17 +54,71 @@ def isolated_storage(framework: str, directory: Path) -> Iterator[None]:
         os.environ["BATON_CACHE_DIR"] = str(directory)
         yield
         return
-    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
+    from prefect.settings import (
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_LOCAL_STORAGE_PATH,
+        temporary_settings,
+    )
 
-    with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: directory}):
+    # No heartbeat thread: it tells a server that a run is alive (nothing a local user
+    # sees) and costs up to a second at the end of every flow run while it winds down.
+    updates = {PREFECT_LOCAL_STORAGE_PATH: directory, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with temporary_settings(updates=updates):
         yield
 
 
+def _load_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def read_run_artifacts(framework: str) -> list[dict[str, Any]]:
+    """The current flow run's artifacts as the framework stores them.
+
+    Prefect: read back from its API server (what its UI shows); Baton: the run
+    context's list (what the in-cluster runtime reports to the FlowRun status).
+    """
+    if framework == "baton":
+        from baton.context import FlowRunContext as BatonFlowRunContext
+
+        ctx = BatonFlowRunContext.get()
+        stored = [dict(artifact) for artifact in ctx.artifacts] if ctx else []
+    else:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+        from prefect.context import FlowRunContext
+
+        ctx = FlowRunContext.get()
+        assert ctx is not None and ctx.flow_run is not None
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[ctx.flow_run.id]))
+            )
+        stored = [a.model_dump() for a in found]
+    return sorted(
+        (
+            {
+                "type": a["type"],
+                "key": a["key"],
+                "description": a["description"],
+                "data": _load_json(a["data"]),
+                "from_task": a.get("task_run_id") is not None,
+            }
+            for a in stored
+        ),
+        key=lambda a: (a["type"], a["key"] or "", json.dumps(a["data"], sort_keys=True)),
+    )
+
+
 def capture_run_logs(framework: str) -> None:
-    for name in (f"{framework}.flow_runs", f"{framework}.task_runs"):
-        logger = logging.getLogger(name)
-        if casekit.CAPTURE_HANDLER not in logger.handlers:
-            logger.addHandler(casekit.CAPTURE_HANDLER)
+    # The framework's root logger sees its run loggers and its engine logger.
+    logger = logging.getLogger(framework)
+    if casekit.CAPTURE_HANDLER not in logger.handlers:
+        logger.addHandler(casekit.CAPTURE_HANDLER)
 
 
 def run_case(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -69,6 +127,20 @@ def run_case(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     except Exception as exc:
         return {"case_error": casekit.describe_error(exc), "traceback": traceback.format_exc()}
     return {"observation": casekit.jsonable(observation)}
+
+
+def _failed_import(name: str, path: Path, exc: Exception) -> types.ModuleType:
+    """A stand-in module whose cases all raise the import error."""
+    module = types.ModuleType(name)
+
+    def raise_import_error() -> dict[str, Any]:
+        raise exc
+
+    tree = ast.parse(path.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("case_"):
+            setattr(module, node.name, raise_import_error)
+    return module
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
             module_name = f"conformance_{path.stem}"
             target = modules_dir / f"{module_name}.py"
             target.write_text(translate(path.read_text(), framework))
-            module = importlib.import_module(module_name)
+            try:
+                module = importlib.import_module(module_name)
+            except Exception as exc:
+                # A missing import path is an observation too, of every case in the file.
+                module = _failed_import(module_name, target, exc)
             capture_run_logs(framework)
+            casekit.artifact_reader = lambda: read_run_artifacts(framework)
             differences = getattr(module, "DIFFERENCES", {})
             cases = [
                 (name, fn)

@@ -166,3 +166,43 @@ def test_ten_thousand_task_runs_stay_small(crds: Cluster, namespace: str, tmp_pa
     assert tasks["items"][0]["state"] == "Failed"  # failed first
     size = len(json.dumps(run))
     assert size < 64 * 1024, f"FlowRun is {size} bytes"
+
+
+def test_parameters_too_large_for_the_environment_are_read_from_the_api(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    crds.kubectl(
+        "apply",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "baton.dev/v1alpha1",
+                "kind": "Deployment",
+                "metadata": {"name": "d"},
+                "spec": {"flowRef": {"name": "f"}, "parameters": {"b": 0}},
+            }
+        ),
+    )
+    crds.kubectl(
+        "create",
+        "-n",
+        namespace,
+        "-f",
+        "-",
+        stdin=json.dumps(
+            {
+                "apiVersion": "baton.dev/v1alpha1",
+                "kind": "FlowRun",
+                "metadata": {"name": "big"},
+                "spec": {"deploymentRef": {"name": "d"}, "parameters": {"b": 4}},
+            }
+        ),
+    )
+    uid = crds.get_json("flowrun", "big", "-n", namespace)["metadata"]["uid"]
+    done = execute(crds, namespace, "big", uid, "fails.py:fails", FLOWS, tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = crds.get_json("flowrun", "big", "-n", namespace)["status"]["result"]
+    assert result["preview"] == "0.25"  # b=4 from the run, over the Deployment's b=0

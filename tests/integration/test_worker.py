@@ -140,8 +140,10 @@ def test_killed_worker_runs_end_crashed_after_heartbeat_timeout(
         "the operator to mark the run Crashed after the heartbeat timeout (5s)",
     )
     elapsed = time.monotonic() - killed_at
-    assert elapsed >= 4, f"Crashed after {elapsed:.1f}s: before the heartbeat timeout"
-    assert worker.name in status.get("message", "") or "heartbeat" in status.get("message", "")
+    # The last heartbeat was up to 1 s before the kill, and stamps are whole seconds.
+    assert elapsed >= 5 - 1 - 1 - 0.5, f"Crashed {elapsed:.1f}s after the kill: too early"
+    assert status["reason"] == "WorkerLost"
+    assert worker.name in status["message"] and "stopped heartbeating" in status["message"]
 
 
 def test_worker_shutdown_stops_its_runs_and_leaves_the_pool(

@@ -129,7 +129,11 @@ def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 
 def run(
-    *, namespaces: list[str], liveness: str | None, verbose: bool = False, log_format: str = "json",
+    *,
+    namespaces: list[str],
+    liveness: str | None,
+    verbose: bool = False,
+    log_format: str = "json",
     metrics_port: int = 0,
 ) -> None:
     """Run the operator until interrupted (the ``baton operator`` command)."""

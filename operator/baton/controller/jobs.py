@@ -29,6 +29,9 @@ SOURCE_MOUNT = "/opt/baton/flow"
 #: Seconds past the flow's own timeout before the Job's deadline stops the pod.
 DEADLINE_GRACE_SECONDS = 60
 RUNTIME_COMMAND = ["baton", "execute"]
+#: Larger parameters are read by the runtime from the API: one environment string over
+#: 128 KiB makes execve fail, so the container would never start.
+MAX_ENV_PARAMETERS = 64 * 1024
 
 DEFAULT_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 DEFAULT_CONTAINER_SECURITY = {
@@ -76,9 +79,11 @@ def run_environment(
         "BATON_DEPLOYMENT_NAME": deployment.name if deployment else "",
         "BATON_ENTRYPOINT": flow.spec.entrypoint,
         "BATON_ATTEMPT": str(attempt),
-        "BATON_PARAMETERS": json.dumps(parameters, separators=(",", ":")),
         "PYTHONUNBUFFERED": "1",
     }
+    encoded = json.dumps(parameters, separators=(",", ":"))
+    if len(encoded.encode()) <= MAX_ENV_PARAMETERS:
+        env["BATON_PARAMETERS"] = encoded
     if run.spec.scheduled_time:
         env["BATON_SCHEDULED_TIME"] = run.spec.scheduled_time.isoformat()
     return [{"name": k, "value": v} for k, v in env.items()]

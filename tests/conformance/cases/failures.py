@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from casekit import count, counts, describe_error, describe_state, jsonable, outcome, run_logs
-
 from prefect import flow, task
 from prefect.states import Completed, Failed
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from casekit import count, counts, describe_state, outcome
-from pydantic import BaseModel
-
+from casekit import count, counts, describe_state, outcome, run_logs
 from prefect import flow, task
+from prefect.runtime import flow_run
+from pydantic import BaseModel
 
 
 class Window(BaseModel):
@@ -83,14 +83,25 @@ def case_invalid_parameter_fails_before_any_task() -> dict:
 
     state = main(x="not a number", return_state=True)
     result = outcome(main, x="not a number")
-    message = state.message or ""
     return {
-        "state": {"type": state.type.value, "name": state.name},
-        "message_start": message.split(":")[0],
-        "names_field": " - x: Input should be a valid integer" in message,
-        "raised": result["raised"]["error"],
+        "state": describe_state(state),
+        "names_field": " - x: Input should be a valid integer" in (state.message or ""),
+        "raised": result["raised"],
         "counts": counts(),
     }
+
+
+def case_invalid_parameters_not_retried() -> dict:
+    def failed(flow, flow_run, state) -> None:
+        count("on_failure")
+
+    @flow(retries=2, retry_delay_seconds=0, on_failure=[failed])
+    def main(x: int) -> int:
+        count("main")
+        return x
+
+    state = main(x="nope", return_state=True)
+    return {"state": describe_state(state), "counts": counts(), "logs": run_logs()}
 
 
 def case_missing_parameter() -> dict:
@@ -98,8 +109,15 @@ def case_missing_parameter() -> dict:
     def main(x: int, y: int) -> int:
         return x + y
 
-    state = main(1, return_state=True)
-    return {"state": describe_state(state), "outcome": outcome(main, 1)}
+    try:
+        main(1)
+    except TypeError as exc:
+        return {
+            "is_type_error": True,
+            "error": type(exc).__name__,
+            "first_line": str(exc).splitlines()[0],
+        }
+    return {"is_type_error": False}
 
 
 def case_validate_parameters_false() -> dict:
@@ -112,7 +130,7 @@ def case_validate_parameters_false() -> dict:
 
 def case_default_parameter_values() -> dict:
     @flow
-    def main(limit: int = None, tags: list[str] = ()) -> dict:  # type: ignore[assignment]
+    def main(limit: int = None, tags: list[str] = ()) -> dict:  # noqa: RUF013 - on purpose
         return {"limit": limit, "tags": list(tags)}
 
     state = main(return_state=True)
@@ -120,8 +138,6 @@ def case_default_parameter_values() -> dict:
 
 
 def case_parameters_seen_by_runtime() -> dict:
-    from prefect.runtime import flow_run
-
     @flow
     def main(x: int, label: str = "default") -> dict:
         return flow_run.parameters

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from casekit import count, counts, describe_state, elapsed_between, mark, outcome, run_logs, within
-
 from prefect import flow, task
+from prefect.runtime import flow_run
 from prefect.tasks import exponential_backoff
 
 
@@ -59,6 +59,7 @@ def case_retry_delays_from_a_list() -> dict:
         "outcome": result,
         "counts": counts(),
         "gaps_as_configured": within(gaps, [0.1, 0.3, 0.6], [0.9, 1.1, 1.4]),
+        "logs": run_logs(),
     }
 
 
@@ -81,6 +82,7 @@ def case_retry_delays_exponential_backoff() -> dict:
         "counts": counts(),
         # 0.1, 0.2, 0.4 seconds
         "gaps_as_configured": within(gaps, [0.1, 0.2, 0.4], [0.9, 1.0, 1.2]),
+        "logs": run_logs(),
     }
 
 
@@ -132,8 +134,6 @@ def case_retry_condition_fn() -> dict:
 
 
 def case_flow_retries() -> dict:
-    from prefect.runtime import flow_run
-
     @task
     def step() -> int:
         return count("step")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 from casekit import count, counts, describe_error, describe_state, run_logs
-
 from prefect import flow, task
 
 

@@ -126,3 +126,15 @@ def test_long_names_stay_valid_label_values() -> None:
     assert len(name) <= 63
     assert name == job_name("d" * 70 + "-1767225600", 3)
     assert name != job_name("d" * 70 + "-1767225600", 4)
+
+
+def test_large_parameters_stay_out_of_the_environment() -> None:
+    run, flow, pool, deployment = objects()
+    small = build_job(run, flow, pool, deployment, attempt=1, parameters={"x": "y" * 100})
+    large = build_job(run, flow, pool, deployment, attempt=1, parameters={"x": "y" * 70_000})
+
+    def names(job: dict[str, Any]) -> set[str]:
+        return {e["name"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    assert "BATON_PARAMETERS" in names(small)
+    assert "BATON_PARAMETERS" not in names(large)

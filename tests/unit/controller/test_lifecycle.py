@@ -144,7 +144,11 @@ def test_eviction_deadline_exit_code_and_deleted_job() -> None:
 def test_crash_retries_start_a_new_attempt() -> None:
     oom = pod({"exitCode": 137, "reason": "OOMKilled", "finishedAt": stamp(T0)})
     step = step_at(T0 + timedelta(minutes=1), run(), job("Failed"), oom, retries=1)
-    assert (step.state, step.reason, step.new_attempt) == (RunState.AWAITING_RETRY, CRASH_RETRY, True)
+    assert (step.state, step.reason, step.new_attempt) == (
+        RunState.AWAITING_RETRY,
+        CRASH_RETRY,
+        True,
+    )
     exhausted = step_at(T0 + timedelta(minutes=1), run(attempts=2), job("Failed"), oom, retries=1)
     assert exhausted.state == RunState.CRASHED
 

@@ -1,0 +1,173 @@
+"""The `baton` parser and parameter parsing: what users type becomes what commands get."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from baton._kube.client import ApiError, NotFound
+from baton._kube.config import ConfigError
+from baton.cli import build_parser, main
+from baton.cli.common import CliError, describe_error, parse_params, parse_value
+from baton.cli.completion import bash_script, command_table, zsh_script
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("120", 120),
+        ("1.5", 1.5),
+        ("true", True),
+        ("null", None),
+        ('"quoted"', "quoted"),
+        ("[1, 2]", [1, 2]),
+        ('{"a": 1}', {"a": 1}),
+        ("2026-01-01", "2026-01-01"),  # not JSON: a string
+        ("hello world", "hello world"),
+        ("", ""),
+    ],
+)
+def test_values_are_json_when_they_parse_else_strings(text: str, value: object) -> None:
+    assert parse_value(text) == value
+
+
+def test_params_split_on_the_first_equals_sign() -> None:
+    assert parse_params(["budget=120", "query=a=b", "day=2026-01-01"]) == {
+        "budget": 120,
+        "query": "a=b",
+        "day": "2026-01-01",
+    }
+    assert parse_params(None) == {}
+    for bad in ("novalue", "=3"):
+        with pytest.raises(CliError, match="must look like name=value"):
+            parse_params([bad])
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
+
+
+def test_kube_options_before_or_after_the_command() -> None:
+    before = parse("-n", "ns", "--context", "c", "--kubeconfig", "k", "runs")
+    after = parse("runs", "-n", "ns", "--context", "c", "--kubeconfig", "k")
+    for args in (before, after):
+        assert (args.namespace, args.context, args.kubeconfig) == ("ns", "c", "k")
+    assert parse("runs").namespace is None
+    # A value given before the command survives the command's own (suppressed) default.
+    assert parse("-n", "ns", "describe", "r").namespace == "ns"
+
+
+def test_run_and_deploy_arguments() -> None:
+    args = parse("run", "etl", "-p", "a=1", "--param", "b=x", "--watch", "--timeout", "30")
+    assert (args.deployment, args.param, args.watch, args.timeout) == (
+        "etl",
+        ["a=1", "b=x"],
+        True,
+        30,
+    )
+    args = parse(
+        "deploy",
+        "f.py:fn",
+        "--name",
+        "n",
+        "--interval",
+        "90s",
+        "--pool",
+        "p",
+        "--dry-run",
+        "-o",
+        "yaml",
+    )
+    assert (args.entrypoint, args.interval, args.cron, args.pool, args.output) == (
+        "f.py:fn",
+        "90s",
+        None,
+        "p",
+        "yaml",
+    )
+    with pytest.raises(SystemExit):
+        parse("deploy", "f.py:fn", "--name", "n", "--cron", "* * * * *", "--interval", "5")
+    worker = parse("worker", "start", "-p", "demo", "--limit", "2", "-n", "ns")
+    assert (worker.pool, worker.limit, worker.heartbeat_seconds, worker.cancel_grace) == (
+        "demo",
+        2,
+        10.0,
+        10.0,
+    )
+    operator = parse("operator", "-n", "a", "-n", "b")
+    assert operator.namespaces == ["a", "b"]
+
+
+def test_every_command_has_help() -> None:
+    table = command_table(build_parser())
+    commands = [key.split() for key in table if key]
+    assert (
+        ["run"] in commands and ["worker", "start"] in commands and ["flow", "schema"] in commands
+    )
+    for command in commands:
+        with pytest.raises(SystemExit) as exit_info:
+            parse(*command, "--help")
+        assert exit_info.value.code == 0
+
+
+def test_usage_errors_exit_2_and_user_errors_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run"])
+    assert exit_info.value.code == 2
+    capsys.readouterr()
+    assert main(["run", "etl", "-p", "oops", "--kubeconfig", "/nonexistent"]) == 1
+    assert capsys.readouterr().err == "error: parameter 'oops' must look like name=value\n"
+
+
+def test_unexpected_errors_are_one_line() -> None:
+    assert (
+        describe_error(NotFound(404, "NotFound", 'flowruns "x" not found'))
+        == 'flowruns "x" not found'
+    )
+    assert describe_error(ApiError(403, "Forbidden", "no")) == "no"
+    assert describe_error(ConfigError("no cluster credentials")) == "no cluster credentials"
+    assert describe_error(ValueError("bad\nsecond line")) == "ValueError: bad"
+    assert describe_error(FileNotFoundError(2, "No such file", "/x")) == "No such file: /x"
+    assert describe_error(httpx.ConnectError("refused")).startswith(
+        "cannot reach the Kubernetes API server: refused"
+    )
+
+
+def test_help_is_fast_and_loads_no_cluster_client() -> None:
+    code = (
+        "import sys\n"
+        "from baton.cli import build_parser\n"
+        "build_parser()\n"
+        "heavy = ('httpx', 'kopf', 'kubernetes', 'yaml', 'pydantic')\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_bash_completion_is_valid_and_complete() -> None:
+    script = bash_script(build_parser())
+    for word in ("run", "runs", "describe", "logs", "cancel", "deploy", "--watch", "--pool-type"):
+        assert word in script
+    assert "complete -o default -F _baton_complete baton kubectl-baton" in script
+    checked = subprocess.run(
+        ["bash", "-n"], input=script, text=True, capture_output=True, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert zsh_script(build_parser()).startswith("# zsh completion")
+
+
+def test_bash_completion_completes() -> None:
+    program = (
+        bash_script(build_parser())
+        + 'COMP_WORDS=(baton worker st); COMP_CWORD=2; _baton_complete; echo "${COMPREPLY[@]}"\n'
+        + 'COMP_WORDS=(baton run etl --wa); COMP_CWORD=3; _baton_complete; echo "${COMPREPLY[@]}"\n'
+    )
+    done = subprocess.run(["bash", "-c", program], text=True, capture_output=True, check=True)
+    assert done.stdout.splitlines() == ["start", "--watch"]

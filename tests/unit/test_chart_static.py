@@ -1,0 +1,257 @@
+"""Static checks of the chart, the Dockerfiles and the kind config: no cluster, no helm.
+
+Rendering and applying the chart is tests/integration/test_chart.py's job. Building
+the images needs a Docker engine, which CI and the development machines here do not
+have: hack/build-images.sh builds them where one runs, and this module checks what can
+be checked without one (targets, base pinning, the non-root user, the locked install).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+CHART = ROOT / "charts" / "baton"
+
+pytestmark = pytest.mark.unit
+
+
+def chart() -> dict[str, Any]:
+    meta: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    return meta
+
+
+# -- Chart.yaml and values.yaml ------------------------------------------------------------
+def test_chart_metadata() -> None:
+    meta = chart()
+    assert meta["apiVersion"] == "v2"
+    assert meta["name"] == "baton"
+    assert meta["type"] == "application"
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert meta["appVersion"] == project["version"] == "0.1.0"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", meta["version"])
+
+
+def _documented_keys(lines: list[str]) -> list[tuple[str, bool]]:
+    """(dotted key, documented?) for every mapping key in values.yaml, in order.
+
+    Documented: the comment block right above the key starts with the key's name,
+    either its own name or its dotted path (Helm's best practice for values).
+    """
+    found: list[tuple[str, bool]] = []
+    stack: list[tuple[int, str]] = []
+    for number, line in enumerate(lines):
+        match = re.match(r"^( *)([A-Za-z][A-Za-z0-9]*):", line)
+        if not match:
+            continue
+        indent, name = len(match.group(1)), match.group(2)
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        path = ".".join([*(s[1] for s in stack), name])
+        stack.append((indent, name))
+        above = number - 1
+        while above >= 0 and lines[above].strip().startswith("#"):
+            above -= 1
+        block = [lines[i].strip() for i in range(above + 1, number)]
+        first = block[0].removeprefix("#").strip() if block else ""
+        documented = bool(re.match(rf"({re.escape(path)}|{re.escape(name)})(?![\w.])", first))
+        found.append((path, documented))
+    return found
+
+
+def test_every_value_is_documented_by_a_comment_starting_with_its_name() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    keys = _documented_keys(lines)
+    assert len(keys) > 60
+    assert [path for path, ok in keys if not ok] == []
+    # And the parser saw every value yaml sees.
+    values = yaml.safe_load("\n".join(lines))
+
+    def paths(node: Any, prefix: str = "") -> set[str]:
+        if not isinstance(node, dict):
+            return set()
+        out = set()
+        for key, child in node.items():
+            path = f"{prefix}{key}"
+            out |= {path} | paths(child, f"{path}.")
+        return out
+
+    assert paths(values) == {p for p, _ in keys}
+
+
+def test_values_schema_covers_every_top_level_value() -> None:
+    import json  # noqa: PLC0415
+
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert schema["additionalProperties"] is False
+    assert set(values) <= set(schema["properties"])
+
+
+def test_values_defaults_that_the_docs_promise() -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["replicaCount"] == 1
+    assert values["rbac"]["create"] is True
+    assert values["serviceAccount"] == {
+        "create": True,
+        "name": "",
+        "annotations": {},
+        "automountServiceAccountToken": True,
+    }
+    assert values["runner"]["namespaces"] == []
+    assert values["runner"]["serviceAccount"]["name"] == "baton-runner"
+    assert values["defaultWorkPool"]["create"] is True
+    assert values["metrics"]["port"] == 9090
+    assert values["metrics"]["serviceMonitor"]["enabled"] is False
+    assert values["image"]["repository"] == "baton-operator"
+    assert values["image"]["tag"] == ""  # appVersion
+    security = values["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    assert values["podSecurityContext"]["runAsNonRoot"] is True
+    assert values["podSecurityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+
+
+# -- templates -----------------------------------------------------------------------------
+def test_one_resource_kind_per_template_file_named_after_it() -> None:
+    templates = sorted((CHART / "templates").glob("*.yaml"))
+    assert templates
+    for path in templates:
+        kinds = set(re.findall(r"^kind: (\w+)$", path.read_text(), flags=re.MULTILINE))
+        assert len(kinds) == 1, f"{path.name}: {kinds}"
+        kind = kinds.pop().lower()
+        assert path.stem.replace("-", "").endswith(kind), f"{path.name} does not name {kind}"
+        assert re.fullmatch(r"[a-z0-9-]+", path.stem), "dashed file names (best practice)"
+
+
+def test_templates_use_namespaced_helper_names_and_no_tabs() -> None:
+    helpers = (CHART / "templates" / "_helpers.tpl").read_text()
+    defined = re.findall(r'define "([^"]+)"', helpers)
+    assert defined and all(name.startswith("baton.") for name in defined)
+    for path in (CHART / "templates").iterdir():
+        text = path.read_text()
+        assert "\t" not in text, path.name
+        for used in re.findall(r'include "([^"]+)"', text):
+            assert used in defined, f"{path.name} includes unknown {used}"
+
+
+def test_chart_crds_are_the_generated_ones() -> None:
+    """crds/ is copied into the chart by `make crds`; the chart must not diverge."""
+    ours = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
+    generated = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
+    assert ours == generated
+
+
+# -- Dockerfiles ---------------------------------------------------------------------------
+def stages(dockerfile: str) -> dict[str, list[str]]:
+    """Stage name -> its instructions (continuation lines joined)."""
+    joined = re.sub(r"\\\n\s*", " ", dockerfile)
+    result: dict[str, list[str]] = {"": []}
+    current = ""
+    for raw in joined.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = re.match(r"FROM\s+(\S+)(?:\s+AS\s+(\S+))?", line, flags=re.IGNORECASE)
+        if match:
+            current = match.group(2) or f"<{match.group(1)}>"
+            result[current] = [line]
+        else:
+            result[current].append(line)
+    return result
+
+
+def test_dockerfile_targets_base_and_user() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    found = stages(text)
+    assert {"builder", "runtime", "operator"} <= set(found)
+    # The base is a build argument pinned by digest, declared before the first FROM.
+    preamble = found[""]
+    base = next(i for i in preamble if i.startswith("ARG BASE_IMAGE="))
+    assert re.fullmatch(r"ARG BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base)
+    assert found["builder"][0] == "FROM ${BASE_IMAGE} AS builder"
+    assert found["runtime"][0] == "FROM ${BASE_IMAGE} AS runtime"
+    assert found["operator"][0] == "FROM runtime AS operator"
+    runtime = found["runtime"]
+    assert "USER 10001:10001" in runtime  # numeric: runAsNonRoot can verify it
+    assert "WORKDIR /opt/baton/flow" in runtime
+    assert not any(i.startswith(("ENTRYPOINT", "CMD")) for i in runtime)
+    assert any(i.startswith("RUN groupadd --system --gid 10001") for i in runtime)
+    assert "USER 10001:10001" in found["operator"]
+    assert 'ENTRYPOINT ["baton"]' in found["operator"]
+
+
+def test_dockerfile_installs_the_locked_set_with_build_tools_in_the_builder_only() -> None:
+    found = stages((ROOT / "Dockerfile").read_text())
+    builder = " ".join(found["builder"])
+    assert "uv sync --frozen --no-dev --no-install-project" in builder
+    assert "uv sync --frozen --no-dev --no-editable" in builder
+    assert "COPY pyproject.toml uv.lock README.md ./" in builder
+    makefile = (ROOT / "Makefile").read_text()
+    uv_pin = re.search(r'"uv==([\d.]+)"', makefile)
+    assert uv_pin and f"ARG UV_VERSION={uv_pin.group(1)}" in builder
+    for stage in ("runtime", "operator"):
+        body = " ".join(found[stage])
+        assert "pip install" not in body and "uv " not in body and "apt-get" not in body, stage
+    copies = [i for i in found["runtime"] if i.startswith("COPY")]
+    assert copies == ["COPY --from=builder /opt/baton/venv /opt/baton/venv"]
+
+
+def test_dockerignore_sends_only_what_the_build_needs() -> None:
+    rules = [
+        line
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert rules[0] == "*"
+    assert {"!pyproject.toml", "!uv.lock", "!README.md", "!operator/"} <= set(rules)
+    copied = re.findall(r"^COPY (?!--from)(.+) \S+$", (ROOT / "Dockerfile").read_text(), re.M)
+    for sources in copied:
+        for source in sources.split():
+            assert f"!{source}" in rules, f"{source} is excluded from the build context"
+
+
+def test_examples_image_is_the_one_the_examples_use() -> None:
+    text = (ROOT / "examples" / "flows" / "Dockerfile").read_text()
+    version = chart()["appVersion"]
+    assert f"ARG RUNTIME_IMAGE=baton-runtime:{version}" in text
+    assert "FROM ${RUNTIME_IMAGE}" in text
+    copied = re.search(r"^COPY (.+) \./flows/$", text, flags=re.MULTILINE)
+    assert copied
+    for name in copied.group(1).split():
+        assert (ROOT / "examples" / "flows" / name).is_file()
+    images = set()
+    entrypoints = set()
+    for path in (ROOT / "examples").glob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc and doc["kind"] == "Flow":
+                images.add(doc["spec"]["image"])
+                entrypoints.add(doc["spec"]["entrypoint"].split(":")[0])
+    assert images == {f"baton-examples:{version}"}
+    # Entrypoints are relative to WORKDIR /opt/baton/flow, where ./flows/ lands.
+    assert entrypoints <= {f"flows/{n}" for n in copied.group(1).split()}
+
+
+def test_build_script_names_the_images_the_chart_and_examples_use() -> None:
+    script = ROOT / "hack" / "build-images.sh"
+    assert script.stat().st_mode & 0o111
+    text = script.read_text()
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    for image in (values["image"]["repository"], "baton-runtime", "baton-examples"):
+        assert f'"{image}:${{VERSION}}"' in text
+    assert "--target runtime" in text and "--target operator" in text
+    assert "docker info" in text.replace('"$DOCKER" info', "docker info")
+
+
+def test_kind_config() -> None:
+    config = yaml.safe_load((ROOT / "kind-config.yaml").read_text())
+    assert config["kind"] == "Cluster"
+    assert config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    assert [n["role"] for n in config["nodes"]] == ["control-plane", "worker"]
