@@ -9,6 +9,9 @@ This module imports neither framework: everything here works on what the case ha
 it (states, futures, exceptions) through the attributes the two share. Observations
 must be deterministic: no timestamps, ids or random run names, only facts such as
 "a UUID was returned", "the delay was at least 0.1 s".
+
+The runner uses ``reset()``, ``CAPTURE_HANDLER`` and ``artifact_reader``; cases use the
+names in ``__all__``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -143,9 +145,7 @@ def jsonable(value: Any) -> Any:
         return sorted((jsonable(v) for v in value), key=repr)
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
-    if isinstance(value, (datetime, date, timedelta)):
-        return f"<{type(value).__name__}>"
-    return f"<{type(value).__name__}>"
+    return f"<{type(value).__name__}>"  # dates, models...: the type is what compares
 
 
 def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -164,8 +164,6 @@ class _Capture(logging.Handler):
 
 
 CAPTURE_HANDLER = _Capture(level=logging.DEBUG)
-
-
 _RUN_LOGGERS = ("flow_runs", "task_runs", "engine")
 
 

@@ -9,7 +9,8 @@ Each case file is copied into ``DIR``, for Baton with every ``prefect`` replaced
 and each ``case_*`` function in it is called in order. Every case gets its own
 result/cache storage directory, fresh counters and a fresh log capture. A case that
 raises is an observation too (``{"case_error": ...}``): the two frameworks must fail
-alike. One process runs many cases because Prefect takes seconds to start.
+alike; so is a case file that cannot be imported (a missing import path), for each of
+its cases. One process runs many cases because Prefect takes seconds to start.
 """
 
 # ruff: noqa: PLC0415 - each framework is imported only by the run that tests it

@@ -16,8 +16,11 @@ reference is a failure, never a skip.
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +33,8 @@ sys.path.insert(0, str(HERE))
 
 import prefect_env  # noqa: E402
 
-pytestmark = pytest.mark.integration
+# The first test builds Prefect's virtualenv (once per machine) and runs every case.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 CASE_FILES = sorted((HERE / "cases").glob("*.py"))
 RUNNER = HERE / "runner.py"
@@ -73,7 +77,10 @@ def _start(
     argv += ["--work", str(work), *map(str, files)]
     with open(log, "wb") as sink:
         # cwd = the work dir: Prefect reads .env and prefect.toml from the cwd.
-        proc = subprocess.Popen(argv, cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT)
+        # A session of its own: Prefect's temporary server (a child) goes when the group does.
+        proc = subprocess.Popen(
+            argv, cwd=work, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return proc, out, log
 
 
@@ -97,19 +104,23 @@ def observations(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str
     runs.append(("baton", *_start("baton", sys.executable, CASE_FILES, root / "b", baton_env)))
 
     result: dict[str, dict[str, Any]] = {"prefect": {}, "baton": {}, "logs": {}}
-    for framework, proc, out, log in runs:
-        try:
-            code = proc.wait(timeout=BATCH_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        result[framework].update(_read(out))
-        text = log.read_text(errors="replace")
-        result["logs"][str(out)] = text
-        if code != 0:
-            raise AssertionError(
-                f"{framework} runner exited {code}; its output ends:\n{text[-3000:]}"
-            )
+    try:
+        for framework, proc, out, log in runs:
+            try:
+                code = proc.wait(timeout=BATCH_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                code = proc.wait()
+            result[framework].update(_read(out))
+            text = log.read_text(errors="replace")
+            result["logs"][str(out)] = text
+            if code != 0:
+                raise AssertionError(f"{framework} runner exited {code}, ending:\n{text[-3000:]}")
+    finally:
+        for _, proc, _, _ in runs:  # leave no runner, nor a server it started, behind
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     return result
 
 
@@ -134,8 +145,8 @@ def _leaf_differences(prefect: Any, baton: Any, path: str) -> list[str]:
     if isinstance(prefect, list) and isinstance(baton, list) and len(prefect) == len(baton):
         return [
             problem
-            for index, (mine, theirs) in enumerate(zip(prefect, baton, strict=True))
-            for problem in _leaf_differences(mine, theirs, f"{path}[{index}]")
+            for index, (theirs, mine) in enumerate(zip(prefect, baton, strict=True))
+            for problem in _leaf_differences(theirs, mine, f"{path}[{index}]")
         ]
     if prefect == baton:
         return []
@@ -185,12 +196,16 @@ def test_case(case: str, observations: dict[str, dict[str, Any]]) -> None:
     prefect, baton = _describe(prefect_record), _describe(baton_record)
     if "case_error" in prefect_record or "case_error" in baton_record:
         # The case function itself raised: both frameworks must raise alike.
-        assert prefect_record.get("case_error") == baton_record.get("case_error"), (
-            f"\nprefect: {json.dumps(prefect, indent=1)}\nbaton: {json.dumps(baton, indent=1)}"
-        )
+        if prefect_record.get("case_error") != baton_record.get("case_error"):
+            pytest.fail(
+                f"{case} raised differently:\nprefect: {json.dumps(prefect, indent=1)}"
+                f"\nbaton: {json.dumps(baton, indent=1)}",
+                pytrace=False,
+            )
         return
     problems = _compare(prefect, baton, differences)
-    assert not problems, f"{case} differs from Prefect 3.8.8:\n" + "\n".join(problems)
+    if problems:
+        pytest.fail(f"{case} differs from Prefect 3.8.8:\n" + "\n".join(problems), pytrace=False)
 
 
 def test_declared_differences_are_documented() -> None:
@@ -208,13 +223,4 @@ def test_declared_differences_are_documented() -> None:
 
 
 def _why_anchors(path: Path) -> set[str]:
-    text = path.read_text()
-    found = set()
-    for part in text.split("compatibility.md#")[1:]:
-        anchor = ""
-        for char in part:
-            if not (char.isalnum() or char == "-"):
-                break
-            anchor += char
-        found.add(anchor)
-    return found
+    return set(re.findall(r"compatibility\.md#([a-z0-9-]+)", path.read_text()))

@@ -244,3 +244,28 @@ def test_flow_serve_schedules_and_runs(
     assert pool["spec"]["type"] == "process"
     assert (pool.get("status") or {}).get("workers") == []
     assert (tmp_path / "logs" / namespace / f"{run['metadata']['name']}.log").exists()
+
+
+def test_a_child_dying_without_a_report_ends_crashed_while_the_worker_lives(
+    operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    """The worker plays the kubelet: it reports the exit the process could not."""
+    cluster = operator.cluster
+    apply(
+        cluster,
+        namespace,
+        process_pool("plain"),
+        flow("vanishing", "worker_flows.py:vanish"),
+        adhoc_run("gone", "vanishing", "plain"),
+    )
+    worker = WorkerProcess(cluster, namespace, "plain", tmp_path)
+    try:
+        status = wait_for(
+            lambda: (s := run_status(cluster, namespace, "gone")).get("state") == "Crashed" and s,
+            30,
+            "the run to end Crashed",
+        )
+        assert "signal 9" in status["message"] and worker.name in status["message"]
+        assert worker.proc.poll() is None, "the worker itself keeps running"
+    finally:
+        assert worker.stop() == 0, worker.output()

@@ -71,12 +71,43 @@ def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
     }
 
 
-def _state_line(run: Json) -> str:
-    status = run.get("status") or {}
-    state = status.get("state") or "New"
-    reason = f" ({status['reason']})" if status.get("reason") else ""
-    message = f": {status['message']}" if status.get("message") else ""
-    return f"{time.strftime('%H:%M:%S')}  {state}{reason}{message}"
+def _line(when: datetime | None, state: Any, reason: Any, message: Any) -> str:
+    stamp = (when or datetime.now(UTC)).astimezone().strftime("%H:%M:%S")
+    text = f"{stamp}  {state or 'New'}"
+    if reason:
+        text += f" ({reason})"
+    return text + (f": {message}" if message else "")
+
+
+class StatePrinter:
+    """Prints each state a run went through once, including those between two polls
+    (from ``status.history``), then the current state when its message changes."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[Any, ...]] = set()
+        self.last: tuple[Any, ...] | None = None
+
+    def lines(self, run: Json) -> list[str]:
+        status = run.get("status") or {}
+        out = []
+        for entry in status.get("history") or []:
+            key = (entry.get("timestamp"), entry.get("state"), entry.get("reason"))
+            if key in self.seen:
+                continue
+            self.seen.add(key)
+            self.last = (entry.get("state"), entry.get("reason"), entry.get("message", ""))
+            when = render.parse_time(entry.get("timestamp"))
+            out.append(_line(when, *self.last))
+        current = (status.get("state"), status.get("reason"), status.get("message", ""))
+        # History keeps a message's first 300 characters: a longer one is not news.
+        if (
+            self.last is None
+            or current[:2] != self.last[:2]
+            or not str(current[2]).startswith(str(self.last[2]))
+        ):
+            self.last = current
+            out.append(_line(None, *current))
+        return out
 
 
 def watch_run(conn: Connection, name: str, timeout: float | None) -> str:
@@ -85,23 +116,23 @@ def watch_run(conn: Connection, name: str, timeout: float | None) -> str:
 
     started = time.monotonic()
     last_progress = started
-    seen: tuple[Any, ...] | None = None
+    printer = StatePrinter()
     while True:
         run = get_or_fail(conn.client, FLOWRUNS, name, conn.namespace, "flowrun")
-        status = run.get("status") or {}
-        current = (status.get("state"), status.get("reason"), status.get("message"))
-        if current != seen:
-            seen = current
+        state = (run.get("status") or {}).get("state")
+        lines = printer.lines(run)
+        for line in lines:
+            print(line, flush=True)
+        if lines:
             last_progress = time.monotonic()
-            print(_state_line(run), flush=True)
-        if status.get("state") in TERMINAL:
-            return str(status["state"])
+        if state in TERMINAL:
+            return str(state)
         waited = time.monotonic() - started
         if timeout is not None and waited > timeout:
-            raise CliError(f'flowrun "{name}" still {current[0] or "New"} after {timeout:g}s')
+            raise CliError(f'flowrun "{name}" still {state or "New"} after {timeout:g}s')
         if time.monotonic() - last_progress >= PROGRESS_EVERY:
             last_progress = time.monotonic()
-            print(f"{time.strftime('%H:%M:%S')}  … still {current[0] or 'New'} after {waited:.0f}s")
+            print(f"{time.strftime('%H:%M:%S')}  … still {state or 'New'} after {waited:.0f}s")
         time.sleep(POLL_SECONDS)
 
 

@@ -481,6 +481,7 @@ class RunController:
         attempt = run.status.attempts + 1
         fields: dict[str, Any] = {"attempts": attempt, "workPool": pool.name}
         if pool.spec.type == PoolType.PROCESS:
+            fields["worker"] = None  # a new attempt is up for grabs again
             step = Step(
                 state=RunState.PENDING,
                 reason=CLAIMABLE,

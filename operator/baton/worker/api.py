@@ -36,6 +36,10 @@ CLAIM_ATTEMPTS = 3
 HEARTBEAT_ATTEMPTS = 8
 
 
+#: Runtime report states after which the flow process has nothing more to say.
+FINAL_STATES = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
+
+
 class WorkerError(RuntimeError):
     """The worker cannot serve its pool; the message is shown to the user as is."""
 
@@ -108,6 +112,39 @@ class PoolApi:
                 if not is_claimable(body, self.pool):
                     return None  # another worker has it, or it was cancelled meanwhile
         return None
+
+    def report_exit(self, name: str, attempt: int, code: int) -> bool:
+        """Report a child that exited without a final report as Crashed; True if it did.
+
+        For process pools the worker plays the kubelet: when the flow process dies
+        (segfault, OOM kill, SIGKILL) before the runtime could write its final state, the
+        worker writes the runtime report the process never could. A final report
+        already present for this attempt is left alone.
+        """
+        try:
+            run = self.client.get(FLOWRUNS, name, self.namespace)
+        except NotFound:
+            return False
+        runtime = (run.get("status") or {}).get("runtime") or {}
+        if runtime.get("attempt") == attempt and runtime.get("state") in FINAL_STATES:
+            return False
+        how = f"signal {-code}" if code < 0 else f"code {code}"
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        report = {
+            "state": "Crashed",
+            "attempt": attempt,
+            "timestamp": stamp,
+            "endTime": stamp,
+            "message": f"the flow process exited with {how} on worker {self.worker} "
+            "without reporting a final state",
+        }
+        try:
+            self.client.patch_status(
+                FLOWRUNS, name, self.namespace, {"status": {"runtime": {**runtime, **report}}}
+            )
+        except NotFound:
+            return False
+        return True
 
     def heartbeat(self, running: int, *, leaving: bool = False) -> int | None:
         """Record this worker in ``status.workers`` (or remove it); the pool's timeout."""

@@ -39,6 +39,9 @@ logger = logging.getLogger("baton.worker")
 
 Json = dict[str, Any]
 TICK_SECONDS = 1.0
+#: A run's process may outlive its terminal state this long (it is flushing and exiting).
+ENDED_GRACE = 15.0
+TERMINAL = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
 SYNC_TIMEOUT = 30.0
 
 
@@ -183,8 +186,10 @@ class Worker:
             with self._signals():
                 if not cache.synced.wait(SYNC_TIMEOUT):
                     self.say("still waiting for the first list of flow runs...")
-                self._loop(cache)
-                self._shutdown()
+                try:
+                    self._loop(cache)
+                finally:
+                    self._shutdown()  # never leave runs behind, whatever ended the loop
         finally:
             heartbeat.stopping.set()
             watcher.stop()
@@ -232,17 +237,27 @@ class Worker:
             self.executed += 1
             elapsed = time.monotonic() - child.started
             self.say(f"{name}: process exited with code {code} after {elapsed:.1f}s")
+            if code != 0 and self.api.report_exit(name, child.attempt, code):
+                self.say(f"{name}: reported Crashed (no final report from the process)")
             self._wake.set()  # a slot is free
 
     def _forward_cancels(self, cache: RunCache) -> None:
+        now = time.monotonic()
         for name, child in self.children.items():
             run = cache.get(name)
+            state = ((run or {}).get("status") or {}).get("state")
+            if state in TERMINAL and child.ended_seen_at is None:
+                child.ended_seen_at = now
             if child.cancel_sent_at is None:
                 if run is None and cache.synced.is_set():
                     self.say(f"{name}: the FlowRun was deleted; stopping its process")
                     child.terminate()
                 elif run is not None and (run.get("spec") or {}).get("cancelRequested"):
                     self.say(f"{name}: cancel requested; sending SIGTERM")
+                    child.terminate()
+                elif child.ended_seen_at is not None and now - child.ended_seen_at > ENDED_GRACE:
+                    # e.g. the operator declared it Crashed while this worker was cut off
+                    self.say(f"{name}: the run ended {state} but its process lives on; stopping it")
                     child.terminate()
             elif child.escalate(self.options.cancel_grace):
                 self.say(
@@ -254,7 +269,9 @@ class Worker:
         slots = None if limit is None else limit - len(self.children)
         if slots is not None and slots <= 0:
             return
-        for run in claim_order(cache.snapshot(), self.options.pool, slots):
+        # Our own claims may not be in the cache yet: never try them twice.
+        candidates = [r for r in cache.snapshot() if r["metadata"]["name"] not in self.children]
+        for run in claim_order(candidates, self.options.pool, slots):
             if self._stopping.is_set():
                 return
             try:
@@ -285,6 +302,7 @@ class Worker:
             echo=self._echo_child,
             header=f"attempt {attempt} on worker {self.options.name}",
         )
+        child.attempt = attempt
         self.children[name] = child
         self.say(
             f"{name}: claimed in {(time.monotonic() - seen) * 1000:.0f} ms; attempt {attempt} "

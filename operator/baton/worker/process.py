@@ -75,7 +75,9 @@ class RunProcess:
         self.namespace = namespace
         self.log_file = log_file
         self.started = time.monotonic()
+        self.attempt = 1  # set by the worker from the claimed run
         self.cancel_sent_at: float | None = None
+        self.ended_seen_at: float | None = None  # when the FlowRun was first seen terminal
         self.killed = False
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[bytes] = open(log_file, "ab")  # noqa: SIM115 - closed by the pump

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from casekit import count, counts, describe_error, describe_state, jsonable, outcome, run_logs
 from prefect import flow, task
-from prefect.states import Completed, Failed
+from prefect.states import Cancelled, Completed, Failed
 
 
 def case_task_failure_fails_the_flow() -> dict:
@@ -97,6 +97,21 @@ def case_flow_returns_a_state_built_by_hand() -> dict:
         "completed_result": done.result(),
         "failed": describe_state(failed),
         "failed_outcome": outcome(fails),
+    }
+
+
+def case_flow_returns_a_list_of_states_built_by_hand() -> dict:
+    @flow
+    def one_failed() -> list:
+        return [Completed(data=1), Failed(message="second failed")]
+
+    @flow
+    def one_cancelled() -> list:
+        return [Completed(data=1), Cancelled(message="stopped")]
+
+    return {
+        "one_failed": describe_state(one_failed(return_state=True)),
+        "one_cancelled": describe_state(one_cancelled(return_state=True)),
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 
 from baton import flow
@@ -31,3 +32,9 @@ def sleepy(seconds: float = 120) -> float:
     print(f"sleeping {seconds}s", flush=True)
     time.sleep(seconds)
     return seconds
+
+
+@flow
+def vanish() -> None:
+    """Dies the way a segfault or an OOM kill does: no final report is possible."""
+    os.kill(os.getpid(), signal.SIGKILL)
