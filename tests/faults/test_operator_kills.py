@@ -20,9 +20,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from kube_helpers import apply, flow, now, pool, wait_for
 
 from clusterkit import Cluster, OperatorProcess
+from kube_helpers import apply, flow, now, pool, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -106,25 +106,27 @@ def loops_alive(memo: kopf.Memo, **_: Any) -> bool:
     return True
 
 
+# Handlers are coroutines on purpose: kopf runs plain functions in a thread pool, and
+# the controllers' in-memory state belongs to the event loop's thread alone.
 @kopf.on.event(GROUP, VERSION, "deployments")
-def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.scheduler.deployment_event(event.get("type") or "ADDED", event["object"])
     memo.runs.deployment_event(event.get("type") or "ADDED", event["object"])
 
 
 @kopf.on.event(GROUP, VERSION, "flowruns")
-def flow_run_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def flow_run_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.scheduler.flow_run_event(event.get("type") or "ADDED", event["object"])
     memo.runs.run_event(event.get("type") or "ADDED", event["object"])
 
 
 @kopf.on.event(GROUP, VERSION, "flows")
-def flow_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def flow_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runs.flow_event(event.get("type") or "ADDED", event["object"])
 
 
 @kopf.on.event(GROUP, VERSION, "workpools")
-def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+async def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.runs.pool_event(event.get("type") or "ADDED", event["object"])
 
 
