@@ -16,16 +16,17 @@ T = TypeVar("T")
 def wait_for(
     predicate: Callable[[], T],
     timeout: float = 30.0,
-    interval: float = 0.3,
     what: str = "condition",
+    interval: float = 0.3,
 ) -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import kube_helpers
 from clusterkit import ROOT, Cluster
+from kube_helpers import run_status, wait_for
+
+__all__ = ["run_status", "wait_for"]  # re-exported: the worker tests' one import line
 
 FLOWS = Path(__file__).parent / "flows"
 EXAMPLES = ROOT / "examples"
@@ -48,14 +49,9 @@ def baton(
 
 
 def apply(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> None:
-    docs = [{"apiVersion": "baton.dev/v1alpha1", **o} for o in objects]
-    cluster.kubectl(
-        "apply",
-        "-n",
-        namespace,
-        "-f",
-        "-",
-        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
+    """Apply Baton objects given without their apiVersion."""
+    kube_helpers.apply(
+        cluster, namespace, *({"apiVersion": "baton.dev/v1alpha1", **o} for o in objects)
     )
 
 
@@ -83,25 +79,8 @@ def adhoc_run(name: str, flow_name: str, pool: str, **parameters: Any) -> dict[s
     }
 
 
-def wait_for(
-    condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.25
-) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
-
-
 def runs(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
     return list(cluster.get_json("flowruns", "-n", namespace)["items"])
-
-
-def run_status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
-    return dict(cluster.get_json("flowrun", name, "-n", namespace).get("status") or {})
 
 
 class WorkerProcess:
