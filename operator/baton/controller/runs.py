@@ -1,7 +1,7 @@
 """The run controller: admits FlowRuns, creates their Jobs, and follows them to the end.
 
-It keeps in-memory copies of Flows, WorkPools, Deployments, FlowRuns and of the Jobs and
-pods Baton created (those two through a server-side label selector, so unrelated
+What it knows lives in ``cache.ClusterCache`` (copies of the watched objects; Jobs and
+pods only those Baton created, through a server-side label selector, so unrelated
 workloads cost nothing). Two kinds of keys go through one work queue:
 
 * ``("pool", namespace, name)`` — an admission pass over the pool's waiting runs
@@ -40,21 +40,17 @@ from baton.controller.admission import (
     Candidate,
     plan_admission,
 )
+from baton.controller.cache import ADMITTED, WAITING, ClusterCache, Key, QueueKey, key_of
 from baton.controller.jobs import build_job, job_name
 from baton.controller.lifecycle import Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
-from baton.resources.deployment import DEFAULT_WORK_POOL
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.workpool import PoolType
 
 logger = logging.getLogger("baton.runs")
 
-Key = tuple[str, str]
-QueueKey = tuple[str, str, str]  # ("run" | "pool", namespace, name)
 HISTORY_LIMIT = 20
-ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
-WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
 
 # Reasons of the operator's own decisions before a Job exists.
 INVALID_PARAMETERS = "InvalidParameters"
@@ -65,10 +61,6 @@ CLAIMABLE = "AwaitingWorker"
 
 def _stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _key(body: dict[str, Any]) -> Key:
-    return body["metadata"]["namespace"], body["metadata"]["name"]
 
 
 def status_patch(run: FlowRun, step: Step, now: datetime) -> dict[str, Any]:
@@ -129,123 +121,42 @@ class RunController:
         self._client = client
         self._clock = clock
         self.timing = timing or Timing()
-        self.flows: dict[Key, dict[str, Any]] = {}
-        self.pools: dict[Key, dict[str, Any]] = {}
-        self.deployments: dict[Key, dict[str, Any]] = {}
-        self.runs: dict[Key, dict[str, Any]] = {}
-        self.jobs: dict[Key, dict[str, Any]] = {}  # by run key
-        self.pods: dict[Key, dict[str, Any]] = {}  # by run key
+        self.cache = ClusterCache()
         self._job_missing_since: dict[Key, datetime] = {}
         self._pool_status: dict[Key, dict[str, Any]] = {}
         self.queue: WorkQueue[QueueKey] = WorkQueue(
             self.reconcile, name="runs", clock=clock, concurrency=concurrency
         )
 
-    # -- watch events ---------------------------------------------------------------
-    def _store(
-        self,
-        cache: dict[Key, dict[str, Any]],
-        event_type: str,
-        body: dict[str, Any],
-        key: Key | None = None,
-    ) -> None:
-        key = key or _key(body)
-        if event_type == "DELETED":
-            cache.pop(key, None)
-        else:
-            cache[key] = body
-
-    def _pool_of(self, run: dict[str, Any]) -> str:
-        spec = run.get("spec") or {}
-        status = run.get("status") or {}
-        if status.get("workPool"):
-            return str(status["workPool"])
-        if spec.get("workPoolRef"):
-            return str(spec["workPoolRef"]["name"])
-        deployment = self.deployments.get(
-            (run["metadata"]["namespace"], (spec.get("deploymentRef") or {}).get("name", ""))
-        )
-        if deployment:
-            return str(
-                ((deployment.get("spec") or {}).get("workPoolRef") or {}).get(
-                    "name", DEFAULT_WORK_POOL
-                )
-            )
-        return DEFAULT_WORK_POOL
+    # -- watch events: the cache says which keys each one makes worth a look --------
+    def _mark(self, keys: list[QueueKey]) -> None:
+        for key in keys:
+            self.queue.mark(key)
 
     def mark_pool(self, namespace: str, pool: str) -> None:
         self.queue.mark(("pool", namespace, pool))
 
     def run_event(self, event_type: str, body: dict[str, Any]) -> None:
-        key = _key(body)
-        self._store(self.runs, event_type, body)
         if event_type == "DELETED":
-            self.queue.forget(("run", *key))
-        else:
-            self.queue.mark(("run", *key))
-        self.mark_pool(key[0], self._pool_of(body))
+            self.queue.forget(("run", *key_of(body)))
+        self._mark(self.cache.run_event(event_type, body))
 
     def flow_event(self, event_type: str, body: dict[str, Any]) -> None:
-        self._store(self.flows, event_type, body)
-        self._mark_waiting(body["metadata"]["namespace"])
+        self._mark(self.cache.flow_event(event_type, body))
 
     def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
-        self._store(self.deployments, event_type, body)
-        self._mark_waiting(body["metadata"]["namespace"])
+        self._mark(self.cache.deployment_event(event_type, body))
 
     def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
-        self._store(self.pools, event_type, body)
         if event_type != "DELETED":
-            self._pool_status.setdefault(_key(body), body.get("status") or {})
-        namespace, name = _key(body)
-        self.mark_pool(namespace, name)
-        for key, run in self.runs.items():  # heartbeats changed: look at its active runs
-            if (
-                key[0] == namespace
-                and (run.get("status") or {}).get("workPool") == name
-                and (run.get("status") or {}).get("state") in ADMITTED
-            ):
-                self.queue.mark(("run", *key))
-
-    def _mark_waiting(self, namespace: str) -> None:
-        for (ns, _), run in self.runs.items():
-            if ns == namespace and (run.get("status") or {}).get("state") in WAITING:
-                self.mark_pool(ns, self._pool_of(run))
-
-    @staticmethod
-    def _owner_run(body: dict[str, Any]) -> str | None:
-        labels = body.get("metadata", {}).get("labels") or {}
-        for owner in body.get("metadata", {}).get("ownerReferences") or []:
-            if owner.get("kind") == "FlowRun":
-                return str(owner["name"])
-        return labels.get("baton.dev/flow-run-name")
+            self._pool_status.setdefault(key_of(body), body.get("status") or {})
+        self._mark(self.cache.pool_event(event_type, body))
 
     def job_event(self, event_type: str, body: dict[str, Any]) -> None:
-        run = self._owner_run(body)
-        if run is None:
-            return
-        key = (body["metadata"]["namespace"], run)
-        current = self.jobs.get(key)
-        if (
-            event_type == "DELETED"
-            and current
-            and current["metadata"]["name"] != body["metadata"]["name"]
-        ):
-            return  # an older attempt's Job went away
-        self._store(self.jobs, event_type, body, key)
-        self.queue.mark(("run", *key))
-        run_body = self.runs.get(key)
-        if run_body is not None:  # a finished Job may free a concurrency slot
-            self.mark_pool(key[0], self._pool_of(run_body))
+        self._mark(self.cache.job_event(event_type, body))
 
     def pod_event(self, event_type: str, body: dict[str, Any]) -> None:
-        job = (body.get("metadata", {}).get("labels") or {}).get("batch.kubernetes.io/job-name")
-        namespace = body["metadata"]["namespace"]
-        for key, job_body in self.jobs.items():
-            if key[0] == namespace and job_body["metadata"]["name"] == job:
-                self._store(self.pods, event_type, body, key)
-                self.queue.mark(("run", *key))
-                return
+        self._mark(self.cache.pod_event(event_type, body))
 
     # -- reconcile ----------------------------------------------------------------------
     async def reconcile(self, key: QueueKey) -> datetime | None:
@@ -253,15 +164,6 @@ class RunController:
         if kind == "pool":
             return await self._admit(namespace, name)
         return await self._follow((namespace, name))
-
-    def _model(self, model: type[Any], cache: dict[Key, dict[str, Any]], key: Key) -> Any:
-        body = cache.get(key)
-        if body is None:
-            return None
-        try:
-            return model.model_validate(body)
-        except pydantic.ValidationError:
-            return None
 
     async def _write(self, run: FlowRun, step: Step, now: datetime) -> bool:
         patch = status_patch(run, step, now)
@@ -273,7 +175,7 @@ class RunController:
             )
         except NotFound:
             return False
-        self.runs[(run.namespace, run.name)] = updated
+        self.cache.runs[(run.namespace, run.name)] = updated
         if "state" in patch:
             metrics.STATE_TRANSITIONS.labels(run.namespace, patch["state"]).inc()
         if "state" in patch and patch["state"] != (run.status.state or None):
@@ -286,25 +188,6 @@ class RunController:
                 warning=patch["state"] in ("Failed", "Crashed", "TimedOut"),
             )
         return True
-
-    def _resolve(self, run: FlowRun) -> tuple[Deployment | None, Flow | None, str | None]:
-        """The run's Deployment and Flow, or a message naming what is missing."""
-        ns = run.namespace
-        deployment = None
-        if run.spec.deployment_ref:
-            deployment = self._model(
-                Deployment, self.deployments, (ns, run.spec.deployment_ref.name)
-            )
-            if deployment is None:
-                return None, None, f"Deployment {run.spec.deployment_ref.name!r} not found"
-            flow_name = deployment.spec.flow_ref.name
-        else:
-            assert run.spec.flow_ref is not None
-            flow_name = run.spec.flow_ref.name
-        flow = self._model(Flow, self.flows, (ns, flow_name))
-        if flow is None:
-            return deployment, None, f"Flow {flow_name!r} not found"
-        return deployment, flow, None
 
     @staticmethod
     def parameters(run: FlowRun, deployment: Deployment | None) -> dict[str, Any]:
@@ -358,19 +241,18 @@ class RunController:
     async def _admit(self, namespace: str, pool_name: str) -> datetime | None:
         """One admission pass over a pool: start what may start, explain what waits."""
         now = self._clock()
-        pool = self._model(WorkPool, self.pools, (namespace, pool_name))
+        pool = self.cache.model(WorkPool, self.cache.pools, (namespace, pool_name))
         view = _PoolView()
-        for key, body in list(self.runs.items()):
-            if key[0] == namespace and self._pool_of(body) == pool_name:
-                self._classify(key, body, pool=pool, pool_name=pool_name, now=now, view=view)
+        for key, body in self.cache.runs_of_pool(namespace, pool_name):
+            self._classify(key, body, pool=pool, pool_name=pool_name, now=now, view=view)
         await asyncio.gather(*view.writes)
         if pool is None:
             return None
         deployments = {
             n: d.spec
-            for (ns, n) in self.deployments
+            for (ns, n) in self.cache.deployments
             if ns == namespace
-            and (d := self._model(Deployment, self.deployments, (ns, n))) is not None
+            and (d := self.cache.model(Deployment, self.cache.deployments, (ns, n))) is not None
         }
         plan = plan_admission(pool.spec, view.waiting, view.active, deployments)
         writes: list[Coroutine[Any, Any, object]] = [
@@ -412,7 +294,7 @@ class RunController:
     ) -> None:
         """Sort one run of the pool into active, waiting, or settled right here."""
         state = (body.get("status") or {}).get("state")
-        if state in TERMINAL_STATES and not self._job_running(key):
+        if state in TERMINAL_STATES and not self.cache.job_running(key):
             return  # the common case, decided without parsing the whole object
         try:
             run = FlowRun.model_validate(body)
@@ -429,7 +311,7 @@ class RunController:
             return
         if run.status.state not in WAITING:
             return
-        deployment, flow, missing = self._resolve(run)
+        deployment, flow, missing = self.cache.resolve(run)
         step = self._preflight(
             run, deployment, flow, missing, pool=pool, pool_name=pool_name, now=now
         )
@@ -443,7 +325,7 @@ class RunController:
 
     async def _replace(self, key: Key, now: datetime) -> bool:
         """CancelOld: stop an older run to make room for a newer one."""
-        victim = FlowRun.model_validate(self.runs[key])
+        victim = FlowRun.model_validate(self.cache.runs[key])
         written = await self._write(
             victim,
             Step(
@@ -534,7 +416,7 @@ class RunController:
             await self._client.delete(JOBS, name, run.namespace, propagation="Foreground")
 
     async def _follow(self, key: Key) -> datetime | None:
-        body = self.runs.get(key)
+        body = self.cache.runs.get(key)
         if body is None:
             return None
         try:
@@ -543,11 +425,11 @@ class RunController:
             return None
         if run.status.state in TERMINAL_STATES or run.status.state not in ADMITTED:
             if run.status.state in WAITING and run.spec.cancel_requested:
-                self.mark_pool(key[0], self._pool_of(body))
+                self.mark_pool(key[0], self.cache.pool_of(body))
             return None
         now = self._clock()
-        pool = self._model(WorkPool, self.pools, (key[0], self._pool_of(body)))
-        job = self.jobs.get(key)
+        pool = self.cache.model(WorkPool, self.cache.pools, (key[0], self.cache.pool_of(body)))
+        job = self.cache.jobs.get(key)
         if job is not None and job["metadata"]["name"] != run.status.job_name:
             job = None if run.status.job_name else job
         is_process = pool is not None and pool.spec.type == PoolType.PROCESS
@@ -556,7 +438,9 @@ class RunController:
         else:
             self._job_missing_since.pop(key, None)
         deployment = (
-            self._model(Deployment, self.deployments, (key[0], run.spec.deployment_ref.name))
+            self.cache.model(
+                Deployment, self.cache.deployments, (key[0], run.spec.deployment_ref.name)
+            )
             if run.spec.deployment_ref
             else None
         )
@@ -565,13 +449,13 @@ class RunController:
             assert pool is not None
             step = follow_process(
                 run,
-                self._heartbeats(pool),
+                self.cache.heartbeats(pool),
                 now,
                 timing=self.timing,
                 heartbeat_timeout=timedelta(seconds=pool.spec.heartbeat_timeout_seconds),
             )
         else:
-            pod = self.pods.get(key)
+            pod = self.cache.pods.get(key)
             if (
                 pod is not None
                 and (pod["metadata"].get("labels") or {}).get("batch.kubernetes.io/job-name")
@@ -593,23 +477,8 @@ class RunController:
         if step.state in TERMINAL_STATES or step.new_attempt:
             # A finished run frees a slot; a crashed one with retries left queues again.
             self._job_missing_since.pop(key, None)
-            self.mark_pool(key[0], self._pool_of(body))
+            self.mark_pool(key[0], self.cache.pool_of(body))
         return step.wake_at
-
-    def _job_running(self, key: Key) -> bool:
-        """The run's Job exists, is not being deleted, and has not finished."""
-        job = self.jobs.get(key)
-        if job is None or job["metadata"].get("deletionTimestamp"):
-            return False
-        conditions = (job.get("status") or {}).get("conditions") or []
-        return not any(
-            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-            for c in conditions
-        )
-
-    @staticmethod
-    def _heartbeats(pool: WorkPool) -> dict[str, datetime]:
-        return {w.name: w.last_heartbeat for w in pool.status.workers}
 
     async def _write_pool_status(self, pool: WorkPool, running: int, queued: int) -> None:
         key = (pool.namespace, pool.name)

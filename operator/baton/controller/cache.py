@@ -1,0 +1,222 @@
+"""What the run controller knows: the watched objects, indexed, and who to look at next.
+
+Watch events land here. Each intake method updates the copies and the indexes and
+returns the work-queue keys the event makes worth reconciling — ``("run", ns, name)`` or
+``("pool", ns, name)`` — so the controller never scans every run for one event: status
+writes to a Deployment (thousands a minute at scale) cost a dictionary lookup, and a
+pod event finds its run through the Job-name index.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import pydantic
+
+from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
+from baton.resources.deployment import DEFAULT_WORK_POOL
+
+Key = tuple[str, str]  # (namespace, name)
+QueueKey = tuple[str, str, str]  # ("run" | "pool", namespace, name)
+Body = dict[str, Any]
+
+ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+
+
+def key_of(body: Body) -> Key:
+    return body["metadata"]["namespace"], body["metadata"]["name"]
+
+
+def _state(body: Body) -> str | None:
+    return (body.get("status") or {}).get("state")
+
+
+class ClusterCache:
+    """In-memory copies of Flows, WorkPools, Deployments, FlowRuns, Jobs and pods."""
+
+    def __init__(self) -> None:
+        self.flows: dict[Key, Body] = {}
+        self.pools: dict[Key, Body] = {}
+        self.deployments: dict[Key, Body] = {}
+        self.runs: dict[Key, Body] = {}
+        self.jobs: dict[Key, Body] = {}  # by run key
+        self.pods: dict[Key, Body] = {}  # by run key
+        self._runs_by_pool: dict[Key, set[Key]] = defaultdict(set)
+        self._pool_of_run: dict[Key, Key] = {}
+        self._run_of_job: dict[Key, Key] = {}  # (ns, job name) -> run key
+
+    # -- lookups --------------------------------------------------------------------
+    def pool_of(self, run: Body) -> str:
+        """The WorkPool a run belongs to: admitted pool, its own ref, or its Deployment's."""
+        spec = run.get("spec") or {}
+        status = run.get("status") or {}
+        if status.get("workPool"):
+            return str(status["workPool"])
+        if spec.get("workPoolRef"):
+            return str(spec["workPoolRef"]["name"])
+        deployment = self.deployments.get(
+            (run["metadata"]["namespace"], (spec.get("deploymentRef") or {}).get("name", ""))
+        )
+        if deployment:
+            ref = (deployment.get("spec") or {}).get("workPoolRef") or {}
+            return str(ref.get("name", DEFAULT_WORK_POOL))
+        return DEFAULT_WORK_POOL
+
+    def runs_of_pool(self, namespace: str, pool: str) -> list[tuple[Key, Body]]:
+        keys = self._runs_by_pool.get((namespace, pool), set())
+        return [(k, self.runs[k]) for k in list(keys) if k in self.runs]
+
+    @staticmethod
+    def model(model: type[Any], cache: dict[Key, Body], key: Key) -> Any:
+        body = cache.get(key)
+        if body is None:
+            return None
+        try:
+            return model.model_validate(body)
+        except pydantic.ValidationError:
+            return None
+
+    def resolve(self, run: FlowRun) -> tuple[Deployment | None, Flow | None, str | None]:
+        """The run's Deployment and Flow, or a message naming what is missing."""
+        ns = run.namespace
+        deployment = None
+        if run.spec.deployment_ref:
+            deployment = self.model(
+                Deployment, self.deployments, (ns, run.spec.deployment_ref.name)
+            )
+            if deployment is None:
+                return None, None, f"Deployment {run.spec.deployment_ref.name!r} not found"
+            flow_name = deployment.spec.flow_ref.name
+        else:
+            assert run.spec.flow_ref is not None
+            flow_name = run.spec.flow_ref.name
+        flow = self.model(Flow, self.flows, (ns, flow_name))
+        if flow is None:
+            return deployment, None, f"Flow {flow_name!r} not found"
+        return deployment, flow, None
+
+    def job_running(self, key: Key) -> bool:
+        """The run's Job exists, is not being deleted, and has not finished."""
+        job = self.jobs.get(key)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return False
+        conditions = (job.get("status") or {}).get("conditions") or []
+        return not any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in conditions
+        )
+
+    @staticmethod
+    def heartbeats(pool: WorkPool) -> dict[str, datetime]:
+        return {w.name: w.last_heartbeat for w in pool.status.workers}
+
+    # -- intake: each returns the keys worth reconciling ---------------------------
+    def _index_run(self, key: Key, body: Body | None) -> Key | None:
+        old = self._pool_of_run.pop(key, None)
+        if old is not None:
+            self._runs_by_pool[old].discard(key)
+        if body is None:
+            return old
+        pool = (key[0], self.pool_of(body))
+        self._pool_of_run[key] = pool
+        self._runs_by_pool[pool].add(key)
+        return pool
+
+    def run_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.runs.pop(key, None)
+            pool = self._index_run(key, None)
+            return [("pool", *pool)] if pool else []
+        self.runs[key] = body
+        pool = self._index_run(key, body)
+        assert pool is not None
+        return [("run", *key), ("pool", *pool)]
+
+    def _spec_changed(self, cache: dict[Key, Body], event_type: str, body: Body) -> bool:
+        """Store ``body``; True unless only its status moved (same generation)."""
+        key = key_of(body)
+        old = cache.pop(key, None) if event_type == "DELETED" else cache.get(key)
+        if event_type != "DELETED":
+            cache[key] = body
+        if old is None or event_type == "DELETED":
+            return True
+        return bool(old["metadata"].get("generation") != body["metadata"].get("generation"))
+
+    def _waiting_pools(self, namespace: str) -> list[QueueKey]:
+        pools = {
+            self._pool_of_run[k]
+            for k, body in self.runs.items()
+            if k[0] == namespace and _state(body) in WAITING and k in self._pool_of_run
+        }
+        return [("pool", *pool) for pool in pools]
+
+    def flow_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        if not self._spec_changed(self.flows, event_type, body):
+            return []
+        return self._waiting_pools(body["metadata"]["namespace"])
+
+    def deployment_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        # The scheduler writes every Deployment's status each fire time; only a changed
+        # spec (limits, pause, pool) can change what waiting runs may do.
+        if not self._spec_changed(self.deployments, event_type, body):
+            return []
+        return self._waiting_pools(body["metadata"]["namespace"])
+
+    def pool_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        key = key_of(body)
+        if event_type == "DELETED":
+            self.pools.pop(key, None)
+        else:
+            self.pools[key] = body
+        keys: list[QueueKey] = [("pool", *key)]
+        # Worker heartbeats live in the pool's status: re-check its admitted runs.
+        keys += [("run", *k) for k, run in self.runs_of_pool(*key) if _state(run) in ADMITTED]
+        return keys
+
+    def job_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        owner = next(
+            (
+                o["name"]
+                for o in body.get("metadata", {}).get("ownerReferences") or []
+                if o.get("kind") == "FlowRun"
+            ),
+            None,
+        )
+        if owner is None:
+            return []
+        namespace = body["metadata"]["namespace"]
+        key = (namespace, owner)
+        job_key = (namespace, body["metadata"]["name"])
+        current = self.jobs.get(key)
+        if event_type == "DELETED":
+            self._run_of_job.pop(job_key, None)
+            if current and current["metadata"]["name"] != job_key[1]:
+                return []  # an older attempt's Job went away
+            self.jobs.pop(key, None)
+        else:
+            self.jobs[key] = body
+            self._run_of_job[job_key] = key
+        keys: list[QueueKey] = [("run", *key)]
+        pool = self._pool_of_run.get(key)
+        if pool is not None:  # a finished Job may free a concurrency slot
+            keys.append(("pool", *pool))
+        return keys
+
+    def pod_event(self, event_type: str, body: Body) -> list[QueueKey]:
+        job = (body.get("metadata", {}).get("labels") or {}).get(JOB_NAME_LABEL)
+        key = self._run_of_job.get((body["metadata"]["namespace"], job or ""))
+        if key is None:
+            return []
+        if event_type == "DELETED":
+            if (self.pods.get(key) or {}).get("metadata", {}).get("name") == body["metadata"][
+                "name"
+            ]:
+                self.pods.pop(key, None)
+        else:
+            self.pods[key] = body
+        return [("run", *key)]

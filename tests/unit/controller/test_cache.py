@@ -1,0 +1,61 @@
+"""The run controller's cache: which keys each watch event makes worth reconciling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from baton.controller.cache import ClusterCache
+
+pytestmark = pytest.mark.unit
+
+
+def obj(name: str, generation: int = 1, **rest: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": "ns", "generation": generation}, **rest}
+
+
+def run(name: str, state: str | None = None, deployment: str = "d") -> dict[str, Any]:
+    return obj(
+        name, spec={"deploymentRef": {"name": deployment}}, status={"state": state} if state else {}
+    )
+
+
+def test_runs_are_indexed_by_their_deployments_pool() -> None:
+    cache = ClusterCache()
+    cache.deployment_event("ADDED", obj("d", spec={"workPoolRef": {"name": "gpu"}}))
+    assert cache.run_event("ADDED", run("r1")) == [("run", "ns", "r1"), ("pool", "ns", "gpu")]
+    assert [k for k, _ in cache.runs_of_pool("ns", "gpu")] == [("ns", "r1")]
+    assert cache.run_event("DELETED", run("r1")) == [("pool", "ns", "gpu")]
+    assert cache.runs_of_pool("ns", "gpu") == []
+
+
+def test_status_only_deployment_updates_wake_nothing() -> None:
+    cache = ClusterCache()
+    cache.deployment_event("ADDED", obj("d"))
+    cache.run_event("ADDED", run("waiting", "Scheduled"))
+    assert cache.deployment_event("MODIFIED", obj("d", status={"activeRuns": 1})) == []
+    assert cache.deployment_event("MODIFIED", obj("d", generation=2)) == [("pool", "ns", "default")]
+
+
+def test_pods_find_their_run_through_the_job_index() -> None:
+    cache = ClusterCache()
+    cache.run_event("ADDED", run("r1", "Pending"))
+    job = obj("r1-1", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
+    assert ("run", "ns", "r1") in cache.job_event("ADDED", job)
+    pod = obj("r1-1-x", metadata_labels=None)
+    pod["metadata"]["labels"] = {"batch.kubernetes.io/job-name": "r1-1"}
+    assert cache.pod_event("ADDED", pod) == [("run", "ns", "r1")]
+    stranger = obj("other")
+    stranger["metadata"]["labels"] = {"batch.kubernetes.io/job-name": "nope"}
+    assert cache.pod_event("ADDED", stranger) == []
+
+
+def test_an_older_attempts_job_deletion_is_ignored() -> None:
+    cache = ClusterCache()
+    first = obj("r1-1", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
+    second = obj("r1-2", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
+    cache.job_event("ADDED", first)
+    cache.job_event("ADDED", second)
+    assert cache.job_event("DELETED", first) == []
+    assert cache.jobs[("ns", "r1")]["metadata"]["name"] == "r1-2"
