@@ -15,6 +15,12 @@ def obj(name: str, generation: int = 1, **rest: Any) -> dict[str, Any]:
     return {"metadata": {"name": name, "namespace": "ns", "generation": generation}, **rest}
 
 
+def job(name: str, owner: str) -> dict[str, Any]:
+    body = obj(name)
+    body["metadata"]["ownerReferences"] = [{"kind": "FlowRun", "name": owner}]
+    return body
+
+
 def run(name: str, state: str | None = None, deployment: str = "d") -> dict[str, Any]:
     return obj(
         name, spec={"deploymentRef": {"name": deployment}}, status={"state": state} if state else {}
@@ -41,9 +47,8 @@ def test_status_only_deployment_updates_wake_nothing() -> None:
 def test_pods_find_their_run_through_the_job_index() -> None:
     cache = ClusterCache()
     cache.run_event("ADDED", run("r1", "Pending"))
-    job = obj("r1-1", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
-    assert ("run", "ns", "r1") in cache.job_event("ADDED", job)
-    pod = obj("r1-1-x", metadata_labels=None)
+    assert ("run", "ns", "r1") in cache.job_event("ADDED", job("r1-1", "r1"))
+    pod = obj("r1-1-x")
     pod["metadata"]["labels"] = {"batch.kubernetes.io/job-name": "r1-1"}
     assert cache.pod_event("ADDED", pod) == [("run", "ns", "r1")]
     stranger = obj("other")
@@ -53,8 +58,7 @@ def test_pods_find_their_run_through_the_job_index() -> None:
 
 def test_an_older_attempts_job_deletion_is_ignored() -> None:
     cache = ClusterCache()
-    first = obj("r1-1", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
-    second = obj("r1-2", ownerReferences=[{"kind": "FlowRun", "name": "r1"}])
+    first, second = job("r1-1", "r1"), job("r1-2", "r1")
     cache.job_event("ADDED", first)
     cache.job_event("ADDED", second)
     assert cache.job_event("DELETED", first) == []
