@@ -147,6 +147,9 @@ def run(
     kopf.configure(verbose=verbose, log_format=formats[log_format])
     # One line per API request is noise at INFO; failures are logged by Baton itself.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # kopf logs every successful handler call ("Handler 'x' succeeded.") at INFO: one
+    # line per watch event, thousands a minute at scale. Failures stay visible.
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     metrics.serve(metrics_port)
     kopf.run(
         standalone=True,
