@@ -18,6 +18,8 @@ import time
 from typing import Any
 
 import pytest
+
+from clusterkit import ROOT, Cluster, OperatorProcess
 from kube_helpers import (
     apply,
     deployment,
@@ -33,8 +35,6 @@ from kube_helpers import (
     wait_for,
     wait_state,
 )
-
-from clusterkit import ROOT, Cluster, OperatorProcess
 
 pytestmark = pytest.mark.integration
 
