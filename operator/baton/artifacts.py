@@ -6,17 +6,23 @@ to the run context's ``artifacts`` list. Its keys::
 
     id            str (UUID)       returned by create_*; pass to update_progress_artifact
     key           str | None       lowercase letters, digits and dashes
-    type          "markdown" | "table" | "link" | "progress" | "image"
+    type          "markdown" | "table" | "progress" | "image"
+    link          str              only for create_link_artifact: the URL (see below)
     description   str | None       markdown
     data          str | float | list | dict   the content (tables stay structured)
     flow_run_id   str | None
     task_run_id   str | None
     created       str              ISO 8601, UTC
     updated       str              ISO 8601, UTC
+
+A link artifact is stored as markdown (``[text](url)``), as Prefect stores it;
+the ``link`` key remembers what it was, so that the in-cluster status and the
+CLI can still show it as a link.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from typing import Any
@@ -36,6 +42,7 @@ __all__ = [
 ]
 
 _KEY = re.compile(r"^[a-z0-9-]+$")
+logger = logging.getLogger("baton.artifacts")
 
 
 def _sanitize(value: Any) -> Any:
@@ -59,7 +66,7 @@ def _run_artifacts() -> tuple[list[dict[str, Any]] | None, str | None, str | Non
     )
 
 
-def _create(kind: str, data: Any, key: str | None, description: str | None) -> UUID:
+def _create(kind: str, data: Any, key: str | None, description: str | None, **extra: Any) -> UUID:
     if key is not None and not _KEY.match(key):
         raise ValueError(
             f"Artifact key {key!r} must only contain lowercase letters, numbers, and dashes."
@@ -77,6 +84,7 @@ def _create(kind: str, data: Any, key: str | None, description: str | None) -> U
         "task_run_id": task_run_id,
         "created": now,
         "updated": now,
+        **extra,
     }
     if artifacts is not None:
         artifacts.append(artifact)
@@ -138,7 +146,8 @@ def create_link_artifact(
     Returns:
         The artifact's id.
     """
-    return _create("link", f"[{link_text}]({link})" if link_text else link, key, description)
+    data = f"[{link_text}]({link})" if link_text else link
+    return _create("markdown", data, key, description, link=link)
 
 
 def create_image_artifact(
@@ -153,9 +162,13 @@ def create_image_artifact(
 
 
 def _check_progress(progress: float) -> float:
-    if not 0 <= progress <= 100:
-        raise ValueError(f"The value of progress must be between 0 and 100, got {progress}.")
-    return float(progress)
+    # As Prefect: a value outside 0-100 is clamped, with a warning, not refused.
+    value = float(progress)
+    if not 0.0 <= value <= 100.0:
+        logger.warning("ProgressArtifact received an invalid value, Progress: %s%%", value)
+        value = max(0.0, min(value, 100.0))
+        logger.warning("Interpreting as %s%% progress", value)
+    return value
 
 
 def create_progress_artifact(
@@ -163,11 +176,13 @@ def create_progress_artifact(
 ) -> UUID:
     """Publish a progress indicator (0-100), to move later with ``update_progress_artifact``.
 
+    A value outside 0-100 is clamped to it, with a warning.
+
     Returns:
         The artifact's id.
 
     Raises:
-        ValueError: Progress outside 0-100, or an invalid key.
+        ValueError: An invalid key.
     """
     return _create("progress", _check_progress(progress), key, description)
 
@@ -175,16 +190,13 @@ def create_progress_artifact(
 def update_progress_artifact(
     artifact_id: UUID, progress: float, description: str | None = None
 ) -> UUID:
-    """Move a progress artifact to ``progress`` (0-100).
+    """Move a progress artifact to ``progress`` (0-100, clamped with a warning).
 
     The artifact is updated in the current run's list when it is there; the
     observer always receives the update.
 
     Returns:
         ``artifact_id``.
-
-    Raises:
-        ValueError: Progress outside 0-100.
     """
     value = _check_progress(progress)
     artifacts, flow_run_id, task_run_id = _run_artifacts()

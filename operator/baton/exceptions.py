@@ -11,6 +11,7 @@ an alias)::
      ├── CrashedRun                 a crashed state without an exception to re-raise
      ├── CancelledRun               a cancelled state without an exception to re-raise
      ├── ParameterTypeError         (also TypeError) parameters failed validation
+     ├── ParameterBindError         (also TypeError) call arguments do not fit the signature
      ├── SignatureMismatchError     (also TypeError) parameters do not fit the signature
      ├── ReservedArgumentError      (also TypeError) a function uses a reserved name
      ├── UpstreamTaskError          an input future did not complete
@@ -20,6 +21,10 @@ an alias)::
 """
 
 from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
 
 
 class BatonException(Exception):
@@ -51,6 +56,28 @@ class CancelledRun(BatonException):
 
 class ParameterTypeError(BatonException, TypeError):
     """Raised when parameters fail validation against the function's annotations."""
+
+
+class ParameterBindError(TypeError, BatonException):
+    """Raised when a call's arguments cannot be bound to the function's parameters."""
+
+    @classmethod
+    def from_bind_failure(
+        cls,
+        fn: Callable[..., Any],
+        exc: TypeError,
+        call_args: tuple[Any, ...],
+        call_kwargs: dict[str, Any],
+    ) -> ParameterBindError:
+        """Build the error Prefect raises, naming the function, its signature and the call."""
+        name = getattr(fn, "__name__", repr(fn))
+        # Prefect strips the parentheses as characters, so a return annotation stays.
+        signature = str(inspect.signature(fn)).strip("()")
+        return cls(
+            f"Error binding parameters for function '{name}': {exc}.\n"
+            f"Function '{name}' has signature '{signature}' but received "
+            f"args: {call_args} and kwargs: {list(call_kwargs)}."
+        )
 
 
 class SignatureMismatchError(BatonException, TypeError):

@@ -258,7 +258,8 @@ class StatusReporter:
             text = data if isinstance(data, str) else _json(data)
             entry: dict[str, Any] = {
                 "key": artifact.get("key"),
-                "type": artifact.get("type"),
+                # Link artifacts are markdown (as in Prefect) marked with their URL.
+                "type": "link" if artifact.get("link") else artifact.get("type"),
                 "description": artifact.get("description"),
                 "created": artifact.get("created"),
             }

@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 
 import casekit  # noqa: E402
 
-CASE_TIMEOUT = 60.0  # seconds; a hung case dumps every thread's stack and ends the batch
+CASE_TIMEOUT = 150.0  # seconds; a hung case dumps every thread's stack and ends the batch
 
 
 def translate(source: str, framework: str) -> str:

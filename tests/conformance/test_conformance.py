@@ -40,7 +40,7 @@ CASE_FILES = sorted((HERE / "cases").glob("*.py"))
 RUNNER = HERE / "runner.py"
 # Prefect spends most of a flow run waiting on its API server, so its cases run in
 # parallel shards (a process each, with its own temporary server); Baton needs one.
-PREFECT_SHARDS = 3
+PREFECT_SHARDS = 2  # more only adds contention on a 2-core machine
 BATCH_TIMEOUT = 600  # seconds, for the slowest shard
 
 

@@ -11,7 +11,7 @@ import inspect
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-from baton.exceptions import ReservedArgumentError
+from baton.exceptions import ParameterBindError, ReservedArgumentError
 
 H = TypeVar("H")
 
@@ -28,9 +28,10 @@ class CallSpec:
             or ``wait_for``, which Baton's calls take for themselves.
     """
 
-    __slots__ = ("defaults", "keyword_call", "required", "signature")
+    __slots__ = ("defaults", "fn", "keyword_call", "required", "signature")
 
     def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
         self.signature = inspect.signature(fn)
         params = self.signature.parameters
         for reserved in RESERVED_ARGUMENTS:
@@ -51,8 +52,15 @@ class CallSpec:
         ]
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Bind call arguments to parameter names, defaults applied."""
-        bound = self.signature.bind(*args, **kwargs)
+        """Bind call arguments to parameter names, defaults applied.
+
+        Raises:
+            ParameterBindError: The arguments do not fit the signature.
+        """
+        try:
+            bound = self.signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterBindError.from_bind_failure(self.fn, exc, args, kwargs) from exc
         bound.apply_defaults()
         return bound.arguments
 

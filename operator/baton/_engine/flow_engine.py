@@ -13,7 +13,6 @@ not returned are still waited for before the run ends.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -130,16 +129,16 @@ class _FlowRunEngine:
     def run(self) -> State[Any]:
         flow, run = self.flow, self.run_record
         self.set_state(Pending())
-        kind = "subflow" if self.is_subflow else "flow"
-        self.logger.info("Beginning %s run %r for flow %r", kind, run.name, flow.name)
         try:
             try:
                 run.parameters = flow.validate_parameters(run.parameters)
             except (ParameterTypeError, SignatureMismatchError) as exc:
+                # As in Prefect: no attempt is made (so no "Beginning" line), the log
+                # line gives the bare error and the state message names its type.
                 # Not retried: the same parameters would fail the same way.
-                message = f"Validation of flow parameters failed with error: {exc}"
-                self.logger.error(message)
-                state = Failed(message=message, data=exc)
+                message = "Validation of flow parameters failed with error:"
+                self.logger.error("%s %s", message, exc)
+                state = exception_to_failed_state(exc, message)
             else:
                 state = self._attempts()
         except BaseException as exc:  # KeyboardInterrupt, SystemExit
@@ -150,9 +149,9 @@ class _FlowRunEngine:
         return state
 
     def _finish(self, state: State[Any]) -> None:
+        # Prefect runs the hooks when the state is set, then logs the final line,
+        # at INFO whatever the state (unlike a task run's).
         self.set_state(state)
-        level = logging.INFO if state.type is StateType.COMPLETED else logging.ERROR
-        self.logger.log(level, "Finished in state %s", state)
         hooks = {
             StateType.COMPLETED: self.flow.on_completion_hooks,
             StateType.FAILED: self.flow.on_failure_hooks,
@@ -161,6 +160,7 @@ class _FlowRunEngine:
         }.get(state.type, [])
         for hook in hooks:
             run_hook(self.logger, hook, state, self.flow, self.run_record)
+        self.logger.info("Finished in state %s", state)
 
     def _attempts(self) -> State[Any]:
         flow, run, clock = self.flow, self.run_record, get_clock()
@@ -168,9 +168,11 @@ class _FlowRunEngine:
             run.run_count += 1
             running = Running() if run.run_count == 1 else Retrying()
             self.set_state(running)
-            if run.run_count == 1:
-                for hook in flow.on_running_hooks:
-                    run_hook(self.logger, hook, running, flow, run)
+            # As in Prefect, every attempt runs the on_running hooks, then logs this line.
+            for hook in flow.on_running_hooks:
+                run_hook(self.logger, hook, running, flow, run)
+            kind = "subflow" if self.is_subflow else "flow"
+            self.logger.info("Beginning %s run %r for flow %r", kind, run.name, flow.name)
             state = self._attempt()
             if state.type is not StateType.FAILED or run.run_count > flow.retries:
                 return state
@@ -207,7 +209,7 @@ class _FlowRunEngine:
             attempt_ctx.abandoned.set()
             attempt_ctx.task_runner.shutdown(wait=False)
             ctx.task_runner = ctx.task_runner.duplicate()
-            message = f"Flow run exceeded timeout of {flow.timeout_seconds:g} second(s)"
+            message = f"Flow run exceeded timeout of {flow.timeout_seconds} second(s)"
             self.logger.error(message)
             return Failed(data=exc, message=message, name="TimedOut")
         except Exception as exc:
@@ -224,6 +226,6 @@ class _FlowRunEngine:
         return call_with_timeout(
             body,
             timeout,
-            lambda: FlowRunTimeoutError(f"Flow run exceeded timeout of {timeout:g} second(s)"),
+            lambda: FlowRunTimeoutError(f"Scope timed out after {timeout} second(s)."),
             thread_name=f"baton-flow-{self.run_record.name}",
         )

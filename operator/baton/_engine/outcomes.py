@@ -2,18 +2,21 @@
 
 Prefect's rule, which Baton keeps: an exception means ``Failed``; a returned
 ``State`` made by hand is used as given; a returned task run (future or state)
-or a collection of them decides by aggregate: any that did not complete makes
-the run ``Failed`` ("1/3 states failed."); otherwise ``Completed``. Baton also
-looks inside dicts, and gives the *values* of completed futures as the run's
-result (Prefect gives their states; see docs/sdk.md).
+or a collection of them (states built by hand count inside a collection)
+decides by aggregate: all completed gives ``Completed`` ("All states
+completed."), any cancelled ``Cancelled`` ("1/3 states cancelled."), any failed
+``Failed`` ("1/3 states failed."). Baton also looks inside dicts, and gives the
+*values* of completed futures as the run's result (Prefect gives their states;
+see docs/sdk.md).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from baton.futures import BatonFuture
-from baton.states import Completed, Failed, State, StateType
+from baton.states import Cancelled, Completed, Failed, Paused, State, StateType
 
 __all__ = ["exception_to_failed_state", "format_exception", "return_value_to_state"]
 
@@ -39,19 +42,20 @@ def _is_run_state(value: object) -> bool:
 def return_value_to_state(retval: Any) -> State[Any]:
     """Return the final state for a run that returned ``retval``.
 
-    Futures are waited for. Run states found at the top level or one level down
-    in a list, tuple, set or dict are aggregated; completed ones are replaced by
-    their values in the state's data.
+    Futures are waited for. A state built by hand and returned alone is used as
+    given. Run states at the top level, and any states (run or hand-built) one
+    level down in a list, tuple, set or dict, are aggregated; completed ones are
+    replaced by their values in the state's data.
     """
     if isinstance(retval, State) and not _is_run_state(retval):
         return retval
     members: list[State[Any]] = []
 
-    def settle(value: Any) -> Any:
+    def settle(value: Any, *, nested: bool = True) -> Any:
         if isinstance(value, BatonFuture):
             value.wait()
             value = value.state
-        if _is_run_state(value):
+        if isinstance(value, State) and (nested or _is_run_state(value)):
             members.append(value)
             return value.data if value.type is StateType.COMPLETED else value
         return value
@@ -64,16 +68,26 @@ def return_value_to_state(retval: Any) -> State[Any]:
     elif kind is dict:
         data = {key: settle(item) for key, item in retval.items()}
     else:
-        data = settle(retval)
+        data = settle(retval, nested=False)
     if not members:
         return Completed(data=data)
+    return _aggregate(members, data)
+
+
+def _aggregate(members: list[State[Any]], data: Any) -> State[Any]:
+    # Prefect's precedence: all completed, then cancelled, paused, failed, not final.
     total = len(members)
-    failed = sum(
-        1 for s in members if s.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED)
-    )
-    not_final = sum(1 for s in members if not s.is_final())
+    counts = Counter(state.type for state in members)
+    if counts[StateType.COMPLETED] == total:
+        return Completed(message="All states completed.", data=data)
+    if counts[StateType.CANCELLED]:
+        return Cancelled(
+            message=f"{counts[StateType.CANCELLED]}/{total} states cancelled.", data=data
+        )
+    if counts[StateType.PAUSED]:
+        return Paused(message=f"{counts[StateType.PAUSED]}/{total} states paused.", data=data)
+    failed = counts[StateType.FAILED] + counts[StateType.CRASHED]
     if failed:
         return Failed(message=f"{failed}/{total} states failed.", data=data)
-    if not_final:
-        return Failed(message=f"{not_final}/{total} states are not final.", data=data)
-    return Completed(data=data)
+    not_final = sum(1 for state in members if not state.is_final())
+    return Failed(message=f"{not_final}/{total} states are not final.", data=data)

@@ -4,7 +4,8 @@
 run's identity; the console handler prints those records to stderr as
 ``12:00:00.123 | INFO    | Task run 'extract-a1b' - Finished in state Completed()``
 and a second handler forwards them to the run observer. ``log_prints=True``
-routes ``print()`` calls made during the run to the run logger.
+routes ``print()`` calls made during the run (to stdout or stderr) to the run
+logger.
 
 The module is named ``run_logger`` (not ``logging``) so that it never shadows
 the standard library.
@@ -13,6 +14,7 @@ the standard library.
 from __future__ import annotations
 
 import builtins
+import io
 import logging
 import os
 import sys
@@ -183,9 +185,12 @@ def _print_to_run_log(
     *args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None, flush: bool = False
 ) -> None:
     ctx: TaskRunContext | FlowRunContext | None = TaskRunContext.get() or FlowRunContext.get()
-    if ctx is not None and ctx.log_prints and file in (None, sys.stdout):
-        message = (" " if sep is None else sep).join(str(arg) for arg in args)
-        get_run_logger().info(message)
+    if ctx is not None and ctx.log_prints and (file is None or file in (sys.stdout, sys.stderr)):
+        # As Prefect: the whole print (``sep`` and ``end`` included) as one line,
+        # trailing whitespace stripped; prints to stderr are logged too.
+        buffer = io.StringIO()
+        _original_print(*args, sep=sep, end=end, file=buffer)
+        get_run_logger().info(buffer.getvalue().rstrip())
         return
     _original_print(*args, sep=sep, end=end, file=file, flush=flush)
 

@@ -172,9 +172,9 @@ class _TaskRunEngine:
                 self.set_state(Crashed(message=f"Execution was interrupted: {exc!r}", data=exc))
                 raise
         self.set_state(state)
+        self._run_hooks(state)  # as in Prefect, before the final line
         level = logging.INFO if state.type is StateType.COMPLETED else logging.ERROR
         self.logger.log(level, "Finished in state %s", state)
-        self._run_hooks(state)
         return state
 
     def _attempts(self, cache_key: str | None) -> State[Any]:
@@ -214,9 +214,7 @@ class _TaskRunEngine:
         return call_with_timeout(
             body,
             task.timeout_seconds,
-            lambda: TaskRunTimeoutError(
-                f"Task run {self.task_run.name!r} exceeded {task.timeout_seconds} second(s)"
-            ),
+            lambda: TaskRunTimeoutError(f"Scope timed out after {task.timeout_seconds} second(s)."),
             thread_name=f"baton-task-{self.task_run.name}",
         )
 
@@ -224,9 +222,9 @@ class _TaskRunEngine:
         task, run = self.task, self.task_run
         retry_index = run.run_count - 1
         if retry_index >= task.retries:
-            self.logger.error(
-                "Task run failed with exception: %r - Retries are exhausted", exc, exc_info=exc
-            )
+            # Prefect only mentions exhausted retries when there were some.
+            suffix = " - Retries are exhausted" if task.retries else ""
+            self.logger.error("Task run failed with exception: %r%s", exc, suffix, exc_info=exc)
             return False
         if task.retry_condition_fn is not None and not self._retry_condition_met(exc):
             self.logger.error(

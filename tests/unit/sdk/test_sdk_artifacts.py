@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 from uuid import UUID
@@ -46,11 +47,13 @@ def test_artifacts_are_kept_on_the_run_and_sent_to_the_observer(
 
     state = run_flow(f, {}, observer=observer)
     table_id = state.result()
-    assert [a["type"] for a in kept] == ["markdown", "link", "table"]
+    # A link is stored as markdown, as Prefect stores it, and keeps its URL under "link".
+    assert [a["type"] for a in kept] == ["markdown", "markdown", "table"]
     assert kept == observer.created
     report, link, table = kept
     assert report["data"] == "# Report" and report["description"] == "the *summary*"
     assert link["data"] == "[data](https://example.com/data.csv)"
+    assert link["link"] == "https://example.com/data.csv" and "link" not in report
     assert table["data"] == [{"a": 1, "b": None}] and table["id"] == str(table_id)
     flow_run_id = str(observer.flow_states[0].state_details.flow_run_id)
     assert {a["flow_run_id"] for a in kept} == {flow_run_id}
@@ -76,10 +79,24 @@ def test_progress_artifact_updates(observer: RecordingObserver) -> None:
 def test_validation() -> None:
     with pytest.raises(ValueError, match="lowercase"):
         create_markdown_artifact("x", key="Bad_Key")
-    with pytest.raises(ValueError, match="between 0 and 100"):
-        create_progress_artifact(101)
     with pytest.raises(TypeError, match="table"):
         create_table_artifact("not a table")  # type: ignore[arg-type]
+
+
+def test_progress_out_of_range_is_clamped_with_a_warning(
+    observer: RecordingObserver, caplog: pytest.LogCaptureFixture
+) -> None:
+    with use_observer(observer), caplog.at_level(logging.WARNING, logger="baton.artifacts"):
+        progress_id = create_progress_artifact(150)
+        update_progress_artifact(progress_id, -5)
+    assert observer.created[0]["data"] == 100.0
+    assert observer.updated[0]["data"] == 0.0
+    assert [r.getMessage() for r in caplog.records] == [
+        "ProgressArtifact received an invalid value, Progress: 150.0%",
+        "Interpreting as 100.0% progress",
+        "ProgressArtifact received an invalid value, Progress: -5.0%",
+        "Interpreting as 0.0% progress",
+    ]
 
 
 def test_outside_a_run_only_the_observer_sees_it(observer: RecordingObserver) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -13,9 +14,9 @@ from sdk_testkit import ListHandler, RecordingObserver
 
 from baton import flow, get_run_logger, runtime, task
 from baton._engine.flow_engine import run_flow
-from baton.exceptions import FailedRun, MissingContextError
+from baton.exceptions import FailedRun, MissingContextError, ParameterBindError
 from baton.runtime import deployment, flow_run, task_run
-from baton.states import Completed, Failed, State
+from baton.states import Cancelled, Completed, Failed, State
 
 pytestmark = pytest.mark.unit
 
@@ -117,6 +118,72 @@ def test_failing_subflow_raises_in_parent() -> None:
     assert parent() == "handled"
 
 
+def test_hand_built_states_in_a_returned_list_are_aggregated() -> None:
+    @flow
+    def one_failed() -> list[State[Any]]:
+        return [Completed(), Failed()]
+
+    @flow
+    def one_cancelled() -> list[State[Any]]:
+        return [Completed(), Cancelled(), Failed()]
+
+    @flow
+    def all_completed() -> list[Any]:
+        return [double(1, return_state=True), Completed(data=5)]
+
+    failed = one_failed(return_state=True)
+    assert (failed.type.value, failed.message) == ("FAILED", "1/2 states failed.")
+    cancelled = one_cancelled(return_state=True)
+    assert (cancelled.type.value, cancelled.message) == ("CANCELLED", "1/3 states cancelled.")
+    completed = all_completed(return_state=True)
+    assert completed.message == "All states completed." and completed.result() == [2, 5]
+
+
+def test_binding_errors_name_the_function_and_the_call() -> None:
+    @flow
+    def main(x: int, y: int = 2) -> int:
+        return x + y
+
+    with pytest.raises(ParameterBindError) as raised:
+        main(z=1)  # type: ignore[call-arg]
+    assert isinstance(raised.value, TypeError)
+    assert str(raised.value) == (
+        "Error binding parameters for function 'main': missing a required argument: 'x'.\n"
+        # Prefect strips the parentheses as characters; annotations are strings here.
+        "Function 'main' has signature 'x: 'int', y: 'int' = 2) -> 'int'' "
+        "but received args: () and kwargs: ['z']."
+    )
+    with pytest.raises(ParameterBindError, match="function 'double': too many positional"):
+        double(1, 2)  # type: ignore[call-arg]
+
+
+def test_hooks_run_before_the_final_line_and_each_attempt_begins(logs: ListHandler) -> None:
+    attempts: list[int] = []
+
+    def on_done(fl: Any, flow_run: Any, state: State[Any]) -> None:
+        pass
+
+    @flow(retries=1, retry_delay_seconds=0, on_running=on_done, on_completion=on_done)
+    def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ValueError("first attempt")
+
+    flaky()
+    messages = [m for m in logs.messages if not m.startswith("Hook ")]
+    assert [m.split(" ")[0] for m in messages] == [
+        "Running",  # on_running, then the attempt begins
+        "Beginning",
+        "Encountered",
+        "Received",
+        "Running",
+        "Beginning",
+        "Running",  # on_completion, then the final line
+        "Finished",
+    ]
+    assert logs.records[-1].levelno == logging.INFO
+
+
 def test_flow_hooks() -> None:
     seen: list[str] = []
 
@@ -134,6 +201,24 @@ def test_flow_hooks() -> None:
     works(1)
     fails(return_state=True)
     assert seen == ["works:Running:run-1", "works:Completed:run-1", "fails:Failed:failing"]
+
+
+def test_invalid_parameters_fail_before_any_attempt(logs: ListHandler) -> None:
+    @flow(retries=2)
+    def typed(x: int) -> int:
+        return x
+
+    state = typed("three", return_state=True)  # type: ignore[arg-type]
+    assert state.message is not None
+    assert state.message.startswith(
+        "Validation of flow parameters failed with error: ParameterTypeError: "
+        "Flow run received invalid parameters:\n - x: "
+    )
+    assert not any(m.startswith("Beginning") for m in logs.messages)
+    error = next(r for r in logs.records if r.levelno == logging.ERROR)
+    assert error.getMessage().startswith(
+        "Validation of flow parameters failed with error: Flow run received invalid parameters:"
+    )
 
 
 def test_interrupt_crashes_the_flow_and_reraises() -> None:
@@ -184,9 +269,14 @@ def test_failure_is_logged_with_traceback(logs: ListHandler) -> None:
 
     broken(return_state=True)
     errors = [r for r in logs.records if r.levelno == logging.ERROR]
-    assert errors[0].getMessage() == "Encountered exception during execution: ValueError('bad')"
+    assert [r.getMessage() for r in errors] == [
+        "Encountered exception during execution: ValueError('bad')"
+    ]
     assert errors[0].exc_info is not None
-    assert errors[-1].getMessage() == (
+    # As in Prefect, a flow's final line is INFO whatever the state.
+    final = logs.records[-1]
+    assert final.levelno == logging.INFO
+    assert final.getMessage() == (
         "Finished in state Failed('Flow run encountered an exception: ValueError: bad')"
     )
 
@@ -218,6 +308,20 @@ def test_log_prints_routes_print_to_the_run_logger(
     assert "from flow" in logs.messages and "from task 1" in logs.messages
     out = capsys.readouterr().out
     assert "plain print" in out and "after the run" in out and "from flow" not in out
+
+
+def test_log_prints_keeps_end_and_logs_stderr(
+    logs: ListHandler, capsys: pytest.CaptureFixture[str]
+) -> None:
+    @flow(log_prints=True)
+    def chatty() -> None:
+        print("to stderr", file=sys.stderr)
+        print("a", "b", sep="-", end="!\n\n")
+
+    chatty()
+    assert "to stderr" in logs.messages and "a-b!" in logs.messages
+    captured = capsys.readouterr()
+    assert "to stderr" not in captured.out + captured.err.replace("- to stderr", "")
 
 
 def test_print_is_untouched_without_log_prints(capsys: pytest.CaptureFixture[str]) -> None:

@@ -66,7 +66,15 @@ PREFECT_PATHS = {
     "baton.runtime": ["flow_run", "task_run", "deployment"],
     "baton.task_runners": ["ThreadPoolTaskRunner"],
     "baton.context": ["get_run_context", "FlowRunContext", "TaskRunContext"],
-    "baton.exceptions": ["FailedRun", "UnfinishedRun", "MissingContextError", "ParameterTypeError"],
+    "baton.exceptions": [
+        "FailedRun",
+        "UnfinishedRun",
+        "MissingContextError",
+        "ParameterTypeError",
+        "ParameterBindError",
+    ],
+    "baton.logging": ["get_run_logger"],
+    "baton.utilities.annotations": ["quote", "unmapped", "allow_failure"],
 }
 
 

@@ -50,6 +50,12 @@ def test_task_retries_exhausted_fails_with_last_exception(logs: ListHandler) -> 
     assert "will start immediately" in logs.messages[0]
 
 
+def test_task_without_retries_does_not_mention_them(logs: ListHandler) -> None:
+    fn, _ = flaky(1)
+    task(fn)(return_state=True)
+    assert logs.messages[0] == "Task run failed with exception: ConnectionError('attempt 1')"
+
+
 def test_retry_delay_list_repeats_last_value(clock: FakeClock) -> None:
     fn, _ = flaky(4)
     task(retries=4, retry_delay_seconds=[1, 2])(fn)()
@@ -162,7 +168,8 @@ def test_task_timeout_fails_as_timed_out(gate: threading.Event, logs: ListHandle
     state = stuck(return_state=True)
     assert state.is_failed() and state.name == "TimedOut"
     assert state.message == "Task run exceeded timeout of 0.05 second(s)"
-    assert isinstance(state.result(raise_on_failure=False), TimeoutError)
+    exc = state.result(raise_on_failure=False)
+    assert isinstance(exc, TimeoutError) and str(exc) == "Scope timed out after 0.05 second(s)."
 
 
 def test_task_timeout_is_retried(gate: threading.Event) -> None:
@@ -206,6 +213,7 @@ def test_flow_timeout_fails_and_abandoned_body_cannot_start_tasks(
     state = run_flow(stuck, {}, observer=observer)
     assert state.is_failed() and state.name == "TimedOut"
     assert state.message == "Flow run exceeded timeout of 0.05 second(s)"
+    assert str(state.result(raise_on_failure=False)) == "Scope timed out after 0.05 second(s)."
     gate.set()
     assert body_done.wait(5)
     assert after_timeout[0].is_cancelled()

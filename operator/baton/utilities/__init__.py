@@ -1,0 +1,1 @@
+"""Prefect's ``prefect.utilities`` import path; only ``annotations`` is provided."""
