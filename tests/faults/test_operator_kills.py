@@ -151,7 +151,7 @@ def test_kill_9_storm(
             return True
 
         # The last restart may still be catching up on the latest fire times.
-        wait_for(caught_up, timeout=60, interval=2, what="every fire time to have its run")
+        wait_for(caught_up, timeout=120, interval=2, what="every fire time to have its run")
         # Deactivate the schedules so the end state is stable (pausing the Deployment
         # would also hold its queued runs), then let everything settle.
         inactive = json.dumps({"spec": {"schedules": [{"interval": EVERY, "active": False}]}})

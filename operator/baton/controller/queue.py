@@ -101,6 +101,15 @@ class WorkQueue(Generic[K]):
 
     async def run(self) -> None:
         tasks: set[asyncio.Task[None]] = set()
+        try:
+            await self._loop(tasks)
+        finally:
+            # Stopping the queue stops its reconciles too: none may outlive the client.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, tasks: set[asyncio.Task[None]]) -> None:
         while True:
             self._wake.clear()
             self._collect_due()
