@@ -19,7 +19,6 @@ is set). Results print as JSON plus a table; nothing here is a timed test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
@@ -38,15 +37,19 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import controlplane  # noqa: E402
-from scheduling import NAMESPACES, RUN_ID, _cpu_seconds, _peak_rss_mib, create_many  # noqa: E402
+from scheduling import (  # noqa: E402
+    RUN_ID,
+    _cpu_seconds,
+    _peak_rss_mib,
+    create_many,
+    ensure_namespace,
+    flow_and_pool,
+)
 
 from baton._kube.client import (  # noqa: E402
     DEPLOYMENTS,
     FLOWRUNS,
-    FLOWS,
     JOBS,
-    WORKPOOLS,
-    AlreadyExists,
     KubeClient,
 )
 from baton._kube.config import from_kubeconfig  # noqa: E402
@@ -128,30 +131,7 @@ class Operator:
 
 
 def base_objects(client: KubeClient, ns: str, flow_entrypoint: str = "f.py:f") -> None:
-    with contextlib.suppress(AlreadyExists):
-        client.create(
-            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, ""
-        )
-    client.create(
-        FLOWS,
-        {
-            "apiVersion": "baton.dev/v1alpha1",
-            "kind": "Flow",
-            "metadata": {"name": "f"},
-            "spec": {"image": "bench:0", "entrypoint": flow_entrypoint},
-        },
-        ns,
-    )
-    client.create(
-        WORKPOOLS,
-        {
-            "apiVersion": "baton.dev/v1alpha1",
-            "kind": "WorkPool",
-            "metadata": {"name": "default"},
-            "spec": {},
-        },
-        ns,
-    )
+    flow_and_pool(client, ns, flow_entrypoint)
     client.create(
         DEPLOYMENTS,
         {
@@ -315,10 +295,7 @@ def memory_and_restart(
     time.sleep(20)
     quiet = _peak_rss_mib(operator.proc.pid)
     other = f"bench-unrelated-{RUN_ID}"
-    with contextlib.suppress(AlreadyExists):
-        client.create(
-            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": other}}, ""
-        )
+    ensure_namespace(client, other)
     create_many(
         client,
         JOBS,

@@ -137,10 +137,8 @@ def ensure_namespace(client: KubeClient, name: str) -> None:
         )
 
 
-def bench_baton(
-    client: KubeClient, kubeconfig: Path, n: int, fires: int, log_dir: Path
-) -> dict[str, Any]:
-    ns = f"bench-baton-{n}-{RUN_ID}"
+def flow_and_pool(client: KubeClient, ns: str, entrypoint: str = "f.py:f") -> None:
+    """A namespace with the Flow ``f`` and the WorkPool ``default`` that benchmarks use."""
     ensure_namespace(client, ns)
     client.create(
         FLOWS,
@@ -148,7 +146,7 @@ def bench_baton(
             "apiVersion": "baton.dev/v1alpha1",
             "kind": "Flow",
             "metadata": {"name": "f"},
-            "spec": {"image": "bench:0", "entrypoint": "f.py:f"},
+            "spec": {"image": "bench:0", "entrypoint": entrypoint},
         },
         ns,
     )
@@ -162,6 +160,13 @@ def bench_baton(
         },
         ns,
     )
+
+
+def bench_baton(
+    client: KubeClient, kubeconfig: Path, n: int, fires: int, log_dir: Path
+) -> dict[str, Any]:
+    ns = f"bench-baton-{n}-{RUN_ID}"
+    flow_and_pool(client, ns)
     create_many(
         client,
         DEPLOYMENTS,
