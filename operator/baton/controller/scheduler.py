@@ -68,7 +68,6 @@ class Scheduler:
         self.queue: WorkQueue[Key] = WorkQueue(
             self.reconcile, name="scheduler", clock=clock, concurrency=concurrency
         )
-        self.created_runs = 0
 
     # -- fed by watch events ------------------------------------------------------------
     def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
@@ -141,7 +140,6 @@ class Scheduler:
                 await self._client.create(FLOWRUNS, manifest, deployment.namespace)
             except AlreadyExists:
                 continue
-            self.created_runs += 1
             metrics.RUNS_CREATED.labels(deployment.namespace).inc()
             fire_time = parse_time(manifest["spec"]["scheduledTime"])
             if fire_time is not None:
