@@ -47,8 +47,8 @@ lint: venv ## ruff + mypy --strict
 	$(PY) -m mypy
 
 .PHONY: test
-test: lint tools ## lint, then unit and integration tests against a real control plane
-	$(PY) -m pytest tests
+test: lint tools ## lint, then unit, integration, conformance and fault tests (real control plane)
+	$(PY) -m pytest tests/unit tests/integration tests/conformance tests/faults
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)

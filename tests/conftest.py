@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,15 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     """A fresh namespace per test, deleted (without waiting) afterwards."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     cluster.kubectl("create", "namespace", name)
+    # Pods are refused until the ServiceAccount controller has made "default"; a Job
+    # whose first pod was refused backs off for long, so wait for it up front.
+    deadline = time.monotonic() + 60
+    while (
+        cluster.kubectl("get", "serviceaccount", "default", "-n", name, check=False).returncode != 0
+    ):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no default ServiceAccount in {name} after 60 s")
+        time.sleep(0.2)
     yield name
     cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
 

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 
 from clusterkit import Cluster
+from kube_helpers import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.5):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout}s")
 
 
 def test_server_is_kubernetes_1_37(cluster: Cluster) -> None:
@@ -34,7 +24,9 @@ def test_job_controller_creates_a_pod(cluster: Cluster, namespace: str) -> None:
         "create", "job", "hello", "--image=busybox", "-n", namespace, "--", "echo", "hi"
     )
     pods = wait_for(
-        lambda: cluster.get_json("pods", "-n", namespace, "-l", "job-name=hello")["items"]
+        lambda: cluster.get_json("pods", "-n", namespace, "-l", "job-name=hello")["items"],
+        timeout=60,
+        what="the Job controller to create a pod",
     )
     assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "Job"
     # No kubelet runs here, so the pod is accepted but never scheduled.
