@@ -177,6 +177,7 @@ def test_kill_9_storm(
 
         wait_for(all_terminal, timeout=120, interval=2, what="every run terminal")
     total = check(crds, namespace, created, until)
-    assert kills == KILLS and total >= DEPLOYMENTS * 10
+    # Sanity floor: the storm spanned at least 5 fire times of every Deployment.
+    assert kills == KILLS and total >= DEPLOYMENTS * 5
     summary: dict[str, Any] = {"replicas": replicas, "kills": kills, "runs": total}
     print(f"kill-9 storm: {json.dumps(summary)}")
