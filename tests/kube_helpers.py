@@ -86,12 +86,26 @@ def run_status(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
 
 
 def wait_state(
-    cluster: Cluster, namespace: str, name: str, *states: str, timeout: float = 30.0
+    cluster: Cluster,
+    namespace: str,
+    name: str,
+    *states: str,
+    reason: str | None = None,
+    timeout: float = 30.0,
 ) -> dict[str, Any]:
+    """Wait until the run is in one of ``states`` (and, if given, has ``reason``).
+
+    Waiting for the reason too matters where a run passes through a transient reason
+    first, e.g. ``Missing`` while the operator's cache has not yet seen its WorkPool.
+    """
     return wait_for(
-        lambda: (s := run_status(cluster, namespace, name)).get("state") in states and s,
+        lambda: (
+            (s := run_status(cluster, namespace, name)).get("state") in states
+            and (reason is None or s.get("reason") == reason)
+            and s
+        ),
         timeout=timeout,
-        what=f"{name} in {states}",
+        what=f"{name} in {states}" + (f" with reason {reason}" if reason else ""),
     )
 
 

@@ -180,8 +180,7 @@ def test_limit_one_enqueue_never_has_two_jobs(
             *(flow_run(f"q{i}", scheduledTime=f"2026-01-01T00:00:0{i}Z") for i in range(3)),
         )
         wait_state(crds, namespace, "q0", "Pending")
-        waiting = wait_state(crds, namespace, "q1", "Scheduled", "Late")
-        assert waiting["reason"] == "AwaitingConcurrencySlot"
+        wait_state(crds, namespace, "q1", "Scheduled", "Late", reason="AwaitingConcurrencySlot")
         for i in range(3):
             wait_state(crds, namespace, f"q{i}", "Pending")
             finish_job(crds, namespace, f"q{i}")
@@ -371,8 +370,8 @@ def test_pool_limit_and_pause_hold_runs(
 ) -> None:
     setup(crds, namespace, pool_spec={"concurrencyLimit": 1, "paused": True})
     apply(crds, namespace, flow_run("p1"), flow_run("p2"))
-    status = wait_state(crds, namespace, "p1", "Scheduled", "Late")
-    assert status["reason"] == "WorkPoolPaused"
+    status = wait_state(crds, namespace, "p1", "Scheduled", "Late", reason="WorkPoolPaused")
+    assert "paused" in status["message"]
     crds.kubectl(
         "patch",
         "workpool",
