@@ -307,6 +307,37 @@ def bench_cronjobs(client: KubeClient, n: int, fires: int) -> dict[str, Any]:
     }
 
 
+def bench_floor(client: KubeClient, n: int) -> dict[str, Any]:
+    """How fast this API server takes N FlowRuns from a bare client, nothing else running.
+
+    The same manifests the scheduler creates, 12 requests in flight (the operator's
+    limit). No scheduler can beat this: it is the lower bound of the p99 skew for N
+    simultaneous fire times on this machine.
+    """
+    ns = f"bench-floor-{n}-{RUN_ID}"
+    ensure_namespace(client, ns)
+    bodies = [
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "FlowRun",
+            "metadata": {
+                "name": f"d{i:05d}-29000000",
+                "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/deployment": "d"},
+            },
+            "spec": {
+                "deploymentRef": {"name": f"d{i:05d}"},
+                "scheduledTime": "2026-01-01T00:00:00Z",
+                "parameters": {},
+            },
+        }
+        for i in range(n)
+    ]
+    start = time.monotonic()
+    create_many(client, FLOWRUNS, ns, bodies, threads=12)
+    elapsed = time.monotonic() - start
+    return {"flowruns": n, "seconds": round(elapsed, 2), "per_second": round(n / elapsed)}
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
@@ -339,6 +370,11 @@ def table(results: list[dict[str, Any]]) -> str:
                 f"{server.get('p50')} | {server.get('p99')} | {server.get('max')} | "
                 f"{seen.get('p99')} |"
             )
+        floor = r["floor"]
+        rows.append(
+            f"| {r['n']} | floor: bare client creates {floor['flowruns']} FlowRuns | "
+            f"{floor['per_second']}/s | | {floor['seconds']} | | |"
+        )
     return "\n".join(rows)
 
 
@@ -376,7 +412,10 @@ def main() -> int:
         for n in args.sizes:
             baton = bench_baton(client, kubeconfig, n, args.fires, work)
             cron = bench_cronjobs(client, n, args.fires)
-            results.append({"n": n, "fires": args.fires, "baton": baton, "cronjob": cron})
+            floor = bench_floor(client, n)
+            results.append(
+                {"n": n, "fires": args.fires, "baton": baton, "cronjob": cron, "floor": floor}
+            )
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
     finally:
         if plane is not None:

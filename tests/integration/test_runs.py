@@ -394,5 +394,10 @@ def test_pool_limit_and_pause_hold_runs(
         )
     )
     assert "limit (1)" in queued["message"]
-    pool_status = crds.get_json("workpool", "default", "-n", namespace)["status"]
-    assert (pool_status["running"], pool_status["queued"]) == (1, 1)
+    # The pool's counts are a summary written shortly after the admission pass.
+
+    def pool_counts() -> tuple[Any, Any]:
+        status = crds.get_json("workpool", "default", "-n", namespace).get("status") or {}
+        return status.get("running"), status.get("queued")
+
+    wait_for(lambda: pool_counts() == (1, 1), what="WorkPool status running=1 queued=1")

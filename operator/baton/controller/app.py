@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
-from baton.controller import metrics
+from baton.controller import events, metrics
 from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect
@@ -47,8 +47,9 @@ async def configure(
     settings.networking.error_backoffs = [1, 2, 5, 10]
 
     client = AsyncKubeClient()
-    scheduler = Scheduler(client)
-    runs = RunController(client, timing=timing_from_env())
+    recorder = events.Recorder(client)
+    scheduler = Scheduler(client, recorder)
+    runs = RunController(client, recorder, timing=timing_from_env())
     managed = selector(MANAGED_BY)
     for run in await client.list(FLOWRUNS, label_selector=managed):
         scheduler.flow_run_event("ADDED", run)
@@ -56,7 +57,9 @@ async def configure(
     memo.client = client
     memo.scheduler = scheduler
     memo.runs = runs
+    memo.recorder = recorder
     memo.tasks = [
+        asyncio.create_task(recorder.run(), name="baton-events"),
         asyncio.create_task(scheduler.run(), name="baton-scheduler"),
         asyncio.create_task(runs.queue.run(), name="baton-runs"),
         asyncio.create_task(
@@ -89,6 +92,9 @@ def timing_from_env() -> Timing:
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    recorder = getattr(memo, "recorder", None)
+    if recorder is not None:
+        await recorder.drain(timeout=2.0)
     for task in getattr(memo, "tasks", []):
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

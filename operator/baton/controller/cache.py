@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 
@@ -19,8 +19,9 @@ from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.deployment import DEFAULT_WORK_POOL
 
 Key = tuple[str, str]  # (namespace, name)
-QueueKey = tuple[str, str, str]  # ("run" | "pool", namespace, name)
+QueueKey = tuple[str, str, str]  # ("run" | "pool" | "pool-status", namespace, name)
 Body = dict[str, Any]
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
 WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
@@ -48,6 +49,10 @@ class ClusterCache:
         self._runs_by_pool: dict[Key, set[Key]] = defaultdict(set)
         self._pool_of_run: dict[Key, Key] = {}
         self._run_of_job: dict[Key, Key] = {}  # (ns, job name) -> run key
+        # Parsed models by (model, key), each with the body it was parsed from. Watch
+        # events replace bodies and never mutate them, so ``cached is body`` means the
+        # parse is current: an admission pass over 1,000 runs parses only what changed.
+        self._parsed: dict[tuple[type[Any], Key], tuple[Body, Any]] = {}
 
     # -- lookups --------------------------------------------------------------------
     def pool_of(self, run: Body) -> str:
@@ -70,15 +75,29 @@ class ClusterCache:
         keys = self._runs_by_pool.get((namespace, pool), set())
         return [(k, self.runs[k]) for k in list(keys) if k in self.runs]
 
-    @staticmethod
-    def model(model: type[Any], cache: dict[Key, Body], key: Key) -> Any:
+    def model(self, model: type[M], cache: dict[Key, Body], key: Key) -> M | None:
+        """The cached object at ``key`` as ``model``, or None if absent or invalid."""
         body = cache.get(key)
-        if body is None:
-            return None
+        return None if body is None else self.parse(model, key, body)
+
+    def parse(self, model: type[M], key: Key, body: Body) -> M | None:
+        """``model.model_validate(body)`` (None if invalid), once per body.
+
+        Callers must treat the result as read-only: it is shared until the body changes.
+        """
+        hit = self._parsed.get((model, key))
+        if hit is not None and hit[0] is body:
+            parsed: M | None = hit[1]
+            return parsed
         try:
-            return model.model_validate(body)
+            parsed = model.model_validate(body)
         except pydantic.ValidationError:
-            return None
+            parsed = None
+        self._parsed[(model, key)] = (body, parsed)
+        return parsed
+
+    def _forget(self, model: type[Any], key: Key) -> None:
+        self._parsed.pop((model, key), None)
 
     def resolve(self, run: FlowRun) -> tuple[Deployment | None, Flow | None, str | None]:
         """The run's Deployment and Flow, or a message naming what is missing."""
@@ -130,6 +149,7 @@ class ClusterCache:
         key = key_of(body)
         if event_type == "DELETED":
             self.runs.pop(key, None)
+            self._forget(FlowRun, key)
             pool = self._index_run(key, None)
             return [("pool", *pool)] if pool else []
         self.runs[key] = body
@@ -137,11 +157,15 @@ class ClusterCache:
         assert pool is not None
         return [("run", *key), ("pool", *pool)]
 
-    def _spec_changed(self, cache: dict[Key, Body], event_type: str, body: Body) -> bool:
+    def _spec_changed(
+        self, model: type[Any], cache: dict[Key, Body], event_type: str, body: Body
+    ) -> bool:
         """Store ``body``; True unless only its status moved (same generation)."""
         key = key_of(body)
         old = cache.pop(key, None) if event_type == "DELETED" else cache.get(key)
-        if event_type != "DELETED":
+        if event_type == "DELETED":
+            self._forget(model, key)
+        else:
             cache[key] = body
         if old is None or event_type == "DELETED":
             return True
@@ -156,14 +180,14 @@ class ClusterCache:
         return [("pool", *pool) for pool in pools]
 
     def flow_event(self, event_type: str, body: Body) -> list[QueueKey]:
-        if not self._spec_changed(self.flows, event_type, body):
+        if not self._spec_changed(Flow, self.flows, event_type, body):
             return []
         return self._waiting_pools(body["metadata"]["namespace"])
 
     def deployment_event(self, event_type: str, body: Body) -> list[QueueKey]:
         # The scheduler writes every Deployment's status each fire time; only a changed
         # spec (limits, pause, pool) can change what waiting runs may do.
-        if not self._spec_changed(self.deployments, event_type, body):
+        if not self._spec_changed(Deployment, self.deployments, event_type, body):
             return []
         return self._waiting_pools(body["metadata"]["namespace"])
 
@@ -171,6 +195,7 @@ class ClusterCache:
         key = key_of(body)
         if event_type == "DELETED":
             self.pools.pop(key, None)
+            self._forget(WorkPool, key)
         else:
             self.pools[key] = body
         keys: list[QueueKey] = [("pool", *key)]

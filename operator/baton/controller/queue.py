@@ -65,6 +65,17 @@ class WorkQueue(Generic[K]):
         heapq.heappush(self._heap, (at, self._counter, key))
         self._wake.set()
 
+    def soon(self, key: K, within: timedelta) -> None:
+        """Reconcile ``key`` within ``within``, coalescing a burst of events into one pass.
+
+        Never postpones an earlier wake-up or a pending mark.
+        """
+        at = self._clock() + within
+        pending = self._wake_at.get(key)
+        if key in self._dirty or (pending is not None and pending <= at):
+            return
+        self.wake_at(key, at)
+
     def forget(self, key: K) -> None:
         self._dirty.pop(key, None)
         self._wake_at.pop(key, None)
@@ -96,7 +107,9 @@ class WorkQueue(Generic[K]):
         finally:
             self._busy.discard(key)
             self._wake.set()
-        if again is not None:
+        # A wake-up requested while this reconcile ran (``soon``) stays if it is earlier.
+        pending = self._wake_at.get(key)
+        if again is not None and (pending is None or again < pending):
             self.wake_at(key, again)
 
     async def run(self) -> None:
@@ -117,6 +130,8 @@ class WorkQueue(Generic[K]):
             room = self._concurrency - len(tasks)
             for key in ready[: max(0, room)]:
                 del self._dirty[key]
+                # This pass decides the next wake-up; an older one is superseded.
+                self._wake_at.pop(key, None)
                 self._busy.add(key)
                 task = asyncio.create_task(self._one(key))
                 tasks.add(task)

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import jsonschema
-import pydantic
 
 from baton._kube.client import (
     FLOWRUNS,
@@ -32,6 +31,7 @@ from baton._kube.client import (
     ApiError,
     NotFound,
 )
+from baton._kube.gate import REPORT
 from baton.controller import events, metrics
 from baton.controller.admission import (
     LIMIT_REACHED,
@@ -51,6 +51,9 @@ from baton.resources.workpool import PoolType
 logger = logging.getLogger("baton.runs")
 
 HISTORY_LIMIT = 20
+
+#: How soon a WorkPool's running/queued counts follow an admission pass.
+POOL_STATUS_DELAY = timedelta(milliseconds=500)
 
 # Reasons of the operator's own decisions before a Job exists.
 INVALID_PARAMETERS = "InvalidParameters"
@@ -113,17 +116,20 @@ class RunController:
     def __init__(
         self,
         client: Any,
+        recorder: events.Recorder,
         *,
         clock: Callable[[], datetime] = utcnow,
         timing: Timing | None = None,
         concurrency: int = 64,
     ) -> None:
         self._client = client
+        self._events = recorder
         self._clock = clock
         self.timing = timing or Timing()
         self.cache = ClusterCache()
         self._job_missing_since: dict[Key, datetime] = {}
-        self._pool_status: dict[Key, dict[str, Any]] = {}
+        self._pool_status: dict[Key, dict[str, Any]] = {}  # as last written
+        self._pool_wanted: dict[Key, dict[str, Any]] = {}  # as the last pass counted
         self.queue: WorkQueue[QueueKey] = WorkQueue(
             self.reconcile, name="runs", clock=clock, concurrency=concurrency
         )
@@ -163,6 +169,9 @@ class RunController:
         kind, namespace, name = key
         if kind == "pool":
             return await self._admit(namespace, name)
+        if kind == "pool-status":
+            await self._write_pool_status((namespace, name))
+            return None
         return await self._follow((namespace, name))
 
     async def _write(self, run: FlowRun, step: Step, now: datetime) -> bool:
@@ -179,8 +188,7 @@ class RunController:
         if "state" in patch:
             metrics.STATE_TRANSITIONS.labels(run.namespace, patch["state"]).inc()
         if "state" in patch and patch["state"] != (run.status.state or None):
-            await events.post(
-                self._client,
+            self._events.record(
                 updated["metadata"],
                 events.STATE_CHANGED,
                 f"{run.status.state or 'New'} -> {patch['state']}: {step.message}"[:1000],
@@ -248,11 +256,11 @@ class RunController:
         await asyncio.gather(*view.writes)
         if pool is None:
             return None
+        # Only the waiting runs' Deployments matter (their limits and pauses).
         deployments = {
-            n: d.spec
-            for (ns, n) in self.cache.deployments
-            if ns == namespace
-            and (d := self.cache.model(Deployment, self.cache.deployments, (ns, n))) is not None
+            name: d.spec
+            for name in {c.deployment for c in view.waiting if c.deployment}
+            if (d := self.cache.model(Deployment, self.cache.deployments, (namespace, name)))
         }
         plan = plan_admission(pool.spec, view.waiting, view.active, deployments)
         writes: list[Coroutine[Any, Any, object]] = [
@@ -279,7 +287,14 @@ class RunController:
         running, queued = len(view.active) + len(plan.admit), len(plan.wait)
         metrics.RUNNING.labels(namespace, pool_name).set(running)
         metrics.QUEUE_DEPTH.labels(namespace, pool_name).set(queued)
-        await self._write_pool_status(pool, running, queued)
+        # The counts are a summary: written a moment later, once per burst of passes,
+        # so the pass (and the runs waiting for the next one) never waits on it.
+        self._pool_wanted[(namespace, pool_name)] = {
+            "running": running,
+            "queued": queued,
+            "observedGeneration": pool.generation,
+        }
+        self.queue.soon(("pool-status", namespace, pool_name), POOL_STATUS_DELAY)
         return min(view.wake, default=None)
 
     def _classify(
@@ -296,9 +311,8 @@ class RunController:
         state = (body.get("status") or {}).get("state")
         if state in TERMINAL_STATES and not self.cache.job_running(key):
             return  # the common case, decided without parsing the whole object
-        try:
-            run = FlowRun.model_validate(body)
-        except pydantic.ValidationError:
+        run = self.cache.parse(FlowRun, key, body)
+        if run is None:
             return
         dep_name = run.spec.deployment_ref.name if run.spec.deployment_ref else None
         if run.status.state in ADMITTED or run.status.state in TERMINAL_STATES:
@@ -325,7 +339,9 @@ class RunController:
 
     async def _replace(self, key: Key, now: datetime) -> bool:
         """CancelOld: stop an older run to make room for a newer one."""
-        victim = FlowRun.model_validate(self.cache.runs[key])
+        victim = self.cache.model(FlowRun, self.cache.runs, key)
+        if victim is None:
+            return False
         written = await self._write(
             victim,
             Step(
@@ -419,9 +435,8 @@ class RunController:
         body = self.cache.runs.get(key)
         if body is None:
             return None
-        try:
-            run = FlowRun.model_validate(body)
-        except pydantic.ValidationError:
+        run = self.cache.parse(FlowRun, key, body)
+        if run is None:
             return None
         if run.status.state in TERMINAL_STATES or run.status.state not in ADMITTED:
             if run.status.state in WAITING and run.spec.cancel_requested:
@@ -480,15 +495,14 @@ class RunController:
             self.mark_pool(key[0], self.cache.pool_of(body))
         return step.wake_at
 
-    async def _write_pool_status(self, pool: WorkPool, running: int, queued: int) -> None:
-        key = (pool.namespace, pool.name)
-        wanted = {"running": running, "queued": queued, "observedGeneration": pool.generation}
+    async def _write_pool_status(self, key: Key) -> None:
+        wanted = self._pool_wanted.get(key)
         current = self._pool_status.get(key, {})
-        if all(current.get(k) == v for k, v in wanted.items()):
+        if wanted is None or all(current.get(k) == v for k, v in wanted.items()):
             return
         try:
             await self._client.patch_status(
-                WORKPOOLS, pool.name, pool.namespace, {"status": wanted}
+                WORKPOOLS, key[1], key[0], {"status": wanted}, priority=REPORT
             )
         except NotFound:
             return

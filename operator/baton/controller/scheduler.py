@@ -14,12 +14,13 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pydantic
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, AlreadyExists, ApiError, NotFound
+from baton._kube.gate import REPORT, URGENT
 from baton.controller import events, metrics
 from baton.controller.planning import (
     INVALID_SPEC,
@@ -48,20 +49,42 @@ def run_info(body: dict[str, Any]) -> RunInfo:
     )
 
 
+#: How soon a Deployment's status follows its runs' state changes. Coalesces a burst of
+#: run events (a fire time across thousands of Deployments) into one write each, and keeps
+#: those writes out of the way of the FlowRun creations that the burst is made of.
+STATUS_DELAY = timedelta(seconds=1)
+
+
 @dataclass
 class _Tracked:
     body: dict[str, Any]
     runs: dict[str, RunInfo] = field(default_factory=dict)
     written_status: dict[str, Any] | None = None
+    parsed: tuple[dict[str, Any], Deployment] | None = None
+
+    def deployment(self) -> Deployment:
+        """The body as a model, parsed once per body (raises ``ValidationError``)."""
+        if self.parsed is None or self.parsed[0] is not self.body:
+            self.parsed = (self.body, Deployment.model_validate(self.body))
+        return self.parsed[1]
 
 
 class Scheduler:
     """Holds the Deployments' state and runs the wake-plan-apply loop."""
 
     def __init__(
-        self, client: Any, *, clock: Callable[[], datetime] = utcnow, concurrency: int = 64
+        self,
+        client: Any,
+        recorder: events.Recorder,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        concurrency: int = 1024,
     ) -> None:
+        # Reconciles are cheap coroutines; what the API server sees is bounded by the
+        # client's gate. A high limit lets every due FlowRun creation queue up front,
+        # ahead (by priority) of the status writes of the Deployments already done.
         self._client = client
+        self._events = recorder
         self._clock = clock
         self._tracked: dict[Key, _Tracked] = {}
         self._orphan_runs: dict[Key, dict[str, RunInfo]] = {}
@@ -104,7 +127,8 @@ class Scheduler:
                 return
             runs[name] = info
         if tracked:
-            self.mark_dirty(key)
+            # Only the status (last run, active runs) and history pruning depend on runs.
+            self.queue.soon(key, STATUS_DELAY)
 
     def mark_dirty(self, key: Key) -> None:
         self.queue.mark(key)
@@ -120,12 +144,12 @@ class Scheduler:
             return None
         now = self._clock()
         try:
-            deployment = Deployment.model_validate(tracked.body)
+            deployment = tracked.deployment()
         except pydantic.ValidationError as error:
             await self._invalid_spec(key, tracked, error, now)
             return None
         plan = plan_schedules(deployment, now=now)
-        await self._create_runs(deployment, plan)
+        await self._create_runs(deployment, plan, tracked)
         status = deployment_status(deployment, plan, list(tracked.runs.values()), now)
         await self._write_status(key, tracked, deployment, status, plan)
         for name in runs_to_delete(deployment.spec, list(tracked.runs.values())):
@@ -134,20 +158,25 @@ class Scheduler:
             tracked.runs.pop(name, None)
         return plan.wake_at
 
-    async def _create_runs(self, deployment: Deployment, plan: SchedulePlan) -> None:
+    async def _create_runs(
+        self, deployment: Deployment, plan: SchedulePlan, tracked: _Tracked
+    ) -> None:
         for manifest in plan.runs:
             try:
-                await self._client.create(FLOWRUNS, manifest, deployment.namespace)
+                created = await self._client.create(
+                    FLOWRUNS, manifest, deployment.namespace, priority=URGENT
+                )
             except AlreadyExists:
                 continue
+            # Known now, so the status written next already shows it (one write, not two).
+            tracked.runs.setdefault(created["metadata"]["name"], run_info(created))
             metrics.RUNS_CREATED.labels(deployment.namespace).inc()
             fire_time = parse_time(manifest["spec"]["scheduledTime"])
             if fire_time is not None:
                 metrics.SCHEDULING_SKEW.observe((self._clock() - fire_time).total_seconds())
         if plan.skipped:
             sample = ", ".join(t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in plan.skipped_sample)
-            await events.post(
-                self._client,
+            self._events.record(
                 deployment.metadata,
                 events.MISSED_RUNS,
                 f"skipped {plan.skipped} missed fire time(s) under catch-up "
@@ -174,15 +203,16 @@ class Scheduler:
             old_ready.get("reason"),
             old_ready.get("message"),
         ) != (new_ready["reason"], new_ready["message"]):
-            await events.post(
-                self._client,
+            self._events.record(
                 tracked.body["metadata"],
                 new_ready["reason"],
                 new_ready["message"],
                 warning=True,
             )
         try:
-            await self._client.patch_status(DEPLOYMENTS, key[1], key[0], {"status": status})
+            await self._client.patch_status(
+                DEPLOYMENTS, key[1], key[0], {"status": status}, priority=REPORT
+            )
         except NotFound:
             return
         tracked.written_status = {**previous, **status}
@@ -210,11 +240,11 @@ class Scheduler:
         old = (previous.get("conditions") or [{}])[0]
         if (old.get("reason"), old.get("message")) == (INVALID_SPEC, problem):
             return
-        await events.post(
-            self._client, tracked.body["metadata"], INVALID_SPEC, problem, warning=True
-        )
+        self._events.record(tracked.body["metadata"], INVALID_SPEC, problem, warning=True)
         try:
-            await self._client.patch_status(DEPLOYMENTS, key[1], key[0], {"status": status})
+            await self._client.patch_status(
+                DEPLOYMENTS, key[1], key[0], {"status": status}, priority=REPORT
+            )
         except (NotFound, ApiError):
             logger.warning("cannot write status of %s/%s", *key)
             return

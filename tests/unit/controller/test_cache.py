@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from baton.controller.cache import ClusterCache
+from baton.resources import Deployment, FlowRun
 
 pytestmark = pytest.mark.unit
 
@@ -63,3 +64,31 @@ def test_an_older_attempts_job_deletion_is_ignored() -> None:
     cache.job_event("ADDED", second)
     assert cache.job_event("DELETED", first) == []
     assert cache.jobs[("ns", "r1")]["metadata"]["name"] == "r1-2"
+
+
+def flow_run_body(name: str, state: str | None = None) -> dict[str, Any]:
+    body = run(name, state)
+    body["apiVersion"], body["kind"] = "baton.dev/v1alpha1", "FlowRun"
+    return body
+
+
+def test_a_body_is_parsed_once_until_an_event_replaces_it() -> None:
+    cache = ClusterCache()
+    cache.run_event("ADDED", flow_run_body("r1", "Pending"))
+    first = cache.model(FlowRun, cache.runs, ("ns", "r1"))
+    assert first is not None and first.status.state == "Pending"
+    assert cache.model(FlowRun, cache.runs, ("ns", "r1")) is first
+    cache.run_event("MODIFIED", flow_run_body("r1", "Running"))
+    second = cache.model(FlowRun, cache.runs, ("ns", "r1"))
+    assert second is not first and second is not None and second.status.state == "Running"
+
+
+def test_an_invalid_body_parses_to_none_and_a_deleted_one_is_forgotten() -> None:
+    cache = ClusterCache()
+    cache.deployment_event("ADDED", obj("d", spec={"schedules": "not a list"}))
+    assert cache.model(Deployment, cache.deployments, ("ns", "d")) is None
+    cache.run_event("ADDED", flow_run_body("r1"))
+    assert cache.model(FlowRun, cache.runs, ("ns", "r1")) is not None
+    cache.run_event("DELETED", flow_run_body("r1"))
+    assert cache.model(FlowRun, cache.runs, ("ns", "r1")) is None
+    assert not any(key == ("ns", "r1") for _, key in cache._parsed)

@@ -1,0 +1,127 @@
+"""The work queue: marks coalesce, wake-ups fire on time, ``soon`` never postpones."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+
+import pytest
+
+from baton.controller.queue import WorkQueue, utcnow
+
+pytestmark = pytest.mark.unit
+
+SHORT = timedelta(milliseconds=50)
+
+
+class Recorder:
+    """A reconcile that records when it ran and returns a scripted next wake-up."""
+
+    def __init__(self, again: timedelta | None = None) -> None:
+        self.calls: list[tuple[str, datetime]] = []
+        self.again = again
+
+    async def __call__(self, key: str) -> datetime | None:
+        self.calls.append((key, utcnow()))
+        await asyncio.sleep(0.01)
+        return utcnow() + self.again if self.again is not None else None
+
+
+async def drive(queue: WorkQueue[str], seconds: float) -> None:
+    task = asyncio.create_task(queue.run())
+    await asyncio.sleep(seconds)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def test_a_burst_of_soon_requests_is_one_reconcile() -> None:
+    async def scenario() -> int:
+        reconcile = Recorder()
+        queue = WorkQueue(reconcile, name="t")
+        for _ in range(100):
+            queue.soon("d", SHORT)
+        await drive(queue, 0.3)
+        return len(reconcile.calls)
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_soon_does_not_postpone_an_earlier_wake_up() -> None:
+    async def scenario() -> float:
+        reconcile = Recorder()
+        queue = WorkQueue(reconcile, name="t")
+        start = utcnow()
+        queue.wake_at("d", start + SHORT)
+        queue.soon("d", timedelta(seconds=5))
+        await drive(queue, 0.3)
+        assert len(reconcile.calls) == 1
+        return (reconcile.calls[0][1] - start).total_seconds()
+
+    assert asyncio.run(scenario()) < 0.25
+
+
+def test_soon_brings_a_later_wake_up_forward() -> None:
+    async def scenario() -> int:
+        reconcile = Recorder()
+        queue = WorkQueue(reconcile, name="t")
+        queue.wake_at("d", utcnow() + timedelta(seconds=60))
+        queue.soon("d", SHORT)
+        await drive(queue, 0.3)
+        return len(reconcile.calls)
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_a_wake_up_requested_during_a_reconcile_survives_its_later_answer() -> None:
+    """The reconcile says "in a minute"; an event during it asked for sooner: sooner wins."""
+
+    async def scenario() -> int:
+        queue: WorkQueue[str]
+
+        async def reconcile(key: str) -> datetime:
+            calls.append(utcnow())
+            if len(calls) == 1:
+                queue.soon(key, SHORT)
+            await asyncio.sleep(0.01)
+            return utcnow() + timedelta(seconds=60)
+
+        calls: list[datetime] = []
+        queue = WorkQueue(reconcile, name="t")
+        queue.mark("d")
+        await drive(queue, 0.4)
+        return len(calls)
+
+    assert asyncio.run(scenario()) == 2
+
+
+def test_a_reconcile_supersedes_the_wake_up_it_was_due_to_replace() -> None:
+    """A mark runs the key now; the stale wake-up from before must not run it again."""
+
+    async def scenario() -> int:
+        reconcile = Recorder()
+        queue = WorkQueue(reconcile, name="t")
+        queue.wake_at("d", utcnow() + timedelta(milliseconds=150))
+        queue.mark("d")
+        await drive(queue, 0.4)
+        return len(reconcile.calls)
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_marks_of_a_busy_key_run_it_once_more_afterwards() -> None:
+    async def scenario() -> int:
+        calls: list[str] = []
+
+        async def reconcile(key: str) -> None:
+            calls.append(key)
+            if len(calls) == 1:
+                for _ in range(10):
+                    queue.mark(key)
+            await asyncio.sleep(0.02)
+
+        queue: WorkQueue[str] = WorkQueue(reconcile, name="t")
+        queue.mark("d")
+        await drive(queue, 0.3)
+        return len(calls)
+
+    assert asyncio.run(scenario()) == 2
