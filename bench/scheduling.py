@@ -423,7 +423,8 @@ def main() -> int:
     document = {
         "benchmark": "scheduling",
         "date": datetime.now(UTC).isoformat(),
-        "machine": {"cpus": os.cpu_count()},
+        # Other work on the machine skews every figure: the load average says how much.
+        "machine": {"cpus": os.cpu_count(), "load_average_at_end": os.getloadavg()},
         "results": results,
     }
     print(json.dumps(document, indent=2))
