@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import re
 import subprocess
 import sys
@@ -388,6 +389,8 @@ def memory_and_restart(
 
 
 def main() -> int:
+    # A SIGTERM (an interrupted run) still stops the private control plane in ``finally``.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--api-runs", type=int, default=20)

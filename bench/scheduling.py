@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -379,6 +380,8 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> int:
+    # A SIGTERM (an interrupted run) still stops the private control plane in ``finally``.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000])
     parser.add_argument("--fires", type=int, default=3)
