@@ -104,7 +104,7 @@ class ConfigMapCacheStore:
         selector = ",".join(f"{k}={v}" for k, v in LABELS.items())
         try:
             items = self._client.list(CONFIGMAPS, self._namespace, label_selector=selector)
-        except ApiError as error:
+        except Exception as error:  # refused or unreachable: cleanup must not stop the run
             logger.warning("cache cleanup skipped: %s", error)
             return 0
         deleted = 0
@@ -116,5 +116,5 @@ class ConfigMapCacheStore:
         return deleted
 
     def _delete(self, name: str) -> None:
-        with contextlib.suppress(ApiError):
+        with contextlib.suppress(Exception):  # best effort, like the cleanup
             self._client.delete(CONFIGMAPS, name, self._namespace)

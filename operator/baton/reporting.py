@@ -8,6 +8,11 @@ the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result`
 1.5 MiB object limit: task runs become counts plus a short list (failed first, then
 latest), artifacts and results are cut with a visible note, and an artifact too large
 for the status is stored whole in a ConfigMap owned by the FlowRun.
+
+The API server may be down when the flow ends. Nothing is dropped then: a patch that
+does not arrive leaves its fields pending, each retry renders the whole buffer afresh,
+and ``close`` keeps retrying the final report for ``FINAL_REPORT_DEADLINE_SECONDS``
+(back-off 0.5 s doubling to 10 s) before the runtime exits non-zero.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -36,6 +42,9 @@ MAX_ARTIFACT_BYTES = 4096
 MAX_RESULT_BYTES = 2048
 MAX_MESSAGE_BYTES = 2048
 TRACEBACK_LINES = 30
+#: How long the final report is retried (API server down or unreachable) before the
+#: runtime gives up and exits non-zero; the operator then marks the run Crashed.
+FINAL_REPORT_DEADLINE_SECONDS = 300.0
 TRUNCATED = "\n… (truncated by Baton; the full content is in ConfigMap {name})"
 
 #: Prefect state names that are final for the flow run.
@@ -231,9 +240,11 @@ class StatusReporter:
         bad = {"Failed", "Crashed", "TimedOut"}
         listed = sorted(runs, key=lambda r: (r.state not in bad, -r.seq))[:MAX_TASK_RUNS_LISTED]
         # A merge patch keeps map keys it does not mention: null out states now at zero.
+        # Every state ever rendered is remembered, not only the last patch's: a patch
+        # that never arrived (API down) must not leave a stale count on the server.
         sent: dict[str, int | None] = {k: None for k in self._sent_counts if k not in counts}
         sent.update(sorted(counts.items()))
-        self._sent_counts = set(counts)
+        self._sent_counts |= set(counts)
         return {
             "total": len(runs),
             "counts": sent,
@@ -298,6 +309,8 @@ class StatusReporter:
             },
             "data": {"content": text[:900_000]},
         }
+        # A refusal (RBAC, quota, size) keeps the artifact truncated in the status; an
+        # unreachable API server raises, and ``flush`` renders and retries the whole patch.
         try:
             try:
                 self._client.create(CONFIGMAPS, body, self._namespace)
@@ -311,21 +324,31 @@ class StatusReporter:
         return name
 
     def _patch(self) -> dict[str, Any]:
+        """Render the pending changes; if rendering fails they stay pending."""
         with self._lock:
             dirty, self._buffer.dirty = self._buffer.dirty, set()
-            status: dict[str, Any] = {}
-            if "runtime" in dirty:
-                status["runtime"] = self._buffer.runtime
-            if "taskRuns" in dirty:
-                status["taskRuns"] = self._task_runs()
-            if "result" in dirty:
-                status["result"] = self._buffer.result
-            if "error" in dirty:
-                status["error"] = self._buffer.error
-            artifacts = list(self._buffer.artifacts) if "artifacts" in dirty else None
-        if artifacts is not None:
-            status["artifacts"] = self._artifacts()
+        try:
+            with self._lock:
+                status: dict[str, Any] = {}
+                if "runtime" in dirty:
+                    status["runtime"] = self._buffer.runtime
+                if "taskRuns" in dirty:
+                    status["taskRuns"] = self._task_runs()
+                if "result" in dirty:
+                    status["result"] = self._buffer.result
+                if "error" in dirty:
+                    status["error"] = self._buffer.error
+            if "artifacts" in dirty:  # may write ConfigMaps: outside the lock
+                status["artifacts"] = self._artifacts()
+        except BaseException:
+            self._keep(dirty)
+            raise
         return status
+
+    def _keep(self, fields: Iterable[str]) -> None:
+        """Mark ``fields`` pending again after a patch that did not arrive."""
+        with self._lock:
+            self._buffer.dirty.update(fields)
 
     # -- flushing ---------------------------------------------------------------------
     def start(self) -> StatusReporter:
@@ -336,17 +359,24 @@ class StatusReporter:
         while not self._stop.is_set():
             self._wake.wait(timeout=self._interval)
             self._wake.clear()
-            self.flush(deadline=time.monotonic() + 30)
+            self.flush(deadline=time.monotonic() + 30, give_way=True)
             self._stop.wait(self._interval)  # never faster than once per interval
 
-    def flush(self, *, deadline: float) -> bool:
-        """Write pending changes, retrying transient errors until ``deadline``."""
-        status = self._patch()
-        if not status:
-            return True
+    def flush(self, *, deadline: float, give_way: bool = False) -> bool:
+        """Write pending changes, retrying transient errors until ``deadline``.
+
+        Each attempt renders the buffer afresh, so a retry after an outage carries
+        everything recorded meanwhile (the final state included), and a failed attempt
+        leaves its fields pending instead of dropping them. ``give_way`` (the flusher
+        thread) stops retrying once ``close`` has taken over the final write.
+        """
         delay = 0.5
         while True:
+            status: dict[str, Any] = {}
             try:
+                status = self._patch()
+                if not status:
+                    return True
                 self._client.patch_status(FLOWRUNS, self._name, self._namespace, {"status": status})
                 self.patches += 1
                 return True
@@ -356,16 +386,20 @@ class StatusReporter:
                 )
                 return False
             except Exception as error:  # API unreachable or overloaded: keep trying
-                if time.monotonic() + delay > deadline:
-                    with self._lock:  # keep the changes for the next attempt
-                        self._buffer.dirty.update(status)
+                self._keep(status)
+                if time.monotonic() + delay > deadline or (give_way and self._stop.is_set()):
                     logger.warning("status report failed, will retry: %s", error)
                     return False
+                logger.info("status report failed, retrying in %.1fs: %s", delay, error)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    def close(self, *, final_deadline: float = 300.0) -> bool:
-        """Stop the flusher and write everything left, retrying for up to ``final_deadline``."""
+    def close(self, *, final_deadline: float = FINAL_REPORT_DEADLINE_SECONDS) -> bool:
+        """Stop the flusher and write everything left, retrying for up to ``final_deadline``.
+
+        The flusher gives way at its next failed attempt, so the budget is this
+        deadline plus at most one attempt in flight (bounded by the client's timeout).
+        """
         self._stop.set()
         self._wake.set()
         if self._thread.is_alive():

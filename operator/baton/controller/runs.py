@@ -42,7 +42,7 @@ from baton.controller.admission import (
 )
 from baton.controller.cache import ADMITTED, WAITING, ClusterCache, Key, QueueKey, key_of
 from baton.controller.jobs import build_job, job_name
-from baton.controller.lifecycle import Step, Timing, follow, follow_process
+from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.flowrun import TERMINAL_STATES
@@ -431,7 +431,7 @@ class RunController:
         with contextlib.suppress(NotFound):
             await self._client.delete(JOBS, name, run.namespace, propagation="Foreground")
 
-    async def _follow(self, key: Key) -> datetime | None:
+    async def _follow(self, key: Key, *, confirmed: bool = False) -> datetime | None:
         body = self.cache.runs.get(key)
         if body is None:
             return None
@@ -486,6 +486,14 @@ class RunController:
                 crash_retries=crash_retries,
                 job_missing_since=self._job_missing_since.get(key),
             )
+        # A verdict the runtime did not give (Crashed, WorkerLost...) rests on our cache
+        # lacking its final report; after an API server restart the FlowRun watch may
+        # lag the Job's. Read the run itself once before ending it.
+        unreported = (step.state in TERMINAL_STATES or step.new_attempt) and (
+            step.reason != REPORTED
+        )
+        if unreported and not confirmed and await self._refreshed(key, body):
+            return await self._follow(key, confirmed=True)
         if step.delete_job and not is_process:
             await self._delete_job(run)
         await self._write(run, step, now)
@@ -494,6 +502,17 @@ class RunController:
             self._job_missing_since.pop(key, None)
             self.mark_pool(key[0], self.cache.pool_of(body))
         return step.wake_at
+
+    async def _refreshed(self, key: Key, cached: dict[str, Any]) -> bool:
+        """Replace the cached run by the API server's if it is newer; True if it was."""
+        try:
+            live: dict[str, Any] = await self._client.get(FLOWRUNS, key[1], key[0])
+        except NotFound:
+            return False  # deleted meanwhile: the watch will say so
+        if live["metadata"].get("resourceVersion") == cached["metadata"].get("resourceVersion"):
+            return False
+        self.cache.run_event("MODIFIED", live)
+        return True
 
     async def _write_pool_status(self, key: Key) -> None:
         wanted = self._pool_wanted.get(key)
