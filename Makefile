@@ -66,6 +66,7 @@ argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
 bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect (JSON)
 	mkdir -p bench/results
 	$(PY) bench/scheduling.py --sizes 100 1000 5000 --fires 3 --json bench/results/scheduling.json
+	$(PY) bench/operator_load.py --json bench/results/operator.json
 	$(PY) bench/sdk.py --json bench/results/sdk.json
 
 .PHONY: clean
