@@ -36,12 +36,19 @@ cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubec
 cluster-down: ## stop the local control plane
 	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
 
+NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io
+
+.PHONY: node-packages
+node-packages: ## apt-get install what the e2e node needs (root; a no-op when installed)
+	@dpkg-query -W $(NODE_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES); }
+
 .PHONY: images
-images: ## build the pause, base, runtime, operator and examples images without a registry (cached; root)
+images: node-packages ## build the pause, base, runtime, operator and examples images without a registry (cached; root)
 	python3 tests/cluster/node.py images
 
 .PHONY: e2e-up
-e2e-up: tools ## control plane + a real node (containerd, kubelet, scheduler) + the operator from the chart
+e2e-up: tools node-packages ## control plane + a real node (containerd, kubelet, scheduler) + the operator from the chart
 	python3 tests/cluster/node.py up --dir $(CLUSTER)
 
 .PHONY: e2e-down

@@ -482,8 +482,8 @@ def down(workdir: Path) -> None:
     if node:
         node.stop()
         log("node stopped")
-    else:
-        teardown_machine(workdir / "node")
+    elif OWNER.exists() and Path(OWNER.read_text().strip()) == workdir / "node":
+        teardown_machine(workdir / "node")  # its processes are gone; undo what remains
     controlplane.down(workdir)
 
 
