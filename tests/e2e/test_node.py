@@ -110,6 +110,18 @@ def pods_of(cluster: Cluster, namespace: str, run: dict[str, Any]) -> list[dict[
     return list(pods)
 
 
+def wait_terminated(cluster: Cluster, namespace: str, run: dict[str, Any]) -> dict[str, Any]:
+    """The run's flow container once it has exited: the runtime reports the final state
+    just before its process ends, so the pod may still be running for a moment."""
+
+    def terminated() -> dict[str, Any]:
+        (pod,) = pods_of(cluster, namespace, run)
+        statuses = pod["status"].get("containerStatuses") or [{}]
+        return dict(statuses[0].get("state", {}).get("terminated") or {})
+
+    return wait_for(terminated, timeout=60, what="the flow container terminated")
+
+
 def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
@@ -180,7 +192,7 @@ def test_a_deployment_on_an_interval_runs_to_completed(
         assert status["result"]["preview"] == "12"
         (pod,) = pods_of(cluster, ns, run)
         assert pod["spec"]["nodeName"] == node.NODE_NAME
-        terminated = pod["status"]["containerStatuses"][0]["state"]["terminated"]
+        terminated = wait_terminated(cluster, ns, run)
         assert terminated["exitCode"] == 0
         assert pod["status"]["podIP"].startswith("10.244.0.")
         latencies.append(start_latency(run, pod))
@@ -209,8 +221,8 @@ def test_a_failing_flow_ends_failed_with_its_traceback(
     assert error["type"] == "ValueError"
     assert error["message"] == "the flow broke on purpose"
     assert 'raise ValueError("the flow broke on purpose")' in error["traceback"]
-    (pod,) = pods_of(cluster, ns, run)
-    assert pod["status"]["containerStatuses"][0]["state"]["terminated"]["exitCode"] != 0
+    terminated = wait_terminated(cluster, ns, run)
+    assert terminated["exitCode"] != 0
 
 
 def test_a_flow_over_its_memory_limit_is_crashed_oomkilled(
