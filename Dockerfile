@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # Baton's images, from one locked dependency set (uv.lock):
 #
 #   runtime   the base image flow authors build on: Python + the `baton` package.
@@ -17,6 +15,14 @@
 #   docker build --build-arg BASE_IMAGE=<local python 3.11 image> ...
 # It must provide python3.11 at /usr/local/bin (as the official image does): the
 # virtual environment is copied between stages and points at that interpreter.
+# tests/cluster/images.sh builds such a base from a debootstrap root file system.
+#
+# Behind a TLS-intercepting proxy, pass its CA bundle as the build secret "ca-bundle"
+# (--secret id=ca-bundle,src=/etc/ssl/certs/ca-certificates.crt): the builder's downloads
+# trust it, and no layer keeps it. Without the secret, nothing changes.
+#
+# No "# syntax=" line: BuildKit would fetch that frontend from a registry, and the
+# built-in frontend has everything used here (RUN --mount=type=secret).
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
 # --- builder: uv and the build backend live here only --------------------------------
@@ -30,14 +36,22 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PYTHON=/usr/local/bin/python3 \
     UV_PROJECT_ENVIRONMENT=/opt/baton/venv
-RUN python3 -m pip install "uv==${UV_VERSION}"
+# with_ca: trust the optional "ca-bundle" secret for the command's downloads.
+RUN --mount=type=secret,id=ca-bundle \
+    printf '%s\n' '#!/bin/sh' \
+      'if [ -s /run/secrets/ca-bundle ]; then' \
+      '  export SSL_CERT_FILE=/run/secrets/ca-bundle PIP_CERT=/run/secrets/ca-bundle' \
+      'fi' \
+      'exec "$@"' > /usr/local/bin/with_ca \
+    && chmod +x /usr/local/bin/with_ca \
+    && with_ca python3 -m pip install "uv==${UV_VERSION}"
 WORKDIR /src
 # Dependencies first (exactly uv.lock, no dev group), so code changes reuse this layer.
 COPY pyproject.toml uv.lock README.md ./
-RUN uv sync --frozen --no-dev --no-install-project
+RUN --mount=type=secret,id=ca-bundle with_ca uv sync --frozen --no-dev --no-install-project
 # Then Baton itself, as a regular (non-editable) install: the venv must not point at /src.
 COPY operator/ operator/
-RUN uv sync --frozen --no-dev --no-editable \
+RUN --mount=type=secret,id=ca-bundle with_ca uv sync --frozen --no-dev --no-editable \
     && /opt/baton/venv/bin/baton --version
 
 # --- runtime: what flow pods run ----------------------------------------------------

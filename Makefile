@@ -36,6 +36,25 @@ cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubec
 cluster-down: ## stop the local control plane
 	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
 
+NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io
+
+.PHONY: node-packages
+node-packages: ## apt-get install what the e2e node needs (root; a no-op when installed)
+	@dpkg-query -W $(NODE_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES); }
+
+.PHONY: images
+images: node-packages ## build the pause, base, runtime, operator and examples images without a registry (cached; root)
+	python3 tests/cluster/node.py images
+
+.PHONY: e2e-up
+e2e-up: tools node-packages ## control plane + a real node (containerd, kubelet, scheduler) + the operator from the chart
+	python3 tests/cluster/node.py up --dir $(CLUSTER)
+
+.PHONY: e2e-down
+e2e-down: ## stop the node and the control plane started by e2e-up
+	python3 tests/cluster/node.py down --dir $(CLUSTER)
+
 .PHONY: crds
 crds: venv ## regenerate crds/ and the chart's copy from the pydantic models
 	$(PY) -m baton.resources.generate
@@ -47,8 +66,8 @@ lint: venv ## ruff + mypy --strict
 	$(PY) -m mypy
 
 .PHONY: test
-test: lint tools ## lint, then unit, integration, conformance and fault tests (real control plane)
-	$(PY) -m pytest tests/unit tests/integration tests/conformance tests/faults
+test: lint tools ## lint, then unit, integration, conformance, fault and e2e tests (real control plane, real node)
+	$(PY) -m pytest tests/unit tests/integration tests/conformance tests/faults tests/e2e
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
@@ -70,5 +89,5 @@ bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput
 	$(PY) bench/sdk.py --json bench/results/sdk.json
 
 .PHONY: clean
-clean: cluster-down
+clean: e2e-down
 	rm -rf $(CLUSTER)

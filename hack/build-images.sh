@@ -4,10 +4,11 @@
 #   hack/build-images.sh                 # baton-runtime, baton-operator, baton-examples
 #   KIND_CLUSTER=baton hack/build-images.sh   # ... then `kind load docker-image` each
 #   BASE_IMAGE=my-python:3.11 hack/build-images.sh   # build from a local base image
+#   DOCKER_BUILD_ARGS="--network host" hack/build-images.sh   # extra `docker build` args
 #
-# Not part of `make test`: it needs a Docker engine (and, for the default pinned base,
-# registry access), which CI and the development machines here do not have. The
-# Dockerfiles are checked statically by tests/unit/test_chart_static.py instead.
+# Needs a Docker engine. Without registry access, tests/cluster/images.sh (used by
+# `make e2e-up` and the e2e tests) builds a local base, starts a private dockerd and calls
+# this script with BASE_IMAGE and DOCKER_BUILD_ARGS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,18 +24,19 @@ base_args=()
 if [[ -n "${BASE_IMAGE:-}" ]]; then
     base_args=(--build-arg "BASE_IMAGE=${BASE_IMAGE}")
 fi
+read -r -a extra_args <<< "${DOCKER_BUILD_ARGS:-}"
 
 set -x
-"$DOCKER" build "${base_args[@]}" --build-arg "VERSION=${VERSION}" \
+"$DOCKER" build "${extra_args[@]}" "${base_args[@]}" --build-arg "VERSION=${VERSION}" \
     --target runtime -t "baton-runtime:${VERSION}" .
-"$DOCKER" build "${base_args[@]}" --build-arg "VERSION=${VERSION}" \
+"$DOCKER" build "${extra_args[@]}" "${base_args[@]}" --build-arg "VERSION=${VERSION}" \
     --target operator -t "baton-operator:${VERSION}" .
-"$DOCKER" build --build-arg "RUNTIME_IMAGE=baton-runtime:${VERSION}" \
+"$DOCKER" build "${extra_args[@]}" --build-arg "RUNTIME_IMAGE=baton-runtime:${VERSION}" \
     -t "baton-examples:${VERSION}" examples/flows
 # Smoke checks: the package imports, the user is non-root, the CLI answers.
-"$DOCKER" run --rm "baton-runtime:${VERSION}" python -c "import baton, sys; print(baton.__version__)"
-"$DOCKER" run --rm "baton-runtime:${VERSION}" id -u | grep -qx 10001
-"$DOCKER" run --rm "baton-operator:${VERSION}" --version
+"$DOCKER" run --rm --network none "baton-runtime:${VERSION}" python -c "import baton, sys; print(baton.__version__)"
+"$DOCKER" run --rm --network none "baton-runtime:${VERSION}" id -u | grep -qx 10001
+"$DOCKER" run --rm --network none "baton-operator:${VERSION}" --version
 set +x
 
 if [[ -n "${KIND_CLUSTER:-}" ]]; then

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 import controlplane  # noqa: E402
+import node  # noqa: E402, F401  (re-exported for tests/e2e)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,14 @@ class Cluster:
 
     def get_json(self, *args: str) -> Any:
         return json.loads(self.kubectl("get", "-o", "json", *args).stdout)
+
+
+@dataclass
+class NodeCluster:
+    """A cluster with a real node (tests/e2e), and the runner namespaces no test has taken."""
+
+    cluster: Cluster
+    free_namespaces: list[str]
 
 
 class OperatorProcess:

@@ -138,6 +138,55 @@ def generate_pki(pki: Path) -> None:
     )
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+    # The API server's identity towards kubelets (pod logs, exec): a system:masters member,
+    # which a kubelet's webhook authorization allows.
+    sign_client_cert(pki, "kubelet-client", "kube-apiserver-kubelet-client", "system:masters")
+
+
+def sign_client_cert(
+    pki: Path, name: str, user: str, group: str, *, ca_dir: Path | None = None
+) -> None:
+    """``<name>.key`` + ``<name>.crt`` in ``pki``: a client certificate for ``user`` in
+    ``group``, signed by the CA in ``ca_dir`` (default: ``pki``)."""
+    ca_dir = (ca_dir or pki).resolve()
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.csr",
+        "-subj",
+        f"/O={group}/CN={user}",
+        cwd=pki,
+    )
+    (pki / f"{name}.cnf").write_text(
+        "[ext]\nextendedKeyUsage=clientAuth\nkeyUsage=digitalSignature,keyEncipherment\n"
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        f"{name}.csr",
+        "-CA",
+        str(ca_dir / "ca.crt"),
+        "-CAkey",
+        str(ca_dir / "ca.key"),
+        "-CAcreateserial",
+        "-CAserial",
+        str(pki / f"{name}.srl"),
+        "-days",
+        "3650",
+        "-out",
+        f"{name}.crt",
+        "-extfile",
+        f"{name}.cnf",
+        "-extensions",
+        "ext",
+        cwd=pki,
+    )
 
 
 def kubeconfig_text(server: str, ca: Path, tokens: dict[str, str], current: str) -> str:
@@ -158,12 +207,10 @@ def kubeconfig_text(server: str, ca: Path, tokens: dict[str, str], current: str)
 
 
 @dataclass
-class ControlPlane:
-    """A running control plane rooted at ``workdir`` (state, logs, pids, kubeconfig)."""
+class Processes:
+    """Long-running components, each in its own process group, logs in ``workdir/logs``."""
 
     workdir: Path
-    server: str = ""
-    etcd_url: str = ""
     pids: dict[str, int] = field(default_factory=dict)
     #: Children started by this process (absent after ``load``): kept so they are reaped.
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict, repr=False)
@@ -171,23 +218,15 @@ class ControlPlane:
     argv: dict[str, list[str]] = field(default_factory=dict, repr=False)
 
     @property
-    def kubeconfig(self) -> Path:
-        return self.workdir / "kubeconfig"
-
-    @property
     def state_file(self) -> Path:
         return self.workdir / "state.json"
 
-    def save(self) -> None:
-        self.state_file.write_text(json.dumps({"server": self.server, "pids": self.pids}))
+    def state(self) -> dict[str, object]:
+        """What ``save`` records (subclasses add their endpoints)."""
+        return {"pids": self.pids}
 
-    @classmethod
-    def load(cls, workdir: Path) -> ControlPlane | None:
-        state = workdir / "state.json"
-        if not state.exists():
-            return None
-        data = json.loads(state.read_text())
-        return cls(workdir=workdir, server=data["server"], pids=data["pids"])
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps(self.state()))
 
     def kill(self, name: str) -> None:
         """SIGKILL one component (fault injection); ``restart`` brings it back."""
@@ -195,24 +234,7 @@ class ControlPlane:
         while self.alive(name):
             time.sleep(0.05)
 
-    def restart(self, name: str, *, timeout: float = 60.0) -> None:
-        """Start ``name`` again with its original command line and wait until it serves."""
-        self._spawn(name, self.argv[name])
-        deadline = time.monotonic() + timeout
-        ready = {
-            "etcd": lambda: _http_ok(f"{self.etcd_url}/health"),
-            "kube-apiserver": self._ready_as_admin,
-        }.get(name, lambda: True)
-        while not ready():
-            if time.monotonic() > deadline or not self.alive(name):
-                raise RuntimeError(self._failure(name))
-            time.sleep(0.2)
-
-    def _ready_as_admin(self) -> bool:
-        token = json.loads(self.kubeconfig.read_text())["users"][0]["user"]["token"]
-        return self._readyz(token, self.workdir / "pki" / "ca.crt")
-
-    def _spawn(self, name: str, argv: list[str]) -> None:
+    def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         logs = self.workdir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{name}.log", "ab") as out:
@@ -222,6 +244,7 @@ class ControlPlane:
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=env,
             )
         self.pids[name] = proc.pid
         self.procs[name] = proc
@@ -242,6 +265,92 @@ class ControlPlane:
         except ProcessLookupError:
             return False
         return True
+
+    def _failure(self, name: str) -> str:
+        logfile = self.workdir / "logs" / f"{name}.log"
+        tail = logfile.read_text(errors="replace").splitlines()[-25:] if logfile.exists() else []
+        return f"{name} did not start; last lines of {logfile}:\n" + "\n".join(tail)
+
+    def _wait(self, check: Callable[[], bool], name: str, timeout: float, t0: float) -> None:
+        while not check():
+            if not self.alive(name):
+                self.stop()
+                raise RuntimeError(self._failure(name))
+            if time.monotonic() - t0 > timeout:
+                self.stop()
+                raise RuntimeError(f"{name} not ready after {timeout:.0f}s\n" + self._failure(name))
+            time.sleep(0.2)
+        log(f"{name} ready after {time.monotonic() - t0:.1f}s")
+
+    def stop(self, *, grace: float = 15.0) -> None:
+        """SIGTERM every component (reverse start order), SIGKILL stragglers, wait for all."""
+        self.stop_some(list(reversed(self.pids)), grace=grace)
+        self.procs.clear()
+        with contextlib.suppress(FileNotFoundError):
+            self.state_file.unlink()
+
+    def stop_some(self, names: list[str], *, grace: float = 15.0) -> None:
+        """Stop ``names`` as ``stop`` does, leaving the other components running."""
+        names = [name for name in names if name in self.pids]
+        for name in names:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pids[name], signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for name in names:
+            while self.alive(name) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.alive(name):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.pids[name], signal.SIGKILL)
+                while self.alive(name):
+                    time.sleep(0.05)
+        for name in names:
+            del self.pids[name]
+            proc = self.procs.pop(name, None)
+            if proc:
+                proc.wait()
+        if self.pids:
+            self.save()
+
+
+@dataclass
+class ControlPlane(Processes):
+    """A running control plane rooted at ``workdir`` (state, logs, pids, kubeconfig)."""
+
+    server: str = ""
+    etcd_url: str = ""
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.workdir / "kubeconfig"
+
+    def state(self) -> dict[str, object]:
+        return {"server": self.server, "pids": self.pids}
+
+    @classmethod
+    def load(cls, workdir: Path) -> ControlPlane | None:
+        state = workdir / "state.json"
+        if not state.exists():
+            return None
+        data = json.loads(state.read_text())
+        return cls(workdir=workdir, server=data["server"], pids=data["pids"])
+
+    def restart(self, name: str, *, timeout: float = 60.0) -> None:
+        """Start ``name`` again with its original command line and wait until it serves."""
+        self._spawn(name, self.argv[name])
+        deadline = time.monotonic() + timeout
+        ready = {
+            "etcd": lambda: _http_ok(f"{self.etcd_url}/health"),
+            "kube-apiserver": self._ready_as_admin,
+        }.get(name, lambda: True)
+        while not ready():
+            if time.monotonic() > deadline or not self.alive(name):
+                raise RuntimeError(self._failure(name))
+            time.sleep(0.2)
+
+    def _ready_as_admin(self) -> bool:
+        token = json.loads(self.kubeconfig.read_text())["users"][0]["user"]["token"]
+        return self._readyz(token, self.workdir / "pki" / "ca.crt")
 
     def start(self, bin_dir: Path, *, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
@@ -293,6 +402,12 @@ class ControlPlane:
                 f"--client-ca-file={pki / 'ca.crt'}",
                 f"--token-auth-file={pki / 'tokens.csv'}",
                 "--authorization-mode=Node,RBAC",
+                # A kubelet (tests/cluster/node.py) may only touch its own Node and pods.
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={pki / 'kubelet-client.crt'}",
+                f"--kubelet-client-key={pki / 'kubelet-client.key'}",
+                # A node's name is no DNS name here; its InternalIP is the address to use.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 "--anonymous-auth=false",
                 f"--service-account-key-file={pki / 'sa.pub'}",
                 f"--service-account-signing-key-file={pki / 'sa.key'}",
@@ -348,43 +463,6 @@ class ControlPlane:
                 return bool(response.status == 200 and response.read() == b"ok")
         except OSError:
             return False
-
-    def _failure(self, name: str) -> str:
-        logfile = self.workdir / "logs" / f"{name}.log"
-        tail = logfile.read_text(errors="replace").splitlines()[-25:] if logfile.exists() else []
-        return f"{name} did not start; last lines of {logfile}:\n" + "\n".join(tail)
-
-    def _wait(self, check: Callable[[], bool], name: str, timeout: float, t0: float) -> None:
-        while not check():
-            if not self.alive(name):
-                self.stop()
-                raise RuntimeError(self._failure(name))
-            if time.monotonic() - t0 > timeout:
-                self.stop()
-                raise RuntimeError(f"{name} not ready after {timeout:.0f}s\n" + self._failure(name))
-            time.sleep(0.2)
-        log(f"{name} ready after {time.monotonic() - t0:.1f}s")
-
-    def stop(self, *, grace: float = 15.0) -> None:
-        """SIGTERM every component (reverse start order), SIGKILL stragglers, wait for all."""
-        for name in reversed(list(self.pids)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.pids[name], signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for name in reversed(list(self.pids)):
-            while self.alive(name) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if self.alive(name):
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.pids[name], signal.SIGKILL)
-                while self.alive(name):
-                    time.sleep(0.05)
-        for proc in self.procs.values():
-            proc.wait()
-        self.pids.clear()
-        self.procs.clear()
-        with contextlib.suppress(FileNotFoundError):
-            self.state_file.unlink()
 
 
 def _http_ok(url: str) -> bool:

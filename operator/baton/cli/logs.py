@@ -29,10 +29,25 @@ def _run(conn: Connection, name: str) -> Json:
     return get_or_fail(conn.client, FLOWRUNS, name, conn.namespace, "flowrun")
 
 
-def _pod_logs(conn: Connection, run: Json, follow: bool) -> int:
+def _run_pod(conn: Connection, run: Json) -> str | None:
+    """The run's pod: ``status.podName``, else the newest pod of its Job (the Job
+    controller labels its pods ``job-name``; the operator records the Job)."""
+    from baton._kube.client import PODS  # noqa: PLC0415
+
+    status = run.get("status") or {}
+    if status.get("podName"):
+        return str(status["podName"])
+    job = status.get("jobName")
+    if not job:
+        return None
+    pods = conn.client.list(PODS, conn.namespace, label_selector=f"job-name={job}")
+    pods.sort(key=lambda pod: str(pod["metadata"].get("creationTimestamp", "")))
+    return str(pods[-1]["metadata"]["name"]) if pods else None
+
+
+def _pod_logs(conn: Connection, run: Json, pod: str, follow: bool) -> int:
     from baton._kube.client import PODS, NotFound  # noqa: PLC0415
 
-    pod = run["status"]["podName"]
     params = {"container": "flow"}
     if follow:
         params["follow"] = "true"
@@ -86,8 +101,9 @@ def command(args: argparse.Namespace) -> int:
         while True:
             run = _run(conn, args.flowrun)
             status = run.get("status") or {}
-            if status.get("podName"):
-                return _pod_logs(conn, run, args.follow)
+            pod = _run_pod(conn, run)
+            if pod:
+                return _pod_logs(conn, run, pod, args.follow)
             path = log_path(log_dir, conn.namespace, args.flowrun)
             if status.get("worker") and (path.exists() or not args.follow):
                 return _file_logs(conn, run, path, args.follow)

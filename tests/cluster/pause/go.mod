@@ -1,0 +1,3 @@
+module baton.dev/pause
+
+go 1.24
