@@ -66,7 +66,7 @@ lint: venv ## ruff + mypy --strict
 	$(PY) -m mypy
 
 .PHONY: test
-test: lint tools ## lint, then unit, integration, conformance, fault and e2e tests (real control plane, real node)
+test: lint tools node-packages ## lint, then unit, integration, conformance, fault and e2e tests (real control plane, real node)
 	$(PY) -m pytest tests/unit tests/integration tests/conformance tests/faults tests/e2e
 
 .PHONY: unit
