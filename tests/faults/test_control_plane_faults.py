@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,16 +18,6 @@ import pytest
 from clusterkit import ROOT, Cluster, OperatorProcess, controlplane
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[controlplane.ControlPlane]:
-    cp = controlplane.ControlPlane(workdir=tmp_path / "plane")
-    cp.start(controlplane.build())
-    try:
-        yield cp
-    finally:
-        cp.stop()
 
 
 def fire_times(every: int, after: datetime, until: datetime) -> list[datetime]:

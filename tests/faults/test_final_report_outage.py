@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +43,6 @@ NAMESPACE = "outage"
 #: How long the API server stays down after both flows were told to finish.
 DOWN_SECONDS = 8.0
 EXPECTED_TOTAL = sum(i * i for i in range(6))
-
-
-@pytest.fixture
-def plane(tmp_path: Path) -> Iterator[controlplane.ControlPlane]:
-    cp = controlplane.ControlPlane(workdir=tmp_path / "plane")
-    cp.start(controlplane.build())
-    try:
-        yield cp
-    finally:
-        cp.stop()
 
 
 def _run(name: str, pool_name: str, handshake: Path) -> dict[str, Any]:
