@@ -1,9 +1,10 @@
 # Baton's images, from one locked dependency set (uv.lock):
 #
-#   runtime   the base image flow authors build on: Python + the `baton` package.
+#   runtime   the base image flow authors build on: Python + the `baton` package (SDK
+#             and CLI; no operator dependencies).
 #             FROM it, COPY your flows into /opt/baton/flow, done (examples/flows/Dockerfile).
 #             No ENTRYPOINT: the operator runs `baton execute` as the Job's command.
-#   operator  `baton operator` (the kopf operator the Helm chart deploys).
+#   operator  `baton operator` (the kopf operator the Helm chart deploys): baton[operator].
 #
 #   docker build --target runtime  -t baton-runtime:0.1.0  .
 #   docker build --target operator -t baton-operator:0.1.0 .
@@ -25,8 +26,8 @@
 # built-in frontend has everything used here (RUN --mount=type=secret).
 ARG BASE_IMAGE=python:3.11-slim-bookworm@sha256:2e32f7d302adc1c37428355c1e646897c0c53f4fd60b6a551245fb90ee129f91
 
-# --- builder: uv and the build backend live here only --------------------------------
-FROM ${BASE_IMAGE} AS builder
+# --- uv: the build tools, here only ------------------------------------------------
+FROM ${BASE_IMAGE} AS uv
 ARG UV_VERSION=0.13.9
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
@@ -46,38 +47,58 @@ RUN --mount=type=secret,id=ca-bundle \
     && chmod +x /usr/local/bin/with_ca \
     && with_ca python3 -m pip install "uv==${UV_VERSION}"
 WORKDIR /src
-# Dependencies first (exactly uv.lock, no dev group), so code changes reuse this layer.
 COPY pyproject.toml uv.lock README.md ./
+
+# --- builder: the runtime's environment, the SDK and CLI only (no operator extra) ------
+FROM uv AS builder
+# Dependencies first (exactly uv.lock, no dev group), so code changes reuse this layer.
 RUN --mount=type=secret,id=ca-bundle with_ca uv sync --frozen --no-dev --no-install-project
 # Then Baton itself, as a regular (non-editable) install: the venv must not point at /src.
 COPY operator/ operator/
 RUN --mount=type=secret,id=ca-bundle with_ca uv sync --frozen --no-dev --no-editable \
-    && /opt/baton/venv/bin/baton --version
+    && /opt/baton/venv/bin/baton --version \
+    && ! /opt/baton/venv/bin/python -c "import kopf" 2>/dev/null
+
+# --- operator-builder: the same plus the "operator" extra (kopf, prometheus-client) ----
+FROM uv AS operator-builder
+RUN --mount=type=secret,id=ca-bundle with_ca \
+    uv sync --frozen --no-dev --extra operator --no-install-project
+COPY operator/ operator/
+RUN --mount=type=secret,id=ca-bundle with_ca \
+    uv sync --frozen --no-dev --extra operator --no-editable \
+    && /opt/baton/venv/bin/python -c "import baton.controller.app"
+
+# --- image: what both images share (a fixed non-root user, the environment) ----------
+FROM ${BASE_IMAGE} AS image
+# A fixed numeric uid/gid: pods with runAsNonRoot (the Job default) can verify it.
+RUN groupadd --system --gid 10001 baton \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/baton \
+       --no-create-home --shell /usr/sbin/nologin baton
+ENV PATH=/opt/baton/venv/bin:${PATH} \
+    VIRTUAL_ENV=/opt/baton/venv \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1
 
 # --- runtime: what flow pods run ----------------------------------------------------
-FROM ${BASE_IMAGE} AS runtime
+FROM image AS runtime
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="baton-runtime" \
       org.opencontainers.image.description="Baton's flow runtime: the base image for flow images" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
-# A fixed numeric uid/gid: pods with runAsNonRoot (the Job default) can verify it.
-RUN groupadd --system --gid 10001 baton \
-    && useradd --system --uid 10001 --gid 10001 --home-dir /opt/baton \
-       --no-create-home --shell /usr/sbin/nologin baton
 COPY --from=builder /opt/baton/venv /opt/baton/venv
-ENV PATH=/opt/baton/venv/bin:${PATH} \
-    VIRTUAL_ENV=/opt/baton/venv \
-    PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
 # Flow code goes here; entrypoints (flows/hello.py:hello) are relative to it.
 WORKDIR /opt/baton/flow
 USER 10001:10001
 
 # --- operator -----------------------------------------------------------------------
-FROM runtime AS operator
+FROM image AS operator
+ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="baton-operator" \
-      org.opencontainers.image.description="Baton's Kubernetes operator"
+      org.opencontainers.image.description="Baton's Kubernetes operator" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY --from=operator-builder /opt/baton/venv /opt/baton/venv
 WORKDIR /opt/baton
 USER 10001:10001
 EXPOSE 8080 9090

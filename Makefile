@@ -2,11 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-UV      ?= uv
+# uv on PATH, or the pinned uv installed on first use (hack/uv.sh).
+UV      ?= bash hack/uv.sh
 PY      := .venv/bin/python
 CLUSTER := .cluster
 KUBECTL := $(CLUSTER)/bin/kubectl
 export PATH := $(CURDIR)/$(CLUSTER)/bin:$(CURDIR)/.venv/bin:$(PATH)
+# Every step prints its wall time ("== phase NAME: 12.3s"): cold and cached runs differ.
+PHASE   := bash hack/phase.sh
 
 .PHONY: help
 help: ## list the targets
@@ -15,18 +18,17 @@ help: ## list the targets
 .PHONY: venv
 venv: .venv/.synced ## install the locked Python environment into .venv
 .venv/.synced: pyproject.toml uv.lock
-	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv==0.13.9"
-	$(UV) sync --frozen
+	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator
 	@touch $@
 
 .PHONY: tools
 tools: $(KUBECTL) ## kubectl + helm into .cluster/bin
 $(KUBECTL): tests/cluster/tools.sh
-	bash tests/cluster/tools.sh
+	@$(PHASE) "kubectl + helm" bash tests/cluster/tools.sh
 
 .PHONY: cluster-build
 cluster-build: ## build etcd + Kubernetes components from Go modules (cached)
-	bash tests/cluster/build.sh
+	@$(PHASE) "control plane build" bash tests/cluster/build.sh >/dev/null
 
 .PHONY: cluster-up
 cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubeconfig
@@ -40,12 +42,13 @@ NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.
 
 .PHONY: node-packages
 node-packages: ## apt-get install what the e2e node needs (root; a no-op when installed)
-	@dpkg-query -W $(NODE_PACKAGES) >/dev/null 2>&1 || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES); }
+	@$(PHASE) "node packages (apt-get)" bash -c 'dpkg-query -W $(NODE_PACKAGES) >/dev/null 2>&1 || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES) >/dev/null; }'
 
 .PHONY: images
 images: node-packages ## build the pause, base, runtime, operator and examples images without a registry (cached; root)
-	python3 tests/cluster/node.py images
+	@$(PHASE) "images (debootstrap base, runtime, operator, examples)" python3 tests/cluster/node.py images
 
 .PHONY: e2e-up
 e2e-up: tools node-packages ## control plane + a real node (containerd, kubelet, scheduler) + the operator from the chart
@@ -55,27 +58,32 @@ e2e-up: tools node-packages ## control plane + a real node (containerd, kubelet,
 e2e-down: ## stop the node and the control plane started by e2e-up
 	python3 tests/cluster/node.py down --dir $(CLUSTER)
 
+.PHONY: prefect-env
+prefect-env: venv ## Prefect 3.8.8 in a virtualenv of its own, for the conformance suite and the SDK bench (cached)
+	@$(PHASE) "Prefect 3.8.8 virtualenv" $(PY) tests/conformance/prefect_env.py >/dev/null
+
 .PHONY: crds
 crds: venv ## regenerate crds/ and the chart's copy from the pydantic models
 	$(PY) -m baton.resources.generate
 
 .PHONY: lint
 lint: venv ## ruff + mypy --strict
-	$(PY) -m ruff check operator tests bench examples
-	$(PY) -m ruff format --check operator tests bench examples
-	$(PY) -m mypy
+	@$(PHASE) "ruff" bash -c '$(PY) -m ruff check operator tests bench examples hack && \
+	  $(PY) -m ruff format --check operator tests bench examples hack'
+	@$(PHASE) "mypy --strict" $(PY) -m mypy
 
 .PHONY: test
-test: lint tools node-packages ## lint, then unit, integration, conformance, fault and e2e tests (real control plane, real node)
-	$(PY) -m pytest tests/unit tests/integration tests/conformance tests/faults tests/e2e
+test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, conformance, fault and e2e tests (real control plane, real node)
+	@$(PHASE) "pytest (every tier)" $(PY) -m pytest tests/packaging tests/unit tests/integration \
+	  tests/conformance tests/faults tests/e2e
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
-	$(PY) -m pytest tests/unit
+	@$(PHASE) "unit tests" $(PY) -m pytest tests/unit
 
 .PHONY: demo
-demo: venv tools ## start the control plane and show Baton running flows
-	$(PY) examples/demo.py
+demo: venv tools cluster-build ## start the control plane and show Baton running flows
+	@$(PHASE) "demo" $(PY) examples/demo.py
 
 .PHONY: argocd-cm
 argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +74,20 @@ def operator(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[Operator
     yield process
     process.stop()
     assert "Traceback" not in process.logs(), process.logs()[-5000:]
+
+
+# --- wall time per tier -----------------------------------------------------------------
+_TIER_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Adds each phase (setup, call, teardown) of a test to its tier's total."""
+    tier = report.nodeid.split("/")[1] if report.nodeid.startswith("tests/") else "other"
+    _TIER_SECONDS[tier] = _TIER_SECONDS.get(tier, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line of seconds per tier (fixtures included), so a log shows where time went."""
+    if _TIER_SECONDS:
+        parts = ", ".join(f"{tier} {seconds:.0f}s" for tier, seconds in _TIER_SECONDS.items())
+        terminalreporter.write_line(f"wall time by tier: {parts}")

