@@ -36,6 +36,9 @@ set -x
 # Smoke checks: the package imports, the user is non-root, the CLI answers.
 "$DOCKER" run --rm --network none "baton-runtime:${VERSION}" python -c "import baton, sys; print(baton.__version__)"
 "$DOCKER" run --rm --network none "baton-runtime:${VERSION}" id -u | grep -qx 10001
+# The runtime carries only what a flow needs: none of the operator extra's packages.
+"$DOCKER" run --rm --network none "baton-runtime:${VERSION}" python -c \
+    "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('kopf', 'prometheus_client', 'aiohttp')))"
 "$DOCKER" run --rm --network none "baton-operator:${VERSION}" --version
 set +x
 
