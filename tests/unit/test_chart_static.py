@@ -171,37 +171,52 @@ def stages(dockerfile: str) -> dict[str, list[str]]:
 def test_dockerfile_targets_base_and_user() -> None:
     text = (ROOT / "Dockerfile").read_text()
     found = stages(text)
-    assert {"builder", "runtime", "operator"} <= set(found)
+    assert {"uv", "builder", "operator-builder", "image", "runtime", "operator"} <= set(found)
     # The base is a build argument pinned by digest, declared before the first FROM.
     preamble = found[""]
     base = next(i for i in preamble if i.startswith("ARG BASE_IMAGE="))
     assert re.fullmatch(r"ARG BASE_IMAGE=python:3\.11-slim-bookworm@sha256:[0-9a-f]{64}", base)
-    assert found["builder"][0] == "FROM ${BASE_IMAGE} AS builder"
-    assert found["runtime"][0] == "FROM ${BASE_IMAGE} AS runtime"
-    assert found["operator"][0] == "FROM runtime AS operator"
+    assert found["uv"][0] == "FROM ${BASE_IMAGE} AS uv"
+    assert found["builder"][0] == "FROM uv AS builder"
+    assert found["operator-builder"][0] == "FROM uv AS operator-builder"
+    assert found["image"][0] == "FROM ${BASE_IMAGE} AS image"
+    assert found["runtime"][0] == "FROM image AS runtime"
+    assert found["operator"][0] == "FROM image AS operator"
+    image = found["image"]
+    assert any(i.startswith("RUN groupadd --system --gid 10001") for i in image)
     runtime = found["runtime"]
     assert "USER 10001:10001" in runtime  # numeric: runAsNonRoot can verify it
     assert "WORKDIR /opt/baton/flow" in runtime
     assert not any(i.startswith(("ENTRYPOINT", "CMD")) for i in runtime)
-    assert any(i.startswith("RUN groupadd --system --gid 10001") for i in runtime)
     assert "USER 10001:10001" in found["operator"]
     assert 'ENTRYPOINT ["baton"]' in found["operator"]
 
 
 def test_dockerfile_installs_the_locked_set_with_build_tools_in_the_builder_only() -> None:
     found = stages((ROOT / "Dockerfile").read_text())
+    tools = " ".join(found["uv"])
+    assert "COPY pyproject.toml uv.lock README.md ./" in tools
+    uv_pin = re.search(r'^version="([\d.]+)"$', (ROOT / "hack" / "uv.sh").read_text(), re.M)
+    assert uv_pin and f"ARG UV_VERSION={uv_pin.group(1)}" in tools
+    # The runtime's environment: the SDK and CLI, never the operator extra.
     builder = " ".join(found["builder"])
     assert "uv sync --frozen --no-dev --no-install-project" in builder
     assert "uv sync --frozen --no-dev --no-editable" in builder
-    assert "COPY pyproject.toml uv.lock README.md ./" in builder
-    makefile = (ROOT / "Makefile").read_text()
-    uv_pin = re.search(r'"uv==([\d.]+)"', makefile)
-    assert uv_pin and f"ARG UV_VERSION={uv_pin.group(1)}" in builder
-    for stage in ("runtime", "operator"):
+    assert "--extra" not in builder
+    operator_builder = " ".join(found["operator-builder"])
+    assert "uv sync --frozen --no-dev --extra operator --no-install-project" in operator_builder
+    assert "uv sync --frozen --no-dev --extra operator --no-editable" in operator_builder
+    for stage in ("image", "runtime", "operator"):
         body = " ".join(found[stage])
         assert "pip install" not in body and "uv " not in body and "apt-get" not in body, stage
-    copies = [i for i in found["runtime"] if i.startswith("COPY")]
-    assert copies == ["COPY --from=builder /opt/baton/venv /opt/baton/venv"]
+    copies = {
+        stage: [i for i in found[stage] if i.startswith("COPY")]
+        for stage in ("runtime", "operator")
+    }
+    assert copies == {
+        "runtime": ["COPY --from=builder /opt/baton/venv /opt/baton/venv"],
+        "operator": ["COPY --from=operator-builder /opt/baton/venv /opt/baton/venv"],
+    }
 
 
 def test_dockerignore_sends_only_what_the_build_needs() -> None:
