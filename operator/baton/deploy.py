@@ -12,6 +12,7 @@ again updates exactly the fields the CLI owns and nothing another tool set. ``se
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -30,6 +31,7 @@ from baton.schedules import validate_schedule
 Json = dict[str, Any]
 
 FIELD_MANAGER = "baton-cli"
+logger = logging.getLogger("baton.deploy")
 #: Flow.spec.image for flows that only run in process pools (which ignore the image).
 PROCESS_IMAGE = "local"
 SERVE_POOL_SUFFIX = "-serve"
@@ -224,6 +226,21 @@ def _client(kubeconfig: str | None, context: str | None) -> KubeClient:
     return KubeClient(load(kubeconfig, context))
 
 
+def _while_loading(call: str, name: str) -> bool:
+    """True (and a debug line) when called from a module that ``load_flow`` is importing.
+
+    Prefect's tutorials end with ``my_flow.serve(...)`` at module level, unguarded; every
+    run imports that module again, and serving there would block the run forever.
+    """
+    from baton.cli.loading import loading_entrypoint  # noqa: PLC0415
+
+    entrypoint = loading_entrypoint()
+    if entrypoint is None:
+        return False
+    logger.debug("%s(%r) skipped: called while loading entrypoint %s", call, name, entrypoint)
+    return True
+
+
 def deploy(
     flow_obj: Any,
     name: str,
@@ -242,7 +259,12 @@ def deploy(
     kubeconfig: str | None = None,
     context: str | None = None,
 ) -> str:
-    """Write the Flow and Deployment (``Flow.deploy``); the Deployment's name."""
+    """Write the Flow and Deployment (``Flow.deploy``); the Deployment's name.
+
+    A no-op while the flow's own file is being loaded to run it (``_while_loading``).
+    """
+    if _while_loading("deploy", name):
+        return name
     manifests = build_manifests(
         flow_obj,
         name=name,
@@ -280,7 +302,12 @@ def serve(
     context: str | None = None,
     heartbeat_seconds: float = 10.0,
 ) -> None:
-    """Deploy ``flow_obj`` to a process pool and run a worker for it until interrupted."""
+    """Deploy ``flow_obj`` to a process pool and run a worker for it until interrupted.
+
+    A no-op while the flow's own file is being loaded to run it (``_while_loading``).
+    """
+    if _while_loading("serve", name or str(getattr(flow_obj, "name", "flow"))):
+        return
     from baton._kube.config import load  # noqa: PLC0415
     from baton.worker import Worker, WorkerOptions  # noqa: PLC0415
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +245,71 @@ def test_flow_serve_schedules_and_runs(
     assert pool["spec"]["type"] == "process"
     assert (pool.get("status") or {}).get("workers") == []
     assert (tmp_path / "logs" / namespace / f"{run['metadata']['name']}.log").exists()
+
+
+# A Prefect tutorial's file as written: serve() at module level, no __main__ guard. Each
+# run imports the file again; that import must not serve (it would block the run).
+UNGUARDED = """
+import os
+
+from baton import flow
+
+
+@flow
+def greet(name: str = "world") -> str:
+    return f"hello {name}"
+
+
+greet.serve(name="unguarded", interval=2, namespace=os.environ["SERVE_NAMESPACE"])
+"""
+
+
+def test_serve_at_module_level_without_a_guard_runs_each_run_once_and_quickly(
+    operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    cluster = operator.cluster
+    (tmp_path / "tutorial.py").write_text(UNGUARDED)
+    console = tmp_path / "serve.log"
+    with open(console, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "tutorial.py"],
+            cwd=tmp_path,
+            env=env_for(cluster, SERVE_NAMESPACE=namespace),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        completed = wait_for(
+            lambda: (
+                done
+                if len(
+                    done := [
+                        r
+                        for r in runs(cluster, namespace)
+                        if (r.get("status") or {}).get("state") == "Completed"
+                    ]
+                )
+                >= 2
+                else None
+            ),
+            60,
+            "two scheduled runs of the unguarded tutorial flow to complete",
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    output = console.read_text()
+    assert code == 0, output
+    assert output.count("is being served") == 1, output  # only the real serve() served
+    for run in completed[:2]:
+        status = run["status"]
+        assert status["result"]["preview"] == "'hello world'"
+        started = datetime.fromisoformat(status["startTime"].replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(status["endTime"].replace("Z", "+00:00"))
+        # Before the fix each run's import blocked in a nested worker (31-38 s and more).
+        assert (ended - started).total_seconds() < 10, status
+    pools = cluster.get_json("workpools", "-n", namespace)["items"]
+    assert [p["metadata"]["name"] for p in pools] == ["unguarded-serve"]
 
 
 def test_a_child_dying_without_a_report_ends_crashed_while_the_worker_lives(

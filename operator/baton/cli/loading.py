@@ -5,16 +5,39 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+# The entrypoint being imported right now, if any. A module-level ``flow.serve(...)`` or
+# ``flow.deploy(...)`` (Prefect's tutorials have one with no ``__main__`` guard) runs
+# again whenever a run loads the file; while this is set they do nothing.
+_LOADING: ContextVar[str | None] = ContextVar("baton_loading_entrypoint", default=None)
 
 
 class EntrypointError(ValueError):
     """The entrypoint cannot be loaded; the message says which part failed."""
 
 
+def loading_entrypoint() -> str | None:
+    """The entrypoint whose module is being imported by ``load_flow``, or None."""
+    return _LOADING.get()
+
+
 def load_flow(entrypoint: str, *, base: Path | None = None) -> Any:
-    """Import the module an entrypoint names and return the attribute it names."""
+    """Import the module an entrypoint names and return the attribute it names.
+
+    While the module is imported, ``serve()`` and ``deploy()`` are no-ops (see
+    ``loading_entrypoint``): loading a flow to run it never starts serving it.
+    """
+    token = _LOADING.set(entrypoint)
+    try:
+        return _import_attribute(entrypoint, base)
+    finally:
+        _LOADING.reset(token)
+
+
+def _import_attribute(entrypoint: str, base: Path | None) -> Any:
     target, sep, attribute = entrypoint.rpartition(":")
     if not sep or not target or not attribute:
         raise EntrypointError(
