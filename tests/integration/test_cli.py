@@ -218,7 +218,9 @@ def test_errors_are_one_line_without_traceback(
         ): "error: ",
         ("deploy", "flows/etl.py:etl", "--name", "etl", "--dry-run"): "error: an image is required",
         ("deploy", "flows/nope.py:etl", "--name", "etl", "--dry-run"): "error: entrypoint file",
-        ("--kubeconfig", str(unreachable), "runs"): "error: cannot reach the Kubernetes API server",
+        ("--kubeconfig", str(unreachable), "runs"): (
+            'error: cannot reach the Kubernetes API server at https://127.0.0.1:9 (context "x")'
+        ),
         ("--kubeconfig", str(tmp_path / "missing"), "runs"): "error: cannot read kubeconfig",
     }
     for argv, expected in cases.items():

@@ -21,6 +21,7 @@ from baton._kube.config import Credentials, load
 from baton._kube.gate import NORMAL, PriorityGate
 
 Json = dict[str, Any]
+Items = list[Json]  # (a method named `list` shadows the builtin in KubeClient's body)
 PatchType = Literal["merge", "json", "strategic"]
 
 _PATCH_CONTENT = {
@@ -230,7 +231,21 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
     ) -> list[Json]:
-        items: list[Json] = []
+        items, _ = self.list_versioned(
+            kind, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return items
+
+    def list_versioned(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[Items, str]:
+        """Every item, in pages of 500, and the list's resourceVersion (to watch from)."""
+        items: Items = []
         cont: str | None = None
         while True:
             page = self.request(
@@ -239,9 +254,10 @@ class KubeClient:
                 params=_list_params(label_selector, field_selector, 500, cont),
             )
             items.extend(page.get("items", []))
-            cont = page.get("metadata", {}).get("continue")
+            metadata = page.get("metadata", {})
+            cont = metadata.get("continue")
             if not cont:
-                return items
+                return items, str(metadata.get("resourceVersion", ""))
 
     def create(self, kind: Kind, body: Json, namespace: str) -> Json:
         return self.request("POST", kind.path(namespace), body=body)

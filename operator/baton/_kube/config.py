@@ -32,6 +32,9 @@ class Credentials:
     cert_file: str | None = None
     key_file: str | None = None
     insecure: bool = False
+    #: Where these came from, for error messages: the kubeconfig context's name, or None
+    #: in a pod (the ServiceAccount's credentials).
+    context: str | None = None
 
     def bearer(self) -> str | None:
         """The token; a projected token file is re-read so rotation is picked up."""
@@ -102,6 +105,7 @@ def from_kubeconfig(path: Path, context: str | None = None) -> Credentials:
         ),
         key_file=_materialize(user.get("client-key-data"), user.get("client-key"), base),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
+        context=name,
     )
 
 

@@ -13,6 +13,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from baton import __version__
 from baton.cli.common import CliError, debug, describe_error
@@ -134,7 +135,19 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     runs.add_argument(
         "-A", "--all-namespaces", action="store_true", help="list runs in every namespace"
     )
-    runs.add_argument("-o", "--output", choices=["table", "name"], default="table")
+    runs.add_argument(
+        "-l", "--selector", help="label selector, as kubectl's (e.g. baton.dev/flow=etl)"
+    )
+    runs.add_argument(
+        "-w", "--watch", action="store_true", help="after listing, print runs as they change"
+    )
+    runs.add_argument(
+        "-o",
+        "--output",
+        choices=["table", "wide", "name", "json", "yaml"],
+        default="table",
+        help="json/yaml print the API objects, as kubectl does (default: table)",
+    )
 
     describe = _command(
         commands,
@@ -143,6 +156,10 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "show a flow run: state, history, task runs, artifacts, error",
     )
     describe.add_argument("flowrun", help="the FlowRun's name")
+    describe.add_argument(
+        "-o", "--output", choices=["text", "json", "yaml"], default="text",
+        help="json/yaml print the FlowRun object itself (default: text)",
+    )  # fmt: skip
 
     logs = _command(
         commands,
@@ -216,9 +233,14 @@ def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     start.add_argument("--name", help="worker name (default: <host>-<pid>)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def program_name(argv0: str) -> str:
+    """``kubectl baton`` when run as the kubectl plugin (``kubectl-baton``), else ``baton``."""
+    return "kubectl baton" if Path(argv0).name.startswith("kubectl-") else "baton"
+
+
+def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="baton", description="Prefect-style workflow orchestration inside Kubernetes."
+        prog=prog, description="Prefect-style workflow orchestration inside Kubernetes."
     )
     parser.add_argument("--version", action="version", version=f"baton {__version__}")
     _kube_options(parser, top=True)
@@ -296,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(program_name(sys.argv[0])).parse_args(argv)
     handler: Handler = args.handler
     try:
         return handler(args)

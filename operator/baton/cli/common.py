@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 
+# The server and context of the last ``connect``, so a transport error can name them.
+_TARGET: dict[str, str | None] = {}
+
 
 class CliError(Exception):
     """A user-facing failure: printed as one line, exit code 1."""
@@ -59,6 +62,7 @@ def connect(args: argparse.Namespace) -> Connection:
     kubeconfig = getattr(args, "kubeconfig", None)
     context = getattr(args, "context", None)
     credentials = load(kubeconfig, context)
+    _TARGET.update(server=credentials.server, context=credentials.context)
     namespace = getattr(args, "namespace", None) or credentials.namespace
     return Connection(KubeClient(credentials), namespace, kubeconfig, context)
 
@@ -77,7 +81,7 @@ def describe_error(error: BaseException) -> str:
     """One line for an unexpected failure: what went wrong, never a traceback."""
     module = type(error).__module__
     if module.startswith("httpx") or module.startswith("httpcore"):
-        return f"cannot reach the Kubernetes API server: {error or type(error).__name__}"
+        return f"cannot reach the Kubernetes API server{_target()}: {error or type(error).__name__}"
     from baton._kube.client import ApiError  # noqa: PLC0415 - loaded already if raised
 
     if isinstance(error, ApiError):
@@ -89,6 +93,14 @@ def describe_error(error: BaseException) -> str:
     if type(error).__name__ in known and text:
         return text[0]
     return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def _target() -> str:
+    """`` at https://host:6443 (context "dev")`` for the last connection, or ``""``."""
+    server, context = _TARGET.get("server"), _TARGET.get("context")
+    if not server:
+        return ""
+    return f" at {server}" + (f' (context "{context}")' if context else " (in-cluster)")
 
 
 def debug() -> bool:

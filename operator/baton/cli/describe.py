@@ -159,5 +159,5 @@ def command(args: argparse.Namespace) -> int:
     conn = connect(args)
     with conn.client:
         run = get_or_fail(conn.client, FLOWRUNS, args.flowrun, conn.namespace, "flowrun")
-    print(describe_run(run))
+    print(describe_run(run) if args.output == "text" else render.api_objects(run, args.output))
     return 0

@@ -41,6 +41,40 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, indent: str 
     return "\n".join(lines)
 
 
+def api_objects(objects: Json | Sequence[Json], output: str) -> str:
+    """``-o json|yaml``: the API objects as the server returned them, as kubectl prints them.
+
+    One object prints as itself; several (a listing) as a ``v1`` ``List`` whose ``items``
+    are the objects, so ``baton runs -o json | jq '.items[]'`` works like ``kubectl get``.
+    """
+    objects = (
+        _without_managed_fields(objects)
+        if isinstance(objects, dict)
+        else [_without_managed_fields(o) for o in objects]
+    )
+    document: Any = (
+        objects
+        if isinstance(objects, dict)
+        else {
+            "apiVersion": "v1",
+            "kind": "List",
+            "metadata": {"resourceVersion": ""},
+            "items": list(objects),
+        }
+    )
+    if output == "json":
+        return json.dumps(document, indent=4, ensure_ascii=False)
+    import yaml  # noqa: PLC0415 - only for -o yaml
+
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True)).rstrip("\n")
+
+
+def _without_managed_fields(body: Json) -> Json:
+    """kubectl hides ``metadata.managedFields`` unless asked (``--show-managed-fields``)."""
+    metadata = {k: v for k, v in (body.get("metadata") or {}).items() if k != "managedFields"}
+    return {**body, "metadata": metadata}
+
+
 def parse_time(value: Any) -> datetime | None:
     if not value:
         return None

@@ -162,11 +162,24 @@ def _matches(run: Json, deployment: str | None, state: str | None) -> bool:
     return not state or str((run.get("status") or {}).get("state") or "").lower() == state.lower()
 
 
-def runs_table(runs: list[Json], *, all_namespaces: bool, now: datetime | None = None) -> str:
+WIDE_HEADERS = ["POOL", "ATTEMPTS", "JOB", "REASON"]
+
+
+def runs_table(
+    runs: list[Json],
+    *,
+    all_namespaces: bool,
+    now: datetime | None = None,
+    wide: bool = False,
+    headers: bool = True,
+) -> str:
+    """``kubectl get``-style rows; ``wide`` adds the pool, attempts, Job and reason."""
     now = now or datetime.now(UTC)
-    headers = ["NAME", "DEPLOYMENT", "STATE", "SCHEDULED", "DURATION", "TASKS", "AGE"]
+    names = ["NAME", "DEPLOYMENT", "STATE", "SCHEDULED", "DURATION", "TASKS", "AGE"]
     if all_namespaces:
-        headers.insert(0, "NAMESPACE")
+        names.insert(0, "NAMESPACE")
+    if wide:
+        names += WIDE_HEADERS
     rows = []
     for run in runs:
         metadata, spec = run["metadata"], run.get("spec") or {}
@@ -184,8 +197,18 @@ def runs_table(runs: list[Json], *, all_namespaces: bool, now: datetime | None =
             (status.get("taskRuns") or {}).get("total", "-"),
             render.age(render.parse_time(metadata.get("creationTimestamp")), now),
         ]
-        rows.append([metadata["namespace"], *row] if all_namespaces else row)
-    return render.table(headers, rows)
+        if all_namespaces:
+            row.insert(0, metadata["namespace"])
+        if wide:
+            row += [
+                status.get("workPool") or "-",
+                status.get("attempts", "-"),
+                status.get("jobName") or "-",
+                status.get("reason") or "-",
+            ]
+        rows.append(row)
+    text = render.table(names, rows)
+    return text if headers else "\n".join(text.splitlines()[1:])
 
 
 def _order(run: Json) -> tuple[str, str]:
@@ -194,23 +217,85 @@ def _order(run: Json) -> tuple[str, str]:
     return str(when), str(run["metadata"]["name"])
 
 
+def _print_runs(runs: list[Json], args: argparse.Namespace, *, first: bool) -> None:
+    """One batch of runs in the chosen ``-o`` format (a watch prints one batch per event)."""
+    if args.output == "name":
+        for run in runs:
+            print(run["metadata"]["name"], flush=True)
+    elif args.output in ("json", "yaml"):
+        if first and not args.watch:
+            print(render.api_objects(runs, args.output))
+            return
+        for run in runs:  # watching: one document per object, as kubectl -w prints them
+            print(render.api_objects(run, args.output) + ("\n---" if args.output == "yaml" else ""))
+    else:
+        text = runs_table(
+            runs, all_namespaces=args.all_namespaces, wide=args.output == "wide", headers=first
+        )
+        print(text, flush=True)
+
+
 def runs_command(args: argparse.Namespace) -> int:
     from baton._kube.client import FLOWRUNS  # noqa: PLC0415
 
     conn = connect(args)
+    namespace = None if args.all_namespaces else conn.namespace
     with conn.client:
-        items = conn.client.list(FLOWRUNS, None if args.all_namespaces else conn.namespace)
-    runs = sorted((r for r in items if _matches(r, args.deployment, args.state)), key=_order)
-    if args.output == "name":
-        for run in runs:
-            print(run["metadata"]["name"])
-        return 0
-    if not runs:
-        where = "any namespace" if args.all_namespaces else f'namespace "{conn.namespace}"'
-        print(f"No flow runs found in {where}.", file=sys.stderr)
-        return 0
-    print(runs_table(runs, all_namespaces=args.all_namespaces))
+        items, version = conn.client.list_versioned(
+            FLOWRUNS, namespace, label_selector=args.selector
+        )
+        runs = sorted((r for r in items if _matches(r, args.deployment, args.state)), key=_order)
+        if runs or args.output in ("json", "yaml"):
+            _print_runs(runs, args, first=True)
+        elif not args.watch:
+            where = "any namespace" if args.all_namespaces else f'namespace "{conn.namespace}"'
+            print(f"No flow runs found in {where}.", file=sys.stderr)
+        if args.watch:
+            follow_runs(conn, namespace, args, version, header_printed=bool(runs))
     return 0
+
+
+def follow_runs(
+    conn: Connection,
+    namespace: str | None,
+    args: argparse.Namespace,
+    version: str,
+    *,
+    header_printed: bool,
+) -> None:
+    """``runs -w``: print each run again whenever it changes, until interrupted.
+
+    Follows a watch from the listing's resourceVersion, resuming after the server closes
+    the stream (bookmarks keep the version fresh) and listing again when the version is
+    too old (410 Gone), as client-go's reflector does.
+    """
+    import httpx  # noqa: PLC0415
+
+    from baton._kube.client import FLOWRUNS  # noqa: PLC0415
+
+    first = not header_printed
+    while True:
+        try:
+            for event in conn.client.watch(
+                FLOWRUNS, namespace, label_selector=args.selector, resource_version=version
+            ):
+                body = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if body.get("code") == 410:
+                        _, version = conn.client.list_versioned(
+                            FLOWRUNS, namespace, label_selector=args.selector
+                        )
+                        break
+                    raise CliError(f"watch failed: {body.get('message') or body}")
+                version = body.get("metadata", {}).get("resourceVersion") or version
+                if event.get("type") == "BOOKMARK" or not _matches(
+                    body, args.deployment, args.state
+                ):
+                    continue
+                _print_runs([body], args, first=first)
+                first = False
+        except httpx.ReadTimeout:
+            continue  # an idle stream past its read timeout: watch again from `version`
 
 
 def cancel_command(args: argparse.Namespace) -> int:
