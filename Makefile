@@ -39,12 +39,14 @@ cluster-down: ## stop the local control plane
 	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
 
 NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io
+# Debian packages the tests need besides the node's: fish for tests/integration/test_completion.py.
+TEST_PACKAGES := fish
 
 .PHONY: node-packages
-node-packages: ## apt-get install what the e2e node needs (root; a no-op when installed)
-	@$(PHASE) "node packages (apt-get)" bash -c 'dpkg-query -W $(NODE_PACKAGES) >/dev/null 2>&1 || { \
+node-packages: ## apt-get install what the e2e node and the tests need (root; a no-op when installed)
+	@$(PHASE) "node packages (apt-get)" bash -c 'dpkg-query -W $(NODE_PACKAGES) $(TEST_PACKAGES) >/dev/null 2>&1 || { \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES) >/dev/null; }'
+	  apt-get install -y -qq --no-install-recommends $(NODE_PACKAGES) $(TEST_PACKAGES) >/dev/null; }'
 
 .PHONY: images
 images: node-packages ## build the pause, base, runtime, operator and examples images without a registry (cached; root)

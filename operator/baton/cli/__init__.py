@@ -265,10 +265,11 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         "completion",
         _lazy("completion", "command"),
         "print a shell completion script",
-        "Print a completion script: source <(baton completion bash)",
+        "Print a completion script: source <(baton completion bash); for fish, "
+        "baton completion fish > ~/.config/fish/completions/baton.fish",
         kube=False,
     )
-    completion.add_argument("shell", choices=["bash", "zsh"])
+    completion.add_argument("shell", choices=["bash", "zsh", "fish"])
 
     operator = _command(
         commands,
@@ -318,7 +319,12 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser(program_name(sys.argv[0])).parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:1] == ["__complete"]:  # the shells' completion scripts ask here (completion.py)
+        from baton.cli.completion import print_candidates  # noqa: PLC0415
+
+        return print_candidates(words[1:])
+    args = build_parser(program_name(sys.argv[0])).parse_args(words)
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -13,7 +13,7 @@ from baton._kube.client import ApiError, NotFound
 from baton._kube.config import ConfigError
 from baton.cli import build_parser, main
 from baton.cli.common import CliError, describe_error, parse_params, parse_value
-from baton.cli.completion import bash_script, command_table, zsh_script
+from baton.cli.completion import SCRIPTS, candidates, command_table
 
 pytestmark = pytest.mark.unit
 
@@ -151,23 +151,35 @@ def test_help_is_fast_and_loads_no_cluster_client() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_bash_completion_is_valid_and_complete() -> None:
-    script = bash_script(build_parser())
-    for word in ("run", "runs", "describe", "logs", "cancel", "deploy", "--watch", "--pool-type"):
-        assert word in script
-    assert "complete -o default -F _baton_complete baton kubectl-baton" in script
+def test_completion_scripts_are_thin_and_valid() -> None:
+    for shell, script in ((s, f()) for s, f in SCRIPTS.items()):
+        assert "__complete" in script, shell
+    bash = SCRIPTS["bash"]()
+    assert "complete -o default -F _baton_complete baton kubectl-baton" in bash
     checked = subprocess.run(
-        ["bash", "-n"], input=script, text=True, capture_output=True, check=False
+        ["bash", "-n"], input=bash, text=True, capture_output=True, check=False
     )
     assert checked.returncode == 0, checked.stderr
-    assert zsh_script(build_parser()).startswith("# zsh completion")
+    assert SCRIPTS["zsh"]().startswith("# zsh completion")
 
 
-def test_bash_completion_completes() -> None:
-    program = (
-        bash_script(build_parser())
-        + 'COMP_WORDS=(baton worker st); COMP_CWORD=2; _baton_complete; echo "${COMPREPLY[@]}"\n'
-        + 'COMP_WORDS=(baton run etl --wa); COMP_CWORD=3; _baton_complete; echo "${COMPREPLY[@]}"\n'
-    )
-    done = subprocess.run(["bash", "-c", program], text=True, capture_output=True, check=True)
-    assert done.stdout.splitlines() == ["start", "--watch"]
+def test_completion_candidates_follow_the_parser() -> None:
+    parser = build_parser()
+
+    def names(_: object) -> list[str]:
+        return ["etl-1", "etl-2", "other-1"]
+
+    def complete(*words: str) -> list[str]:
+        return candidates(parser, words, names)
+
+    assert complete("worker", "st") == ["start"]
+    assert complete("run", "etl", "--wa") == ["--watch"]
+    assert complete("runs", "-o", "") == ["table", "wide", "name", "json", "yaml"]
+    assert complete("runs", "-o", "j") == ["json"]
+    assert complete("completion", "") == ["bash", "zsh", "fish"]
+    assert complete("describe", "etl") == ["etl-1", "etl-2"]
+    assert complete("-n", "team", "describe", "") == ["etl-1", "etl-2", "other-1"]
+    assert complete("runs", "") == []  # runs takes no run names
+    assert "__complete" not in complete("")
+    assert {"run", "runs", "describe", "completion"} <= set(complete(""))
+    assert complete("fl") == ["flow"] and complete("flow", "") == ["schema"]
