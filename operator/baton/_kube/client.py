@@ -22,6 +22,8 @@ from baton._kube.gate import NORMAL, PriorityGate
 
 Json = dict[str, Any]
 PatchType = Literal["merge", "json", "strategic"]
+#: A page of objects (the name ``list`` is a method inside the clients).
+Items = list[Json]
 
 _PATCH_CONTENT = {
     "merge": "application/merge-patch+json",
@@ -397,6 +399,28 @@ class AsyncKubeClient:
             cont = page.get("metadata", {}).get("continue")
             if not cont:
                 return items
+
+    async def list_page(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        limit: int,
+        cont: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[Items, str | None]:
+        """One page of at most ``limit`` objects and the token of the next (None: last).
+
+        For views that show a page at a time (the UI): a ``continue`` token expires after
+        the API server's compaction window (about five minutes), then a 410 says so.
+        """
+        page = await self.request(
+            "GET",
+            kind.path(namespace),
+            params=_list_params(label_selector, field_selector, limit, cont),
+        )
+        return list(page.get("items", [])), page.get("metadata", {}).get("continue") or None
 
     async def create(
         self, kind: Kind, body: Json, namespace: str, *, priority: int = NORMAL
