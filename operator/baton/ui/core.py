@@ -85,6 +85,8 @@ class Ui:
         self.hosts: set[str] = set()
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        # Every page is in a namespace (error pages: the one asked for, else the default).
+        context.setdefault("namespace", request.path_params.get("namespace", self.namespace))
         html = self.env.get_template(name).render(
             request=request, csrf=self.token, user=self.user, **context
         )
