@@ -73,12 +73,22 @@ def _shown(value: Any, json_type: str) -> str:
     return json.dumps(value)
 
 
+def _position(prop: Any) -> int:
+    position = prop.get("position") if isinstance(prop, dict) else None
+    return position if isinstance(position, int) else 1 << 30
+
+
 def fields(schema: Json | None, defaults: Mapping[str, Any]) -> list[Field]:
     """The form's fields, in the schema's order; ``defaults`` are the Deployment's."""
     schema = schema or {}
     required = set(schema.get("required") or [])
     out = []
-    for name, raw in (schema.get("properties") or {}).items():
+    properties = schema.get("properties") or {}
+    # The API server does not keep a JSON object's key order; the signature's order is
+    # in each property's ``position`` (Prefect's schema has it too).
+    order = sorted(properties, key=lambda n: (_position(properties[n]), n))
+    for name in order:
+        raw = properties[name]
         prop = _resolve(schema, raw if isinstance(raw, dict) else {})
         json_type = _type_of(prop)
         value = defaults[name] if name in defaults else prop.get("default")
