@@ -38,7 +38,8 @@ cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubec
 cluster-down: ## stop the local control plane
 	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
 
-NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io
+# chromium: the browser of the ui tier (tests/ui), driven by Playwright.
+NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io chromium
 
 .PHONY: node-packages
 node-packages: ## apt-get install what the e2e node needs (root; a no-op when installed)
@@ -73,9 +74,9 @@ lint: venv ## ruff + mypy --strict
 	@$(PHASE) "mypy --strict" $(PY) -m mypy
 
 .PHONY: test
-test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, conformance, fault and e2e tests (real control plane, real node)
+test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
 	@$(PHASE) "pytest (every tier)" $(PY) -m pytest tests/packaging tests/unit tests/integration \
-	  tests/conformance tests/faults tests/e2e
+	  tests/ui tests/conformance tests/faults tests/e2e
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
@@ -84,6 +85,14 @@ unit: venv ## unit tests only (no cluster)
 .PHONY: demo
 demo: venv tools cluster-build ## start the control plane and show Baton running flows
 	@$(PHASE) "demo" $(PY) examples/demo.py
+
+.PHONY: ui
+ui: venv ## serve `baton ui` on 127.0.0.1:4200 against the local control plane (make cluster-up first)
+	$(PY) -m baton.cli --kubeconfig $(CLUSTER)/kubeconfig ui
+
+.PHONY: ui-assets
+ui-assets: ## re-vendor the UI's JavaScript from ui/package-lock.json (npm ci) into the package
+	python3 hack/ui_assets.py
 
 .PHONY: argocd-cm
 argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua

@@ -31,9 +31,7 @@ FILES = {
 
 
 def main() -> int:
-    subprocess.run(
-        ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=UI, check=True
-    )
+    subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"], cwd=UI, check=True)
     lock = json.loads((UI / "package-lock.json").read_text())
     VENDOR.mkdir(parents=True, exist_ok=True)
     sources = {}

@@ -86,7 +86,7 @@ def fields(schema: Json | None, defaults: Mapping[str, Any]) -> list[Field]:
     properties = schema.get("properties") or {}
     # The API server does not keep a JSON object's key order; the signature's order is
     # in each property's ``position`` (Prefect's schema has it too).
-    order = sorted(properties, key=lambda n: (_position(properties[n]), n))
+    order = sorted(properties, key=lambda n: _position(properties[n]))
     for name in order:
         raw = properties[name]
         prop = _resolve(schema, raw if isinstance(raw, dict) else {})
