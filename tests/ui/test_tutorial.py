@@ -216,3 +216,57 @@ def test_read_only_user_sees_no_actions_and_cannot_craft_one(
         assert "did not come from this Baton UI" in forged.text()
     finally:
         page.close()
+
+
+def test_quick_run_cancel_and_failures_first(
+    operator: OperatorProcess,
+    namespace: str,
+    ui_server: Callable[[str], UiServer],
+    browser: Browser,
+    tmp_path: Path,
+) -> None:
+    """Quick Run from the list, Cancel on the run page (live to Cancelled), and a run the
+    operator failed for its parameters shown first on the dashboard."""
+    cluster = operator.cluster
+    deploy_weather(cluster, namespace)
+    cluster.kubectl(
+        "patch", "deployment.baton.dev", "weather", "-n", namespace, "--type=merge",
+        "-p", '{"spec": {"parameters": {"city": "Lisbon", "pause": 120}}}',
+    )  # fmt: skip
+    worker = WorkerProcess(cluster, namespace, "ui", tmp_path, work_dir=FLOWS)
+    ui = ui_server("admin")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(f"{ui.url}/namespaces/{namespace}/deployments")
+        page.locator("#deployments tr", has_text="weather").locator("text=Quick Run").click()
+        page.wait_for_url(re.compile(r".*/runs/weather-custom-[a-z0-9]{5}$"))
+        (run_name,) = flowruns(cluster, namespace)
+        expect(page.locator(".summary .current .state")).to_have_text("Running", timeout=60_000)
+        page.locator("button", has_text="Cancel").click()
+        expect(page.locator(".summary .current .state")).to_have_text("Cancelled", timeout=60_000)
+        run = cluster.get_json("flowrun", run_name, "-n", namespace)
+        assert run["spec"]["cancelRequested"] is True
+        expect(page.locator("button", has_text="Cancel")).to_have_count(0)
+
+        # A run with a bad parameter, made outside the UI: the operator fails it.
+        cluster.kubectl(
+            "apply", "-n", namespace, "-f", "-",
+            stdin=(
+                "apiVersion: baton.dev/v1alpha1\nkind: FlowRun\nmetadata: {name: bad-days}\n"
+                "spec: {deploymentRef: {name: weather}, parameters: {days: lots}}\n"
+            ),
+        )  # fmt: skip
+        page.goto(f"{ui.url}/namespaces/{namespace}/runs/bad-days")
+        expect(page.locator(".summary .current .state")).to_have_text("Failed", timeout=60_000)
+        expect(page.locator(".summary")).to_contain_text("'lots' is not of type 'integer'")
+        page.goto(f"{ui.url}/namespaces/{namespace}/")
+        cards = page.locator("#counts .card")
+        expect(cards).to_have_count(2)
+        expect(cards.nth(0)).to_contain_text("Failed")
+        expect(cards.nth(1)).to_contain_text("Cancelled")
+        expect(page.locator("h2", has_text="Failed")).to_be_visible()
+        expect(page.locator("table", has_text="bad-days")).to_be_visible()
+        shot(page, tmp_path, "dashboard-attention")
+    finally:
+        page.close()
+        worker.stop()
