@@ -99,11 +99,12 @@ argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
 	$(PY) hack/argocd_cm.py
 
 .PHONY: bench
-bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect (JSON)
+bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect, UI pages (JSON)
 	mkdir -p bench/results
 	$(PY) bench/scheduling.py --sizes 100 1000 5000 --fires 3 --json bench/results/scheduling.json
 	$(PY) bench/operator_load.py --json bench/results/operator.json
 	$(PY) bench/sdk.py --json bench/results/sdk.json
+	$(PY) bench/ui.py --json bench/results/ui.json
 
 .PHONY: clean
 clean: e2e-down

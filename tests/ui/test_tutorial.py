@@ -225,8 +225,9 @@ def test_quick_run_cancel_and_failures_first(
     browser: Browser,
     tmp_path: Path,
 ) -> None:
-    """Quick Run from the list, Cancel on the run page (live to Cancelled), and a run the
-    operator failed for its parameters shown first on the dashboard."""
+    """Quick Run from the list, Cancel on the run page (live to Cancelled), a run the
+    operator failed for its parameters and one whose flow raised (with its traceback),
+    Failed shown first on the dashboard."""
     cluster = operator.cluster
     deploy_weather(cluster, namespace)
     cluster.kubectl(
@@ -259,11 +260,25 @@ def test_quick_run_cancel_and_failures_first(
         page.goto(f"{ui.url}/namespaces/{namespace}/runs/bad-days")
         expect(page.locator(".summary .current .state")).to_have_text("Failed", timeout=60_000)
         expect(page.locator(".summary")).to_contain_text("'lots' is not of type 'integer'")
+        # A run whose flow raises: the error and its traceback, as the runtime reported them.
+        cluster.kubectl(
+            "apply", "-n", namespace, "-f", "-",
+            stdin=(
+                "apiVersion: baton.dev/v1alpha1\nkind: FlowRun\nmetadata: {name: atlantis}\n"
+                "spec: {deploymentRef: {name: weather}, parameters: {city: Atlantis, pause: 0}}\n"
+            ),
+        )  # fmt: skip
+        page.goto(f"{ui.url}/namespaces/{namespace}/runs/atlantis")
+        expect(page.locator(".summary .current .state")).to_have_text("Failed", timeout=60_000)
+        expect(page.locator("p.error")).to_contain_text("ValueError: no forecast for Atlantis")
+        expect(page.locator(".traceback")).to_contain_text("raise ValueError")
+        shot(page, tmp_path, "run-failed")
+
         page.goto(f"{ui.url}/namespaces/{namespace}/")
         cards = page.locator("#counts .card")
         expect(cards).to_have_count(2)
-        expect(cards.nth(0)).to_contain_text("Failed")
-        expect(cards.nth(1)).to_contain_text("Cancelled")
+        expect(cards.nth(0)).to_contain_text("Failed2")
+        expect(cards.nth(1)).to_contain_text("Cancelled1")
         expect(page.locator("h2", has_text="Failed")).to_be_visible()
         expect(page.locator("table", has_text="bad-days")).to_be_visible()
         shot(page, tmp_path, "dashboard-attention")

@@ -9,6 +9,7 @@ with each error beside its field, and no FlowRun is created.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
@@ -58,9 +59,7 @@ async def _detail(
     schema = flow.spec.parameter_schema if flow else None
     fields = forms.fields(schema, deployment.spec.parameters)
     if typed is not None:
-        fields = [
-            forms.Field(**{**f.__dict__, "value": typed.get(f.name, f.value)}) for f in fields
-        ]
+        fields = [replace(f, value=typed.get(f.name, f.value)) for f in fields]
     recent = await ui.access.page(
         FLOWRUNS,
         namespace,
