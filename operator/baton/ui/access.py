@@ -1,8 +1,9 @@
 """The UI's calls to the API server, all made with the user's own credentials.
 
 Pages read through ``Access``: one page of a list at a time (never a whole kind), a
-SelfSubjectAccessReview per action button (cached briefly: a page asks several), and a
-watch on one FlowRun for the live view. Writes go through the same client, so the API
+SelfSubjectAccessReview per action button (cached briefly: a page asks several), a
+watch on one FlowRun for the live view, and the dashboard's counts from a watched index
+of state and time per run (``counts``). Writes go through the same client, so the API
 server — not the UI — decides whether the user may create or cancel a run.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from baton._kube.client import FLOWRUNS, AsyncKubeClient, Kind, NotFound
+from baton.ui.counts import RunIndex
 
 Json = dict[str, Any]
 
@@ -36,6 +39,23 @@ class Access:
     def __init__(self, client: AsyncKubeClient) -> None:
         self.client = client
         self._reviews: dict[tuple[str, str, str], tuple[float, bool]] = {}
+        self._indexes: dict[str, RunIndex] = {}
+
+    async def run_counts(self, namespace: str, since: datetime) -> dict[str, int]:
+        """Runs per state since ``since``, from the namespace's watched index (``counts``)."""
+        index = self._indexes.get(namespace)
+        if index is None:
+            index = self._indexes[namespace] = RunIndex(self.client, namespace)
+        try:
+            return await index.counts(since)
+        except Exception:
+            # Refused (or unreachable): the next view tries again, e.g. after a RoleBinding.
+            self._indexes.pop(namespace, None)
+            raise
+
+    async def close(self) -> None:
+        for index in self._indexes.values():
+            await index.close()
 
     async def page(
         self,

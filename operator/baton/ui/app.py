@@ -77,6 +77,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        await ui.access.close()
         await client.aclose()
 
     app = Starlette(

@@ -1,9 +1,9 @@
 """The dashboard: runs by state over a window (attention first), and upcoming runs.
 
-Counting needs the runs of the window, and the API has no time index: the counts come
-from a bounded scan (``SCAN_LIMIT`` runs, in pages) and say so when the scan stopped
-early. The lists of runs needing attention are exact: one ``fieldSelector`` request per
-state (the FlowRun CRD makes ``status.state`` selectable).
+The counts come from the namespace's watched run index (``counts.RunIndex``): the API
+has no time index, and a scan per view costs far more than the page's budget. The lists
+of runs needing attention are one ``fieldSelector`` request per state (the FlowRun CRD
+makes ``status.state`` selectable), all read at once.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from baton.ui.core import ATTENTION, Ui, ui_of
 
 #: Windows the dashboard offers, in hours.
 WINDOWS = (1, 24, 168)
-SCAN_LIMIT = 2000
 PAGE = 500
 ATTENTION_SHOWN = 5
 UPCOMING_SHOWN = 10
@@ -32,29 +31,6 @@ def _time(value: Any) -> datetime | None:
         return datetime.fromisoformat(str(value)) if value else None
     except ValueError:
         return None
-
-
-async def _counts(ui: Ui, namespace: str, since: datetime) -> tuple[dict[str, int], int, bool]:
-    """Runs per state scheduled (or created) since ``since``; how many were read; all of them?
-
-    Reads the JSON, not the models: the scan touches thousands of runs, and two fields each.
-    """
-    counts: dict[str, int] = {}
-    scanned, cont = 0, None
-    while True:
-        batch = await ui.access.page(FLOWRUNS, namespace, limit=PAGE, cont=cont)
-        for item in batch.items:
-            spec = item.get("spec") or {}
-            when = _time(spec.get("scheduledTime") or item["metadata"].get("creationTimestamp"))
-            if when is not None and when >= since:
-                state = str((item.get("status") or {}).get("state") or "New")
-                counts[state] = counts.get(state, 0) + 1
-        scanned += len(batch.items)
-        cont = batch.cont
-        if not cont:
-            return counts, scanned, True
-        if scanned >= SCAN_LIMIT:
-            return counts, scanned, False
 
 
 async def _attention(ui: Ui, namespace: str, state: str) -> tuple[str, list[FlowRun]]:
@@ -89,8 +65,8 @@ async def page(request: Request) -> Response:
     hours = hours if hours in WINDOWS else 24
     since = datetime.now(UTC) - timedelta(hours=hours)
     # Independent reads, at once: the page costs its slowest read, not their sum.
-    (counts, scanned, complete), (upcoming, more), attention = await asyncio.gather(
-        _counts(ui, namespace, since),
+    counts, (upcoming, more), attention = await asyncio.gather(
+        ui.access.run_counts(namespace, since),
         _upcoming(ui, namespace),
         asyncio.gather(*(_attention(ui, namespace, state) for state in ATTENTION)),
     )
@@ -101,8 +77,6 @@ async def page(request: Request) -> Response:
         "windows": WINDOWS,
         "counts": ordered,
         "total": sum(counts.values()),
-        "scanned": scanned,
-        "complete": complete,
         "attention": [(state, runs) for state, runs in attention if runs],
         "upcoming": upcoming,
         "more_deployments": more,
