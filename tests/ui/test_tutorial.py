@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from ui_helpers import UiServer
@@ -214,6 +215,16 @@ def test_read_only_user_sees_no_actions_and_cannot_craft_one(
         )
         assert forged.status == 403
         assert "did not come from this Baton UI" in forged.text()
+
+        # A post that names another host (DNS rebinding onto 127.0.0.1) is refused too.
+        rebound = httpx.post(
+            f"{ui.url}/namespaces/{namespace}/deployments/weather/runs",
+            data={"csrf": token, "mode": "quick"},
+            headers={"Host": f"attacker.invalid:{ui.port}"},
+        )
+        assert rebound.status_code == 400, rebound.text
+        assert "unexpected Host header" in html.unescape(rebound.text)
+        assert flowruns(cluster, namespace) == []
     finally:
         page.close()
 
