@@ -18,7 +18,7 @@ help: ## list the targets
 .PHONY: venv
 venv: .venv/.synced ## install the locked Python environment into .venv
 .venv/.synced: pyproject.toml uv.lock
-	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator
+	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator --extra ui
 	@touch $@
 
 .PHONY: tools
@@ -39,8 +39,9 @@ cluster-down: ## stop the local control plane
 	python3 tests/cluster/controlplane.py down --dir $(CLUSTER)
 
 NODE_PACKAGES := containerd runc containernetworking-plugins debootstrap docker.io
-# Debian packages the tests need besides the node's: fish for tests/integration/test_completion.py.
-TEST_PACKAGES := fish
+# Debian packages the tests need besides the node's: chromium for the ui tier (tests/ui,
+# driven by Playwright), fish for tests/integration/test_completion.py.
+TEST_PACKAGES := chromium fish
 
 .PHONY: node-packages
 node-packages: ## apt-get install what the e2e node and the tests need (root; a no-op when installed)
@@ -75,9 +76,9 @@ lint: venv ## ruff + mypy --strict
 	@$(PHASE) "mypy --strict" $(PY) -m mypy
 
 .PHONY: test
-test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, conformance, fault and e2e tests (real control plane, real node)
+test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
 	@$(PHASE) "pytest (every tier)" $(PY) -m pytest tests/packaging tests/unit tests/integration \
-	  tests/conformance tests/faults tests/e2e
+	  tests/ui tests/conformance tests/faults tests/e2e
 
 .PHONY: unit
 unit: venv ## unit tests only (no cluster)
@@ -87,16 +88,25 @@ unit: venv ## unit tests only (no cluster)
 demo: venv tools cluster-build ## start the control plane and show Baton running flows
 	@$(PHASE) "demo" $(PY) examples/demo.py
 
+.PHONY: ui
+ui: venv ## serve `baton ui` on 127.0.0.1:4200 against the local control plane (make cluster-up first)
+	$(PY) -m baton.cli --kubeconfig $(CLUSTER)/kubeconfig ui
+
+.PHONY: ui-assets
+ui-assets: ## re-vendor the UI's JavaScript from ui/package-lock.json (npm ci) into the package
+	python3 hack/ui_assets.py
+
 .PHONY: argocd-cm
 argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
 	$(PY) hack/argocd_cm.py
 
 .PHONY: bench
-bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect (JSON)
+bench: venv tools ## benchmarks: scheduling skew vs CronJob, operator throughput, SDK vs Prefect, UI pages (JSON)
 	mkdir -p bench/results
 	$(PY) bench/scheduling.py --sizes 100 1000 5000 --fires 3 --json bench/results/scheduling.json
 	$(PY) bench/operator_load.py --json bench/results/operator.json
 	$(PY) bench/sdk.py --json bench/results/sdk.json
+	$(PY) bench/ui.py --json bench/results/ui.json
 
 .PHONY: clean
 clean: e2e-down

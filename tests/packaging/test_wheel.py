@@ -29,6 +29,8 @@ UV = ["bash", str(ROOT / "hack" / "uv.sh")]
 
 # What only the "operator" extra may bring (top-level import names and distributions).
 OPERATOR_ONLY = {"kopf", "prometheus_client", "aiohttp", "kubernetes"}
+# ... and what only the "ui" extra may bring.
+UI_ONLY = {"starlette", "jinja2", "uvicorn", "multipart", "markdown_it"}
 
 FLOW = """
 from baton import flow, get_run_logger, task
@@ -88,7 +90,7 @@ def fresh_venv(path: Path, *, with_pip: bool) -> Path:
 
 
 def probe(python: Path) -> dict[str, list[str]]:
-    result = ok([str(python), "-c", PROBE % (sorted(OPERATOR_ONLY),)])
+    result = ok([str(python), "-c", PROBE % (sorted(OPERATOR_ONLY | UI_ONLY),)])
     probed: dict[str, list[str]] = json.loads(result.stdout)
     return probed
 
@@ -110,6 +112,7 @@ def test_pip_install_is_the_sdk_and_cli_only(wheel: Path, tmp_path: Path) -> Non
     found = probe(python)
     assert "baton" in found["dists"]
     assert not OPERATOR_ONLY & set(found["dists"]), found["dists"]
+    assert not UI_ONLY & set(found["dists"]), found["dists"]
     assert found["importable"] == [], found["importable"]
     check_user_commands(python, tmp_path)
     # The operator command says what is missing and how to get it, in one line.
@@ -118,6 +121,11 @@ def test_pip_install_is_the_sdk_and_cli_only(wheel: Path, tmp_path: Path) -> Non
     assert operator.stderr.startswith("error: the operator needs"), operator.stderr
     assert 'pip install "baton[operator]"' in operator.stderr
     assert "Traceback" not in operator.stderr
+    ui = run([str(python.parent / "baton"), "ui"])
+    assert ui.returncode == 1
+    assert ui.stderr.startswith("error: the UI needs"), ui.stderr
+    assert 'pip install "baton[ui]"' in ui.stderr
+    assert len(ui.stderr.strip().splitlines()) == 1, ui.stderr
 
 
 def test_lowest_direct_versions(wheel: Path, tmp_path: Path) -> None:
@@ -138,6 +146,25 @@ def test_operator_extra(wheel: Path, tmp_path: Path) -> None:
     assert ok([str(python.parent / "baton"), "operator", "--help"]).stdout.startswith("usage:")
 
 
+def test_ui_extra(wheel: Path, tmp_path: Path) -> None:
+    """``baton[ui]`` brings the UI's imports, and the wheel carries its templates and assets."""
+    python = fresh_venv(tmp_path / "venv", with_pip=False)
+    ok([*UV, "pip", "install", "--quiet", "--python", str(python),
+        f"baton[ui] @ {wheel.as_uri()}"])  # fmt: skip
+    found = probe(python)
+    assert set(found["importable"]) == UI_ONLY, found
+    shipped = ok([str(python), "-c", UI_FILES]).stdout.split()
+    assert {"base.html", "run.html", "htmx.min.js", "sse.min.js", "baton.css"} <= set(shipped)
+    assert ok([str(python.parent / "baton"), "ui", "--help"]).stdout.startswith("usage:")
+
+
+UI_FILES = """
+import baton.ui.app, pathlib
+here = pathlib.Path(baton.ui.app.__file__).parent
+print(*sorted(p.name for p in here.rglob("*") if p.is_file()))
+"""
+
+
 def test_metadata_ranges_start_at_the_lock() -> None:
     """Each dependency is a range whose lower bound is exactly the version uv.lock pins.
 
@@ -147,7 +174,8 @@ def test_metadata_ranges_start_at_the_lock() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
     locked = {p["name"]: p["version"] for p in lock["package"]}
-    requirements = [*project["dependencies"], *project["optional-dependencies"]["operator"]]
+    extras = project["optional-dependencies"]
+    requirements = [*project["dependencies"], *extras["operator"], *extras["ui"]]
     for requirement in requirements:
         match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([^,]+),<([^,]+)", requirement)
         assert match, f"{requirement!r} is not a 'name>=lower,<upper' range"

@@ -21,8 +21,9 @@ from baton._kube.config import Credentials, load
 from baton._kube.gate import NORMAL, PriorityGate
 
 Json = dict[str, Any]
-Items = list[Json]  # (a method named `list` shadows the builtin in KubeClient's body)
 PatchType = Literal["merge", "json", "strategic"]
+#: A list of objects (the name ``list`` is a method inside the clients, shadowing the builtin).
+Items = list[Json]
 
 _PATCH_CONTENT = {
     "merge": "application/merge-patch+json",
@@ -413,6 +414,28 @@ class AsyncKubeClient:
             cont = page.get("metadata", {}).get("continue")
             if not cont:
                 return items
+
+    async def list_page(
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        limit: int,
+        cont: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+    ) -> tuple[Items, str | None]:
+        """One page of at most ``limit`` objects and the token of the next (None: last).
+
+        For views that show a page at a time (the UI): a ``continue`` token expires after
+        the API server's compaction window (about five minutes), then a 410 says so.
+        """
+        page = await self.request(
+            "GET",
+            kind.path(namespace),
+            params=_list_params(label_selector, field_selector, limit, cont),
+        )
+        return list(page.get("items", [])), page.get("metadata", {}).get("continue") or None
 
     async def create(
         self, kind: Kind, body: Json, namespace: str, *, priority: int = NORMAL

@@ -22,6 +22,8 @@ Handler = Callable[[argparse.Namespace], int]
 
 # Top-level modules of the "operator" extra (pyproject.toml): absent from a plain install.
 OPERATOR_EXTRA = frozenset({"kopf", "prometheus_client"})
+# ... and of the "ui" extra.
+UI_EXTRA = frozenset({"jinja2", "markdown_it", "markupsafe", "multipart", "starlette", "uvicorn"})
 
 __all__ = ["CliError", "build_parser", "main"]
 
@@ -53,6 +55,29 @@ def _operator(args: argparse.Namespace) -> int:
         verbose=args.verbose,
         log_format=args.log_format,
         metrics_port=args.metrics_port,
+    )
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    try:
+        from baton.ui.app import serve  # noqa: PLC0415
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in UI_EXTRA:
+            raise
+        raise CliError(
+            f"the UI needs {error.name!r}, which plain `pip install baton` leaves out: "
+            'pip install "baton[ui]"'
+        ) from error
+    from baton._kube.config import load  # noqa: PLC0415
+
+    credentials = load(args.kubeconfig, args.context)
+    serve(
+        credentials,
+        host=args.host,
+        port=args.port,
+        namespace=args.namespace,
+        user=args.context or "",
     )
     return 0
 
@@ -304,6 +329,17 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         default=0,
         help="serve Prometheus metrics on this port (default: 0, off)",
     )
+
+    ui = _command(
+        commands,
+        "ui",
+        _ui,
+        "serve the web UI on this machine, as you (your kubeconfig)",
+        "Serve the Baton UI until interrupted. Every page and action is a Kubernetes API "
+        "call made with your kubeconfig's credentials: RBAC decides what you see and do.",
+    )
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    ui.add_argument("--port", type=int, default=4200, help="port (default: %(default)s)")
 
     _command(
         commands,

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import jsonschema
-
 from baton._kube.client import (
     FLOWRUNS,
     JOBS,
@@ -44,6 +42,7 @@ from baton.controller.cache import ADMITTED, WAITING, ClusterCache, Key, QueueKe
 from baton.controller.jobs import build_job, job_name
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
+from baton.parameters import invalid_parameters_message
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.workpool import PoolType
@@ -357,15 +356,7 @@ class RunController:
         return written
 
     def _invalid_parameters(self, flow: Flow, parameters: dict[str, Any]) -> str | None:
-        schema = flow.spec.parameter_schema
-        if not schema:
-            return None
-        validator = jsonschema.Draft202012Validator(schema)
-        errors = sorted(validator.iter_errors(parameters), key=lambda e: list(e.path))
-        if not errors:
-            return None
-        parts = [f"{'.'.join(map(str, e.path)) or 'parameters'}: {e.message}" for e in errors[:5]]
-        return "invalid parameters: " + "; ".join(parts)
+        return invalid_parameters_message(flow.spec.parameter_schema, parameters)
 
     async def _start(
         self,

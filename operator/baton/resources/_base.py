@@ -165,6 +165,9 @@ class ResourceKind:
     status: type[StatusModel]
     description: str
     printer_columns: tuple[PrinterColumn, ...] = ()
+    #: JSON paths the API server can filter by (``fieldSelector``), so a list of runs in one
+    #: state is one paginated request, not a scan of every run.
+    selectable_fields: tuple[str, ...] = ()
     spec_required: bool = True
     validations: tuple[dict[str, str], ...] = field(default=())
 

@@ -145,6 +145,11 @@ def custom_resource_definition(kind: ResourceKind) -> dict[str, Any]:
                     "storage": True,
                     "subresources": {"status": {}},
                     "additionalPrinterColumns": [c.to_crd() for c in kind.printer_columns],
+                    **(
+                        {"selectableFields": [{"jsonPath": p} for p in kind.selectable_fields]}
+                        if kind.selectable_fields
+                        else {}
+                    ),
                     "schema": {"openAPIV3Schema": to_jsonable_python(root)},
                 }
             ],

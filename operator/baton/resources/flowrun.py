@@ -251,6 +251,7 @@ FLOWRUN_KIND = ResourceKind(
         PrinterColumn("Message", ".status.message", priority=1),
         AGE,
     ),
+    selectable_fields=(".status.state", ".spec.deploymentRef.name"),
 )
 
 

@@ -1,0 +1,108 @@
+"""Deployments: the list (schedules, last and next run, paused), one Deployment, and runs.
+
+Quick Run and Custom Run create the same FlowRun ``baton run`` creates
+(``baton.cli.runs.custom_run``). A Custom Run's parameters are checked first with
+``baton.parameters.schema_errors`` against the Deployment's defaults merged with the
+form, as the operator checks them before starting a run: an invalid form is shown again
+with each error beside its field, and no FlowRun is created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from baton._kube.client import DEPLOYMENTS, FLOWRUNS, FLOWS
+from baton.cli.runs import custom_run, custom_run_name
+from baton.controller.labels import LABEL_DEPLOYMENT, label_value
+from baton.parameters import schema_errors
+from baton.resources import Deployment, Flow, FlowRun
+from baton.ui import forms
+from baton.ui.core import Ui, ui_of
+
+PAGE = 50
+RECENT_RUNS = 20
+
+
+async def list_page(request: Request) -> Response:
+    ui = ui_of(request)
+    namespace = request.path_params["namespace"]
+    page = await ui.access.page(
+        DEPLOYMENTS, namespace, limit=PAGE, cont=request.query_params.get("continue") or None
+    )
+    return ui.render(
+        request,
+        "deployments.html",
+        namespace=namespace,
+        deployments=[Deployment.model_validate(i) for i in page.items],
+        next_page=page.cont,
+        can_run=await ui.access.can("create", "flowruns", namespace),
+    )
+
+
+async def _detail(
+    ui: Ui,
+    request: Request,
+    *,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    errors: dict[str, list[str]] | None = None,
+) -> Response:
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    raw = await ui.access.client.get(DEPLOYMENTS, name, namespace)
+    deployment = Deployment.model_validate(raw)
+    flow_raw = await ui.access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
+    flow = Flow.model_validate(flow_raw) if flow_raw else None
+    schema = flow.spec.parameter_schema if flow else None
+    fields = forms.fields(schema, deployment.spec.parameters)
+    if typed is not None:
+        fields = [replace(f, value=typed.get(f.name, f.value)) for f in fields]
+    recent = await ui.access.page(
+        FLOWRUNS,
+        namespace,
+        limit=RECENT_RUNS,
+        label_selector=f"{LABEL_DEPLOYMENT}={label_value(name)}",
+    )
+    return ui.render(
+        request,
+        "deployment.html",
+        status=status,
+        namespace=namespace,
+        deployment=deployment,
+        flow=flow,
+        fields=fields,
+        errors=errors or {},
+        runs=[FlowRun.model_validate(i) for i in recent.items],
+        more_runs=recent.cont is not None,
+        can_run=await ui.access.can("create", "flowruns", namespace),
+    )
+
+
+async def detail(request: Request) -> Response:
+    return await _detail(ui_of(request), request)
+
+
+async def create_run(request: Request) -> Response:
+    """Quick Run (no parameters) or Custom Run (the form's); the API server has the last word."""
+    ui = ui_of(request)
+    form = await ui.checked_form(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    raw = await ui.access.client.get(DEPLOYMENTS, name, namespace)
+    deployment = Deployment.model_validate(raw)
+    parameters: dict[str, Any] = {}
+    if form.get("mode") == "custom":
+        flow_raw = await ui.access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
+        schema = Flow.model_validate(flow_raw).spec.parameter_schema if flow_raw else None
+        posted = forms.submission(forms.fields(schema, deployment.spec.parameters), form)
+        parameters = posted.parameters
+        errors: dict[str, list[str]] = {}
+        for where, message in schema_errors(schema, {**deployment.spec.parameters, **parameters}):
+            errors.setdefault(where.split(".")[0], []).append(message)
+        if errors:
+            return await _detail(ui, request, status=422, typed=posted.typed, errors=errors)
+    run_name = custom_run_name(name)
+    await ui.access.client.create(FLOWRUNS, custom_run(raw, parameters, run_name), namespace)
+    return RedirectResponse(f"/namespaces/{namespace}/runs/{run_name}", status_code=303)

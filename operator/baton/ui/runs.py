@@ -1,0 +1,97 @@
+"""Flow runs: the list (filtered by state and Deployment), one run, Cancel, live updates.
+
+Filters are the API server's: ``status.state`` is a selectable field of the FlowRun CRD
+and runs carry their Deployment's label, so a filtered page is one request. The run page
+follows a watch on the run through server-sent events: each new version of the run is
+rendered server-side and swapped in by htmx's SSE extension, and the stream says ``end``
+once the run is terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from baton._kube.client import FLOWRUNS
+from baton.controller.labels import LABEL_DEPLOYMENT, label_value
+from baton.resources import FlowRun, RunState
+from baton.resources.flowrun import is_terminal
+from baton.ui.core import Ui, ui_of
+
+PAGE = 50
+STATES = [s.value for s in RunState]
+
+
+async def list_page(request: Request) -> Response:
+    ui = ui_of(request)
+    namespace = request.path_params["namespace"]
+    state = request.query_params.get("state") or ""
+    deployment = request.query_params.get("deployment") or ""
+    page = await ui.access.page(
+        FLOWRUNS,
+        namespace,
+        limit=PAGE,
+        cont=request.query_params.get("continue") or None,
+        field_selector=f"status.state={state}" if state else None,
+        label_selector=f"{LABEL_DEPLOYMENT}={label_value(deployment)}" if deployment else None,
+    )
+    return ui.render(
+        request,
+        "runs.html",
+        namespace=namespace,
+        runs=[FlowRun.model_validate(i) for i in page.items],
+        next_page=page.cont,
+        state=state,
+        deployment=deployment,
+        states=STATES,
+    )
+
+
+async def _run_context(ui: Ui, run: FlowRun) -> dict[str, Any]:
+    live = not is_terminal(run.status.state)
+    can_cancel = live and await ui.access.can("patch", "flowruns", run.namespace)
+    return {"run": run, "live": live, "can_cancel": can_cancel, "namespace": run.namespace}
+
+
+async def detail(request: Request) -> Response:
+    ui = ui_of(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    run = FlowRun.model_validate(await ui.access.client.get(FLOWRUNS, name, namespace))
+    return ui.render(request, "run.html", **await _run_context(ui, run))
+
+
+async def cancel(request: Request) -> Response:
+    ui = ui_of(request)
+    await ui.checked_form(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    await ui.access.client.patch(FLOWRUNS, name, namespace, {"spec": {"cancelRequested": True}})
+    return RedirectResponse(f"/namespaces/{namespace}/runs/{name}", status_code=303)
+
+
+def _event(name: str, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {name}\n{data}\n\n"
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events: ``run`` with the run's rendered body per version, then ``end``."""
+    ui = ui_of(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+
+    async def stream() -> AsyncIterator[str]:
+        async for raw in ui.access.follow_run(name, namespace):
+            run = FlowRun.model_validate(raw)
+            context = await _run_context(ui, run)
+            yield _event("run", ui.fragment("_run_body.html", **context))
+            if not context["live"]:
+                yield _event("end", "")
+                return
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
