@@ -360,3 +360,16 @@ def serve(
         context=context,
     )
     Worker(options, credentials).run()
+
+
+def schedule_entry(
+    cron: str | None = None,
+    interval: float | str | timedelta | None = None,
+    rrule: str | None = None,
+    timezone: str | None = None,
+) -> Json:
+    """One validated ``Deployment.spec.schedules[]`` entry (``baton deployment schedule``)."""
+    entries = _schedule(cron, interval, rrule, timezone)
+    if not entries:
+        raise DeployError("a schedule needs one of --cron, --interval or --rrule")
+    return entries[0]

@@ -14,11 +14,13 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
 from baton import __version__
 from baton.cli.common import CliError, debug, describe_error
 
 Handler = Callable[[argparse.Namespace], int]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # Top-level modules of the "operator" extra (pyproject.toml): absent from a plain install.
 OPERATOR_EXTRA = frozenset({"kopf", "prometheus_client"})
@@ -136,16 +138,16 @@ def _schedule_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timezone", help="IANA time zone of the schedule (default UTC)")
 
 
-def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _define_run(commands: Commands, name: str = "run") -> argparse.ArgumentParser:
     run = _command(
         commands,
-        "run",
+        name,
         _lazy("runs", "run_command"),
         "start an ad-hoc run of a deployment",
         "Create a FlowRun of DEPLOYMENT now, named <deployment>-custom-<random>. Parameter "
         "values are JSON when they parse as JSON (3, true, [1,2]), else strings.",
     )
-    run.add_argument("deployment", help="the Deployment's name")
+    run.add_argument("deployment", help="the Deployment's name (Prefect's FLOW/NAME works too)")
     run.add_argument(
         "-p", "--param", action="append", metavar="NAME=VALUE", help="a parameter (repeatable)"
     )
@@ -153,8 +155,11 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "-w", "--watch", action="store_true", help="follow it; exit 0 only if it Completes"
     )
     run.add_argument("--timeout", type=float, help="with --watch: give up after SECONDS")
+    return run
 
-    runs = _command(commands, "runs", _lazy("runs", "runs_command"), "list flow runs")
+
+def _define_runs(commands: Commands, name: str = "runs") -> argparse.ArgumentParser:
+    runs = _command(commands, name, _lazy("runs", "runs_command"), "list flow runs")
     runs.add_argument("-d", "--deployment", help="only runs of this deployment")
     runs.add_argument("--state", help="only runs in this state (e.g. Failed)")
     runs.add_argument(
@@ -173,10 +178,13 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         default="table",
         help="json/yaml print the API objects, as kubectl does (default: table)",
     )
+    return runs
 
+
+def _define_describe(commands: Commands, name: str = "describe") -> argparse.ArgumentParser:
     describe = _command(
         commands,
-        "describe",
+        name,
         _lazy("describe", "command"),
         "show a flow run: state, history, task runs, artifacts, error",
     )
@@ -185,10 +193,13 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "-o", "--output", choices=["text", "json", "yaml"], default="text",
         help="json/yaml print the FlowRun object itself (default: text)",
     )  # fmt: skip
+    return describe
 
+
+def _define_logs(commands: Commands, name: str = "logs") -> argparse.ArgumentParser:
     logs = _command(
         commands,
-        "logs",
+        name,
         _lazy("logs", "command"),
         "print a flow run's output",
         "Print a run's output: from its pod (kubernetes pools) or from the process worker's "
@@ -197,18 +208,94 @@ def _add_run_commands(commands: argparse._SubParsersAction[argparse.ArgumentPars
     logs.add_argument("flowrun", help="the FlowRun's name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
     logs.add_argument("--log-dir", help="process workers' log directory (default ~/.baton/logs)")
+    return logs
 
-    cancel = _command(commands, "cancel", _lazy("runs", "cancel_command"), "cancel a flow run")
+
+def _define_cancel(commands: Commands, name: str = "cancel") -> argparse.ArgumentParser:
+    cancel = _command(commands, name, _lazy("runs", "cancel_command"), "cancel a flow run")
     cancel.add_argument("flowrun", help="the FlowRun's name")
     cancel.add_argument("--wait", action="store_true", help="wait until it is Cancelled")
     cancel.add_argument("--timeout", type=float, help="with --wait: give up after SECONDS")
+    return cancel
 
-    for name, function, summary in (
-        ("pause", "pause_command", "stop a deployment's scheduled runs (spec.paused=true)"),
-        ("resume", "resume_command", "resume a paused deployment's schedules"),
-    ):
+
+_DEPLOYMENT_TOGGLES = (
+    ("pause", "pause_command", "stop a deployment's scheduled runs (spec.paused=true)"),
+    ("resume", "resume_command", "resume a paused deployment's schedules"),
+)
+
+
+def _add_run_commands(commands: Commands) -> None:
+    for define in (_define_run, _define_runs, _define_describe, _define_logs, _define_cancel):
+        define(commands)
+    for name, function, summary in _DEPLOYMENT_TOGGLES:
         parser = _command(commands, name, _lazy("runs", function), summary)
         parser.add_argument("deployment", help="the Deployment's name")
+
+
+def _add_prefect_commands(commands: Commands) -> None:
+    """The command lines of Prefect's tutorials, with ``prefect`` replaced by ``baton``.
+
+    Aliases of Baton's own commands where one exists (``flow-run ls`` is ``runs``), a few
+    more (``deployment ls|inspect|delete``, ``deployment schedule ...``, ``work-pool ...``)
+    in ``prefect_words``. docs/cli.md lists the mapping.
+    """
+    words = "prefect_words"
+
+    def group(name: str, summary: str) -> Commands:
+        parser = commands.add_parser(name, help=summary, description=summary)
+        sub: Commands = parser.add_subparsers(
+            dest=f"{name}_command", required=True, metavar="COMMAND"
+        )
+        return sub
+
+    deployment = group("deployment", "deployments, as Prefect's CLI names them")
+    _command(deployment, "ls", _lazy(words, "deployment_ls"), "list deployments")
+    for name, function, summary in (
+        ("inspect", "deployment_inspect", "print a deployment (YAML)"),
+        ("delete", "deployment_delete", "delete a deployment (its runs go with it)"),
+    ):
+        _command(deployment, name, _lazy(words, function), summary).add_argument("name")
+    _define_run(deployment)
+    for name, function, summary in _DEPLOYMENT_TOGGLES:
+        toggle = _command(deployment, name, _lazy("runs", function), summary)
+        toggle.add_argument("deployment", help="the Deployment's name")
+    schedule_group = deployment.add_parser("schedule", help="a deployment's schedules")
+    schedule: Commands = schedule_group.add_subparsers(
+        dest="schedule_command", required=True, metavar="COMMAND"
+    )
+    create = _command(schedule, "create", _lazy(words, "schedule_create"), "add a schedule")
+    create.add_argument("name", help="the Deployment's name")
+    _schedule_options(create)
+    _command(schedule, "ls", _lazy(words, "schedule_ls"), "list a deployment's schedules")
+    schedule.choices["ls"].add_argument("name", help="the Deployment's name")
+    for name, function, summary in (
+        ("pause", "schedule_pause", "deactivate schedule N (1-based, as `schedule ls` shows)"),
+        ("resume", "schedule_resume", "activate schedule N again"),
+        ("delete", "schedule_delete", "remove schedule N"),
+    ):
+        parser = _command(schedule, name, _lazy(words, function), summary)
+        parser.add_argument("name", help="the Deployment's name")
+        parser.add_argument("index", type=int, help="the schedule's number in `schedule ls`")
+
+    flow_run = group("flow-run", "flow runs, as Prefect's CLI names them")
+    _define_runs(flow_run, "ls")
+    _define_describe(flow_run, "inspect")
+    _define_logs(flow_run)
+    _define_cancel(flow_run)
+
+    pool = group("work-pool", "work pools, as Prefect's CLI names them")
+    created = _command(pool, "create", _lazy(words, "pool_create"), "create a work pool")
+    created.add_argument("name")
+    created.add_argument("--type", choices=["process", "kubernetes"], default="kubernetes")
+    created.add_argument("--concurrency-limit", type=int, help="most runs at once")
+    _command(pool, "ls", _lazy(words, "pool_ls"), "list work pools")
+    for name, function, summary in (
+        ("inspect", "pool_inspect", "print a work pool (YAML)"),
+        ("pause", "pool_pause", "hold the pool's new runs (spec.paused=true)"),
+        ("resume", "pool_resume", "let a paused pool run again"),
+    ):
+        _command(pool, name, _lazy(words, function), summary).add_argument("name")
 
 
 def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -272,6 +359,7 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_run_commands(commands)
     _add_deploy_commands(commands)
+    _add_prefect_commands(commands)
 
     flow = commands.add_parser("flow", help="inspect flows")
     flow_commands = flow.add_subparsers(dest="flow_command", required=True, metavar="COMMAND")

@@ -67,6 +67,11 @@ def connect(args: argparse.Namespace) -> Connection:
     return Connection(KubeClient(credentials), namespace, kubeconfig, context)
 
 
+def deployment_name(text: str) -> str:
+    """A Deployment's name; Prefect's ``FLOW/DEPLOYMENT`` spelling is accepted too."""
+    return text.rsplit("/", 1)[-1]
+
+
 def get_or_fail(client: KubeClient, kind: Kind, name: str, namespace: str, what: str) -> Json:
     """The object, or ``CliError('flowrun "x" not found in namespace "y"')``."""
     from baton._kube.client import NotFound  # noqa: PLC0415

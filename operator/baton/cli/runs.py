@@ -18,7 +18,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton.cli import render
-from baton.cli.common import CliError, Connection, connect, get_or_fail, parse_params
+from baton.cli.common import (
+    CliError,
+    Connection,
+    connect,
+    deployment_name,
+    get_or_fail,
+    parse_params,
+)
 from baton.resources import API_VERSION
 
 Json = dict[str, Any]
@@ -140,12 +147,11 @@ def run_command(args: argparse.Namespace) -> int:
     from baton._kube.client import DEPLOYMENTS, FLOWRUNS  # noqa: PLC0415
 
     parameters = parse_params(args.param)
+    wanted = deployment_name(args.deployment)
     conn = connect(args)
     with conn.client:
-        deployment = get_or_fail(
-            conn.client, DEPLOYMENTS, args.deployment, conn.namespace, "deployment"
-        )
-        name = custom_run_name(args.deployment)
+        deployment = get_or_fail(conn.client, DEPLOYMENTS, wanted, conn.namespace, "deployment")
+        name = custom_run_name(wanted)
         conn.client.create(FLOWRUNS, custom_run(deployment, parameters, name), conn.namespace)
         print(f'flowrun "{name}" created in namespace "{conn.namespace}"', flush=True)
         if not args.watch:
@@ -321,14 +327,13 @@ def cancel_command(args: argparse.Namespace) -> int:
 def set_paused(args: argparse.Namespace, paused: bool) -> int:
     from baton._kube.client import DEPLOYMENTS  # noqa: PLC0415
 
+    name = deployment_name(args.deployment)
     conn = connect(args)
     with conn.client:
-        get_or_fail(conn.client, DEPLOYMENTS, args.deployment, conn.namespace, "deployment")
-        conn.client.patch(
-            DEPLOYMENTS, args.deployment, conn.namespace, {"spec": {"paused": paused}}
-        )
+        get_or_fail(conn.client, DEPLOYMENTS, name, conn.namespace, "deployment")
+        conn.client.patch(DEPLOYMENTS, name, conn.namespace, {"spec": {"paused": paused}})
     word = "paused: no new scheduled runs" if paused else "resumed"
-    print(f'deployment "{args.deployment}" {word}')
+    print(f'deployment "{name}" {word}')
     return 0
 
 
