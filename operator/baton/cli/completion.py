@@ -21,7 +21,8 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-RUN_NAME_COMMANDS = ("describe", "logs", "cancel")
+# Commands whose argument is a FlowRun name (Prefect's words too: `flow-run inspect`).
+RUN_NAME_COMMANDS = ("describe", "logs", "cancel", "inspect")
 COMPLETE_COMMAND = "__complete"
 # cobra's ShellCompDirectiveNoFileComp: do not fall back to file names.
 NO_FILE_COMPLETION = 4
@@ -121,7 +122,12 @@ def candidates(
             and not isinstance(action, argparse._SubParsersAction)
             for choice in action.choices
         ]
-        if path and path[-1] in RUN_NAME_COMMANDS:
+        if (
+            path
+            and path[-1] in RUN_NAME_COMMANDS
+            and path[:1] != ["deployment"]
+            and (path[:1] != ["work-pool"])
+        ):
             words_now += run_names(list(words))
     return [w for w in words_now if w.startswith(partial)]
 

@@ -182,4 +182,6 @@ def test_completion_candidates_follow_the_parser() -> None:
     assert complete("runs", "") == []  # runs takes no run names
     assert "__complete" not in complete("")
     assert {"run", "runs", "describe", "completion"} <= set(complete(""))
-    assert complete("fl") == ["flow"] and complete("flow", "") == ["schema"]
+    assert complete("fl") == ["flow", "flow-run"] and complete("flow", "") == ["schema"]
+    assert complete("deployment", "schedule", "") == ["create", "delete", "ls", "pause", "resume"]
+    assert complete("flow-run", "inspect", "etl-") == ["etl-1", "etl-2"]
