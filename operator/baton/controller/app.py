@@ -156,6 +156,7 @@ async def flow_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, "workpools")
 async def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.scheduler.pool_event(event.get("type") or "ADDED", event["object"])
     memo.runs.pool_event(event.get("type") or "ADDED", event["object"])
 
 

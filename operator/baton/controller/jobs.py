@@ -112,7 +112,7 @@ def build_job(
         "env": env,
         "securityContext": template.security_context or DEFAULT_CONTAINER_SECURITY,
     }
-    volumes = list(template.volumes or [])
+    volumes = [v.to_wire() for v in template.volumes or []]
     mounts = list(template.volume_mounts or [])
     if flow.spec.source and flow.spec.source.config_map:
         volumes.append(
