@@ -118,7 +118,7 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
     from baton._engine.flow_engine import run_flow  # noqa: PLC0415
     from baton.cli.loading import load_flow  # noqa: PLC0415
-    from baton.cluster_cache import ConfigMapCacheStore  # noqa: PLC0415
+    from baton.cluster_cache import ConfigMapCacheStore, integrity_key_from_env  # noqa: PLC0415
 
     parameters = identity.parameters
     if parameters is None:  # too large for the environment: read them from the API
@@ -134,7 +134,7 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
         message = f"entrypoint {identity.entrypoint!r} is not a @flow"
         reporter.report_final("Failed", message, TypeError(message))
         return EXIT_FAILED
-    store = ConfigMapCacheStore(client, identity.namespace)
+    store = ConfigMapCacheStore(client, identity.namespace, integrity_key=integrity_key_from_env())
     store.delete_expired(now=datetime.now(UTC))
     set_cache_store(store)
     started = time.monotonic()
