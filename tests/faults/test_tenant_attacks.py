@@ -8,14 +8,31 @@ with the pod's environment) and says so. docs/security.md names these tests.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import pickle
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_support import FLOWS
 
 from clusterkit import Cluster, OperatorProcess
-from kube_helpers import apply, deployment, flow, flow_run, jobs, pool, wait_for, wait_state
+from kube_helpers import (
+    apply,
+    deployment,
+    flow,
+    flow_run,
+    jobs,
+    pool,
+    run_status,
+    wait_for,
+    wait_state,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -137,3 +154,119 @@ def test_a_field_the_pool_allows_still_reaches_the_job(
     assert {"name": "REGION", "value": "eu-west"} in container["env"]
     assert container["resources"] == {"limits": {"memory": "256Mi"}}
     assert "serviceAccountName" not in job["spec"]["template"]["spec"]
+
+
+# --- code execution across identities: the task cache ----------------------------------
+
+
+class Payload:
+    """What a hostile flow plants: unpickling it writes ``marker`` (proof of execution)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
+
+
+def run_flow(
+    cluster: Cluster, namespace: str, name: str, entrypoint: str, tmp_path: Path, **env: str
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """kubelet: the pod's command (``baton execute``) as a local process with the pod's
+    environment, for a FlowRun created here; returns it and the run's task counts."""
+    apply(cluster, namespace, {**flow_run(name), "spec": {"flowRef": {"name": "f"}}})
+    uid = cluster.get_json("flowrun", name, "-n", namespace)["metadata"]["uid"]
+    done = subprocess.run(
+        [sys.executable, "-m", "baton.cli", "execute"],
+        cwd=FLOWS,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "BATON_CACHE_KEY"},
+            "KUBECONFIG": str(cluster.kubeconfig),
+            "BATON_FLOW_RUN_NAME": name,
+            "BATON_FLOW_RUN_NAMESPACE": namespace,
+            "BATON_FLOW_RUN_UID": uid,
+            "BATON_ENTRYPOINT": entrypoint,
+            "BATON_ATTEMPT": "1",
+            "BATON_CACHE_DIR": str(tmp_path / "unused-local-cache"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done, run_status(cluster, namespace, name)["taskRuns"]["counts"]
+
+
+def cache_entries(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
+    return list(
+        cluster.get_json("configmaps", "-n", namespace, "-l", "baton.dev/cache=true")["items"]
+    )
+
+
+def plant(cluster: Cluster, namespace: str, name: str, payload: bytes) -> None:
+    """What any runner pod of the namespace may do: patch a cache ConfigMap."""
+    patch = {
+        "metadata": {"annotations": {"baton.dev/serializer": "pickle"}},
+        "binaryData": {"payload": base64.b64encode(payload).decode()},
+    }
+    cluster.kubectl(
+        "patch", "configmap", name, "-n", namespace, "--type=merge", "-p", json.dumps(patch)
+    )
+
+
+def test_a_planted_pickle_cache_entry_is_refused_and_not_executed(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Without an integrity key the cache is JSON only: a pickle planted over the
+    victim's entry is refused with a warning, the task runs, the payload never runs."""
+    apply(crds, namespace, flow(entrypoint="tenant_flows.py:victim"))
+    _, counts = run_flow(crds, namespace, "v1", "tenant_flows.py:victim", tmp_path)
+    assert counts == {"Completed": 1}
+    [entry] = cache_entries(crds, namespace)
+    assert entry["metadata"]["annotations"]["baton.dev/serializer"] == "json"
+    marker = tmp_path / "pwned"
+    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(Payload(marker)))
+
+    done, counts = run_flow(crds, namespace, "v2", "tenant_flows.py:victim", tmp_path)
+    assert "refusing task cache entry " + entry["metadata"]["name"] in done.stderr
+    assert "no cache integrity key" in done.stderr
+    assert counts == {"Completed": 1}  # a miss: the task ran
+    assert not marker.exists()
+
+
+def test_a_forged_entry_fails_the_identity_key_and_identities_do_not_share_entries(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """With BATON_CACHE_KEY, pickles are cached (signed); a payload planted over the
+    signed entry is refused, and another key (another identity) never reads it."""
+    apply(crds, namespace, flow(entrypoint="tenant_flows.py:pickled_victim"))
+    entrypoint = "tenant_flows.py:pickled_victim"
+    victim_key = {"BATON_CACHE_KEY": "victim-identity-key"}
+    _, counts = run_flow(crds, namespace, "p1", entrypoint, tmp_path, **victim_key)
+    assert counts == {"Completed": 1}
+    _, counts = run_flow(crds, namespace, "p2", entrypoint, tmp_path, **victim_key)
+    assert counts == {"Cached": 1}  # a pickle, read back because its signature holds
+    [entry] = cache_entries(crds, namespace)
+    assert entry["metadata"]["annotations"]["baton.dev/serializer"] == "pickle"
+    assert "victim-identity-key" not in json.dumps(entry)
+
+    marker = tmp_path / "pwned"
+    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(Payload(marker)))
+    done, counts = run_flow(crds, namespace, "p3", entrypoint, tmp_path, **victim_key)
+    assert "refusing task cache entry " + entry["metadata"]["name"] in done.stderr
+    assert "signature does not match" in done.stderr
+    assert counts == {"Completed": 1}
+    assert not marker.exists()
+
+    # Another identity (its own key) has entries of its own and never reads the victim's.
+    other = {"BATON_CACHE_KEY": "other-identity-key"}
+    _, counts = run_flow(crds, namespace, "o1", entrypoint, tmp_path, **other)
+    assert counts == {"Completed": 1}
+    assert len(cache_entries(crds, namespace)) == 2
+    # No key at all: the tuple is not cached (pickle needs a key), and the run completes.
+    done, counts = run_flow(crds, namespace, "n1", entrypoint, tmp_path)
+    assert counts == {"Completed": 1} and "The result was not cached" in done.stderr
+    assert len(cache_entries(crds, namespace)) == 2
+    assert not marker.exists()
