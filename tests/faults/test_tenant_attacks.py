@@ -270,3 +270,56 @@ def test_a_forged_entry_fails_the_identity_key_and_identities_do_not_share_entri
     assert counts == {"Completed": 1} and "The result was not cached" in done.stderr
     assert len(cache_entries(crds, namespace)) == 2
     assert not marker.exists()
+
+
+# --- entrypoints -------------------------------------------------------------------------
+
+ESCAPES = ("../outside/evil.py:main", "{outside}/evil.py:main", "link/evil.py:main")
+
+
+@pytest.mark.parametrize("entrypoint", ["../../etc/x.py:main", "/abs/path.py:main", "a/..:m"])
+def test_an_entrypoint_outside_the_code_root_is_refused_at_admission(
+    crds: Cluster, namespace: str, entrypoint: str
+) -> None:
+    message = refusal(crds, namespace, flow("escape", entrypoint=entrypoint))
+    assert "entrypoint must be relative to the code root" in message, message
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_an_entrypoint_outside_the_code_root_is_refused_before_import(
+    crds: Cluster, namespace: str, tmp_path: Path, escape: str
+) -> None:
+    """The runtime (a pod, or a process worker's child) refuses a path out of its code
+    root — by '..', absolute, or through a symlink — without importing it: the module
+    would write a marker on import."""
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    marker = tmp_path / "imported"
+    (outside / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('x')\n")
+    (root / "link").symlink_to(outside)
+    entrypoint = escape.format(outside=outside)
+    apply(crds, namespace, {**flow_run("escape"), "spec": {"flowRef": {"name": "f"}}})
+    uid = crds.get_json("flowrun", "escape", "-n", namespace)["metadata"]["uid"]
+    done = subprocess.run(
+        [sys.executable, "-m", "baton.cli", "execute"],
+        cwd=root,
+        env={
+            **os.environ,
+            "KUBECONFIG": str(crds.kubeconfig),
+            "BATON_FLOW_RUN_NAME": "escape",
+            "BATON_FLOW_RUN_NAMESPACE": namespace,
+            "BATON_FLOW_RUN_UID": uid,
+            "BATON_ENTRYPOINT": entrypoint,
+            "BATON_ATTEMPT": "1",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode != 0
+    runtime = run_status(crds, namespace, "escape")["runtime"]
+    assert runtime["state"] == "Failed"
+    assert "code root" in runtime["message"], runtime["message"]
+    assert not marker.exists()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from baton.resources._base import (
     AGE,
@@ -14,11 +15,29 @@ from baton.resources._base import (
     PrinterColumn,
     Resource,
     ResourceKind,
+    cel,
     free_form,
+    schema_extra,
 )
 
 #: ``path/to/file.py:func`` or ``package.module:func``.
 ENTRYPOINT_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
+#: A path entrypoint stays inside the code root: no leading ``/``, no ``..`` segment.
+ENTRYPOINT_ESCAPES = r"^/|(^|/)[.][.](/|:)"
+ENTRYPOINT_RULE = cel(
+    f"!self.matches('{ENTRYPOINT_ESCAPES}')",
+    "entrypoint must be relative to the code root: no leading '/' and no '..'",
+)
+
+
+def entrypoint_problem(entrypoint: str) -> str | None:
+    """Why ``entrypoint`` may not be loaded (the CRD's rule, for the CLI and runtime)."""
+    if re.search(ENTRYPOINT_ESCAPES, entrypoint):
+        return (
+            f"entrypoint {entrypoint!r} must be relative to the code root: "
+            "no leading '/' and no '..'"
+        )
+    return None
 
 
 class PullPolicy(StrEnum):
@@ -58,8 +77,18 @@ class FlowSpec(Model):
         description="The flow function: `path/to/file.py:func` or `package.module:func`.",
         pattern=ENTRYPOINT_PATTERN,
         max_length=1024,
+        json_schema_extra=schema_extra(validations=[ENTRYPOINT_RULE]),
     )
     source: FlowSource | None = Field(default=None, description="Code source other than the image.")
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _inside_code_root(cls, value: str) -> str:
+        problem = entrypoint_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     parameter_schema: FreeForm = free_form(
         "JSON Schema of the flow's parameters (`baton flow schema` generates it). Runs whose "
         "parameters do not match fail before any Job is created.",
