@@ -160,13 +160,14 @@ def test_a_field_the_pool_allows_still_reaches_the_job(
 
 
 class Payload:
-    """What a hostile flow plants: unpickling it writes ``marker`` (proof of execution)."""
+    """What a hostile flow plants: unpickling it writes ``marker`` (proof of execution)
+    and yields ``result``, a value the victim's task would accept."""
 
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
+    def __init__(self, marker: Path, result: str) -> None:
+        self.marker, self.result = marker, result
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
-        return (exec, (f"open({str(self.marker)!r}, 'w').write('pwned')",))
+        return (eval, (f"(open({str(self.marker)!r}, 'w').write('pwned'), {self.result})[1]",))
 
 
 def run_flow(
@@ -227,9 +228,11 @@ def test_a_planted_pickle_cache_entry_is_refused_and_not_executed(
     [entry] = cache_entries(crds, namespace)
     assert entry["metadata"]["annotations"]["baton.dev/serializer"] == "json"
     marker = tmp_path / "pwned"
-    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(Payload(marker)))
+    payload = Payload(marker, "{'day': 'x', 'rows': 99}")
+    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(payload))
 
     done, counts = run_flow(crds, namespace, "v2", "tenant_flows.py:victim", tmp_path)
+    assert not marker.exists(), "the planted pickle ran"
     assert "refusing task cache entry " + entry["metadata"]["name"] in done.stderr
     assert "no cache integrity key" in done.stderr
     assert counts == {"Completed": 1}  # a miss: the task ran
@@ -253,8 +256,10 @@ def test_a_forged_entry_fails_the_identity_key_and_identities_do_not_share_entri
     assert "victim-identity-key" not in json.dumps(entry)
 
     marker = tmp_path / "pwned"
-    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(Payload(marker)))
+    payload = Payload(marker, "('x', 99)")
+    plant(crds, namespace, entry["metadata"]["name"], pickle.dumps(payload))
     done, counts = run_flow(crds, namespace, "p3", entrypoint, tmp_path, **victim_key)
+    assert not marker.exists(), "the planted pickle ran"
     assert "refusing task cache entry " + entry["metadata"]["name"] in done.stderr
     assert "signature does not match" in done.stderr
     assert counts == {"Completed": 1}
