@@ -328,3 +328,84 @@ def test_an_entrypoint_outside_the_code_root_is_refused_before_import(
     assert runtime["state"] == "Failed"
     assert "code root" in runtime["message"], runtime["message"]
     assert not marker.exists()
+
+
+# --- code from a ConfigMap: pinned by digest in the Flow ---------------------------------
+
+CODE = """
+from baton import flow
+
+
+@flow
+def hello() -> int:
+    return 7
+"""
+
+
+def test_a_rewritten_source_config_map_is_refused_before_import(
+    operator: OperatorProcess, crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """A flow pod may write ConfigMaps (the task cache), so it may rewrite a Flow's
+    source.configMap; the Flow pins the digest and the runtime refuses changed code
+    without importing it. The untouched code runs."""
+    from baton.resources.flow import source_digest  # noqa: PLC0415
+
+    files = {"hello.py": CODE}
+    crds.kubectl("create", "configmap", "code", "-n", namespace, f"--from-literal=hello.py={CODE}")
+    digest = source_digest({k: v.encode() for k, v in files.items()})
+    apply(
+        crds,
+        namespace,
+        flow(entrypoint="hello.py:hello", source={"configMap": {"name": "code", "sha256": digest}}),
+        pool(),
+        deployment(),
+    )
+    marker = tmp_path / "imported"
+    hostile = CODE + f"\nopen({str(marker)!r}, 'w').write('x')\n"
+
+    def kubelet(run: str) -> subprocess.CompletedProcess[str]:
+        """kubelet: mount the ConfigMap as files and run the Job's command in them."""
+        apply(crds, namespace, flow_run(run))
+        job = wait_for(lambda: next(iter(jobs_of(crds, namespace, run)), None), what="a Job")
+        mount = tmp_path / run
+        mount.mkdir()
+        data = crds.get_json("configmap", "code", "-n", namespace)["data"]
+        for name, content in data.items():
+            (mount / name).write_text(content)
+        env = {
+            e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+        return subprocess.run(
+            [sys.executable, "-m", "baton.cli", "execute"],
+            cwd=mount,
+            env={**os.environ, **env, "KUBECONFIG": str(crds.kubeconfig)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert kubelet("honest").returncode == 0
+    assert run_status(crds, namespace, "honest")["runtime"]["state"] == "Completed"
+    # A flow pod's rights (the runner Role may patch ConfigMaps) rewrite the code.
+    crds.kubectl(
+        "patch",
+        "configmap",
+        "code",
+        "-n",
+        namespace,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"hello.py": hostile}}),
+    )
+    done = kubelet("rewritten")
+    assert done.returncode != 0
+    assert not marker.exists(), "the rewritten code was imported"
+    runtime = run_status(crds, namespace, "rewritten")["runtime"]
+    assert runtime["state"] == "Failed" and "source.configMap.sha256" in runtime["message"]
+
+
+def jobs_of(cluster: Cluster, namespace: str, run: str) -> list[dict[str, Any]]:
+    return [
+        j for j in jobs(cluster, namespace) if j["metadata"]["ownerReferences"][0]["name"] == run
+    ]

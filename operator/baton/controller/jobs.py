@@ -86,6 +86,8 @@ def run_environment(
         env["BATON_PARAMETERS"] = encoded
     if run.spec.scheduled_time:
         env["BATON_SCHEDULED_TIME"] = run.spec.scheduled_time.isoformat()
+    if flow.spec.source and flow.spec.source.config_map:
+        env["BATON_SOURCE_SHA256"] = flow.spec.source.config_map.sha256
     return [{"name": k, "value": v} for k, v in env.items()]
 
 

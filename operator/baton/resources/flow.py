@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 
 from pydantic import Field, field_validator
 
@@ -47,11 +50,41 @@ class PullPolicy(StrEnum):
 
 
 class ConfigMapSource(Model):
-    """Flow code shipped in a ConfigMap (quick starts; production code belongs in the image)."""
+    """Flow code shipped in a ConfigMap (quick starts; production code belongs in the image).
+
+    Every flow pod of the namespace may write ConfigMaps (the task cache), so the code's
+    digest is pinned here, in the Flow, which flow pods cannot change: the runtime
+    refuses to import files whose digest differs.
+    """
 
     name: str = Field(
         description="ConfigMap in the Flow's namespace holding the code files.", min_length=1
     )
+    sha256: str = Field(
+        description="SHA-256 of the ConfigMap's files (baton.resources.flow.source_digest: "
+        "each key, sorted, with its length-prefixed content). The runtime refuses to "
+        "import code that does not match.",
+        pattern="^[0-9a-f]{64}$",
+    )
+
+
+def source_digest(files: Mapping[str, bytes]) -> str:
+    """The digest ``ConfigMapSource.sha256`` pins: the files' names and contents."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        content = files[name]
+        digest.update(name.encode() + b"\0" + len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+def directory_files(directory: str | Path) -> dict[str, bytes]:
+    """The files of a mounted ConfigMap (its ``..data`` bookkeeping left out)."""
+    root = Path(directory)
+    return {
+        entry.name: entry.read_bytes()
+        for entry in root.iterdir()
+        if not entry.name.startswith("..") and entry.is_file()
+    }
 
 
 class FlowSource(Model):
@@ -140,4 +173,7 @@ __all__ = [
     "FlowSpec",
     "FlowStatus",
     "PullPolicy",
+    "directory_files",
+    "entrypoint_problem",
+    "source_digest",
 ]
