@@ -30,9 +30,6 @@ def test_the_default_pool_allows_only_resources_deadlines_and_pull_policy() -> N
 
 
 def test_identity_and_privilege_are_refused_whatever_the_pool_allows() -> None:
-    everything = [
-        v for v in WorkPoolSpec.model_fields["allowed_job_variables"].annotation.__args__[0]
-    ]  # type: ignore[union-attr]
     problems = refused(
         {
             "serviceAccountName": "admin",
