@@ -9,12 +9,14 @@ with the pod's environment) and says so. docs/security.md names these tests.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import pickle
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -409,3 +411,61 @@ def jobs_of(cluster: Cluster, namespace: str, run: str) -> list[dict[str, Any]]:
     return [
         j for j in jobs(cluster, namespace) if j["metadata"]["ownerReferences"][0]["name"] == run
     ]
+
+
+# --- a healthy victim next door ----------------------------------------------------------
+
+
+def test_a_victim_in_another_namespace_keeps_its_schedule_during_the_attacks(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """One operator serves the attacker's namespace and a victim's. While the attacker
+    churns Deployments whose jobVariables are refused (CEL and pool), flips its pool's
+    allowedJobVariables (each flip re-plans its Deployments) and starts runs that fail,
+    the victim's 5-second interval gets every FlowRun, exactly once, within 1 s of its
+    fire time (creationTimestamp has 1 s resolution)."""
+    victim_ns = f"{namespace}-victim"
+    crds.kubectl("create", "namespace", victim_ns)
+    operator = OperatorProcess(crds, namespace, tmp_path, also=(victim_ns,))
+    operator.start()
+    try:
+        apply(crds, victim_ns, flow(), pool(), deployment("victim", schedules=[{"interval": 5}]))
+        apply(crds, namespace, flow(), pool())
+        hostile = {"nodeSelector": {"a": "b"}, "env": [{"name": "X", "value": "y"}]}
+        started = time.monotonic()
+        round_ = 0
+        while time.monotonic() - started < 30:
+            apply(
+                crds,
+                namespace,
+                pool(allowedJobVariables=["env"] if round_ % 2 else ["nodeSelector"]),
+                *[
+                    deployment(f"h{i}", jobVariables=hostile, schedules=[{"interval": 1}])
+                    for i in range(10)
+                ],
+                *[flow_run(f"h{i}-r{round_}", f"h{i}") for i in range(10)],
+            )
+            refusal(crds, namespace, deployment("sa", jobVariables={"serviceAccountName": "x"}))
+            round_ += 1
+        victims = crds.get_json("flowruns", "-n", victim_ns)["items"]
+        skews = {
+            r["metadata"]["name"]: (
+                _time(r["metadata"]["creationTimestamp"]) - _time(r["spec"]["scheduledTime"])
+            )
+            for r in victims
+        }
+        fires = sorted(_time(r["spec"]["scheduledTime"]) for r in victims)
+        assert len(fires) >= 5, skews
+        assert len(set(fires)) == len(fires)  # exactly once
+        assert all(b - a == 5 for a, b in itertools.pairwise(fires)), fires  # none lost
+        assert max(skews.values()) <= 1, skews
+        print(f"victim: {len(fires)} runs, worst skew {max(skews.values()):.0f} s")  # figures
+        assert jobs(crds, namespace) == []  # no hostile run got a Job
+    finally:
+        operator.stop()
+        crds.kubectl("delete", "namespace", victim_ns, "--wait=false", check=False)
+    assert "Traceback" not in operator.logs(), operator.logs()[-5000:]
+
+
+def _time(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
