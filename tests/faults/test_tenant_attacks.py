@@ -22,7 +22,11 @@ from typing import Any
 
 import pytest
 from fault_support import FLOWS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from baton.resources import JobTemplate
+from baton.resources.job_template import JobVariable, refused_job_variables
 from clusterkit import Cluster, OperatorProcess
 from kube_helpers import (
     apply,
@@ -469,3 +473,97 @@ def test_a_victim_in_another_namespace_keeps_its_schedule_during_the_attacks(
 
 def _time(stamp: str) -> float:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+# --- generated jobVariables against generated pools -------------------------------------
+
+VARIABLE_VALUES: dict[str, list[Any]] = {
+    "serviceAccountName": ["admin"],
+    "securityContext": [{"privileged": True}, {"runAsUser": 0}],
+    "podSecurityContext": [{"runAsUser": 0}],
+    "volumes": [
+        [{"name": "h", "hostPath": {"path": "/"}}],
+        [{"name": "e", "emptyDir": {}}],
+    ],
+    "volumeMounts": [[{"name": "e", "mountPath": "/data"}]],
+    "env": [[{"name": "A", "value": "1"}], [{"name": "BATON_ATTEMPT", "value": "9"}]],
+    "envFrom": [[{"secretRef": {"name": "s"}}]],
+    "resources": [{"limits": {"memory": "1Gi"}}],
+    "nodeSelector": [{"disk": "ssd"}],
+    "tolerations": [[{"operator": "Exists"}]],
+    "labels": [{"team": "x"}],
+    "annotations": [{"a": "b"}],
+    "priorityClassName": ["high"],
+    "imagePullPolicy": ["Always"],
+    "ttlSecondsAfterFinished": [60],
+    "activeDeadlineSeconds": [30],
+    "imagePullSecrets": [["pull"]],
+}
+job_variables = st.dictionaries(
+    st.sampled_from(sorted(VARIABLE_VALUES)), st.just(None), max_size=4
+).flatmap(
+    lambda keys: st.fixed_dictionaries({k: st.sampled_from(VARIABLE_VALUES[k]) for k in keys})
+)
+allowed_lists = st.one_of(
+    st.none(), st.lists(st.sampled_from([str(v) for v in JobVariable]), unique=True, max_size=6)
+)
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(variables=job_variables, allowed=allowed_lists, index=st.integers(0, 10**9))
+def test_generated_job_variables_get_the_verdict_the_rules_give(
+    operator: OperatorProcess,
+    crds: Cluster,
+    namespace: str,
+    variables: dict[str, Any],
+    allowed: list[str] | None,
+    index: int,
+) -> None:
+    """Random jobVariables against a random allowedJobVariables: refused at admission
+    exactly when no pool may allow them, otherwise the Deployment's Ready condition (read
+    at its observedGeneration) says JobVariablesRefused exactly when the pool's rules do."""
+    pool_name, name = f"p-{index}", f"d-{index}"
+    apply(
+        crds,
+        namespace,
+        flow(),
+        pool(pool_name, **({} if allowed is None else {"allowedJobVariables": allowed})),
+    )
+    # The pool's status is written after the operator handled its event (the scheduler
+    # sees it first): from then on, its Deployments are planned against it.
+    wait_for(
+        lambda: (
+            (p := crds.get_json("workpools.baton.dev", pool_name, "-n", namespace))
+            .get("status", {})
+            .get("observedGeneration")
+            == p["metadata"]["generation"]
+        ),
+        what=f"{pool_name} observed",
+    )
+    body = deployment(name, jobVariables=variables, workPoolRef={"name": pool_name})
+    done = crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(body), check=False)
+    template = JobTemplate.model_validate(variables)
+    everything = refused_job_variables(template, [str(v) for v in JobVariable])
+    if done.returncode != 0:
+        assert everything, done.stderr  # refused only for what no pool may allow
+        assert "WorkPool owner" in done.stderr or "Baton sets" in done.stderr, done.stderr
+        return
+    assert not everything, f"admitted {variables}"
+    stored = crds.get_json("deployments.baton.dev", name, "-n", namespace)
+    spec = crds.get_json("workpools.baton.dev", pool_name, "-n", namespace)["spec"]
+    expected = refused_job_variables(template, spec["allowedJobVariables"])
+    condition = wait_for(
+        lambda: (
+            (c := ready(crds, namespace, name)).get("observedGeneration")
+            == stored["metadata"]["generation"]
+            and c
+        ),
+        what=f"{name} Ready at its generation",
+    )
+    assert (condition["reason"] == "JobVariablesRefused") == bool(expected), (condition, expected)
+    assert (condition["status"] == "False") == bool(expected), condition
