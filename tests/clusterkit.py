@@ -59,9 +59,13 @@ class NodeCluster:
 class OperatorProcess:
     """``baton operator`` as a real subprocess against the test cluster."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+    def __init__(
+        self, cluster: Cluster, namespace: str, log_dir: Path, *, also: tuple[str, ...] = ()
+    ) -> None:
         self.cluster = cluster
         self.namespace = namespace
+        #: More namespaces the same operator watches (a tenant next to the test's).
+        self.also = also
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         #: Short grace periods so lifecycle tests finish quickly (production: 15/30/120 s).
@@ -81,6 +85,7 @@ class OperatorProcess:
             "operator",
             "-n",
             self.namespace,
+            *[arg for other in self.also for arg in ("-n", other)],
             f"--liveness=http://127.0.0.1:{port}/healthz",
         ]
         with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:

@@ -3,6 +3,22 @@
 Inside a Job the local filesystem dies with the pod, so the runtime swaps the SDK's
 cache store for this one. Records carry their expiry in an annotation; expired ones
 are deleted when read and, in bulk, by ``delete_expired`` at the start of every run.
+
+Every runner pod of the namespace may write these ConfigMaps, so what is read back is
+untrusted: unpickling it would run whatever another flow planted. Two rules follow.
+
+* **Without an integrity key** the store keeps JSON only (``accepts_pickle`` is false:
+  the engine caches plain JSON values as JSON and does not cache the rest) and refuses
+  to read a record that is not JSON. JSON is data; the worst a planted record does is
+  supply a wrong value of a JSON type.
+* **With a key** (``BATON_CACHE_KEY``, which the WorkPool owner gives the pods of one
+  identity from a Secret, or a process worker's environment), records are signed with
+  HMAC-SHA256 over everything read back and live under names derived from the key, so
+  each identity has its own cache; a record whose signature does not verify is
+  refused, pickle included. The key never leaves the process: not in the ConfigMap,
+  not in a log line.
+
+A refused record is a cache miss with a warning naming it; the task runs.
 """
 
 from __future__ import annotations
@@ -10,7 +26,9 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import hmac
 import logging
+import os
 from datetime import datetime
 
 from baton._engine.cache_store import CacheRecord
@@ -22,23 +40,74 @@ LABELS = {"app.kubernetes.io/managed-by": "baton", "baton.dev/cache": "true"}
 EXPIRES = "baton.dev/expires-at"
 CREATED = "baton.dev/created-at"
 SERIALIZER = "baton.dev/serializer"
+SIGNATURE = "baton.dev/signature"
+#: The environment variable holding an identity's cache integrity key.
+KEY_ENV = "BATON_CACHE_KEY"
 #: ConfigMaps hold at most 1 MiB; a larger value is simply not cached (logged).
 MAX_PAYLOAD = 900_000
 
 
-def config_map_name(key: str) -> str:
-    return f"baton-cache-{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+def config_map_name(key: str, scope: str = "") -> str:
+    """The record's name; ``scope`` (from the integrity key) separates identities."""
+    return f"baton-cache-{hashlib.sha256((scope + key).encode()).hexdigest()[:40]}"
+
+
+def integrity_key_from_env(env: dict[str, str] | None = None) -> bytes | None:
+    value = (env if env is not None else os.environ).get(KEY_ENV, "")
+    return value.encode() if value else None
 
 
 class ConfigMapCacheStore:
-    """``CacheStore`` backed by ConfigMaps in one namespace."""
+    """``CacheStore`` backed by ConfigMaps in one namespace (see the module docstring)."""
 
-    def __init__(self, client: KubeClient, namespace: str) -> None:
+    def __init__(
+        self, client: KubeClient, namespace: str, *, integrity_key: bytes | None = None
+    ) -> None:
         self._client = client
         self._namespace = namespace
+        self._key = integrity_key
+        self._scope = (
+            hmac.new(integrity_key, b"baton-cache-scope", hashlib.sha256).hexdigest()[:16]
+            if integrity_key
+            else ""
+        )
+
+    @property
+    def accepts_pickle(self) -> bool:
+        return self._key is not None
+
+    def _name(self, key: str) -> str:
+        return config_map_name(key, self._scope)
+
+    def _signature(self, name: str, record: CacheRecord, annotations: dict[str, str]) -> str:
+        assert self._key is not None
+        signed = [
+            name,
+            record.key,
+            record.serializer,
+            annotations.get(CREATED, ""),
+            annotations.get(EXPIRES, ""),
+        ]
+        message = "\0".join(signed).encode() + b"\0" + record.payload
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _refusal(self, name: str, record: CacheRecord, annotations: dict[str, str]) -> str | None:
+        """Why the record must not be used, or None when it may be."""
+        if self._key is None:
+            if record.serializer != "json":
+                return (
+                    f"it is a {record.serializer} record and this run has no cache integrity "
+                    f"key ({KEY_ENV}): only JSON is read from a cache other identities can write"
+                )
+            return None
+        if not hmac.compare_digest(
+            annotations.get(SIGNATURE, ""), self._signature(name, record, annotations)
+        ):
+            return "its signature does not match this identity's cache key"
+        return None
 
     def get(self, key: str, *, now: datetime) -> CacheRecord | None:
-        name = config_map_name(key)
+        name = self._name(key)
         try:
             body = self._client.get(CONFIGMAPS, name, self._namespace)
         except NotFound:
@@ -48,14 +117,24 @@ class ConfigMapCacheStore:
             return None
         annotations = body.get("metadata", {}).get("annotations") or {}
         expires = annotations.get(EXPIRES)
-        record = CacheRecord(
-            key=(body.get("data") or {}).get("key", ""),
-            payload=base64.b64decode((body.get("binaryData") or {}).get("payload", "")),
-            serializer="json" if annotations.get(SERIALIZER) == "json" else "pickle",
-            created_at=datetime.fromisoformat(annotations.get(CREATED, now.isoformat())),
-            expires_at=datetime.fromisoformat(expires) if expires else None,
-        )
+        try:
+            record = CacheRecord(
+                key=(body.get("data") or {}).get("key", ""),
+                payload=base64.b64decode((body.get("binaryData") or {}).get("payload", "")),
+                serializer="json" if annotations.get(SERIALIZER) == "json" else "pickle",
+                created_at=datetime.fromisoformat(annotations.get(CREATED, now.isoformat())),
+                expires_at=datetime.fromisoformat(expires) if expires else None,
+            )
+        except (ValueError, TypeError) as error:
+            logger.warning(
+                "refusing task cache entry %s: unreadable (%s); the task runs", name, error
+            )
+            return None
         if record.key != key:
+            return None
+        refusal = self._refusal(name, record, annotations)
+        if refusal:
+            logger.warning("refusing task cache entry %s: %s; the task runs", name, refusal)
             return None
         if record.is_expired(now):
             self._delete(name)
@@ -70,14 +149,24 @@ class ConfigMapCacheStore:
                 len(record.payload),
             )
             return
+        if record.serializer != "json" and self._key is None:
+            logger.warning(
+                "not caching a %s record without a cache integrity key (%s)",
+                record.serializer,
+                KEY_ENV,
+            )
+            return
+        name = self._name(record.key)
         annotations = {CREATED: record.created_at.isoformat(), SERIALIZER: record.serializer}
         if record.expires_at:
             annotations[EXPIRES] = record.expires_at.isoformat()
+        if self._key is not None:
+            annotations[SIGNATURE] = self._signature(name, record, annotations)
         body = {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
-                "name": config_map_name(record.key),
+                "name": name,
                 "namespace": self._namespace,
                 "labels": LABELS,
                 "annotations": annotations,
@@ -90,7 +179,7 @@ class ConfigMapCacheStore:
         except AlreadyExists:
             self._client.patch(
                 CONFIGMAPS,
-                config_map_name(record.key),
+                name,
                 self._namespace,
                 {
                     "metadata": {"annotations": annotations},

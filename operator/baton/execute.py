@@ -39,6 +39,8 @@ class RunIdentity:
     attempt: int
     parameters: dict[str, Any] | None
     scheduled_time: datetime | None
+    #: The Flow's pinned code digest when its code is mounted from a ConfigMap.
+    source_sha256: str = ""
 
     @classmethod
     def from_env(cls, env: dict[str, str]) -> RunIdentity:
@@ -59,6 +61,7 @@ class RunIdentity:
             attempt=int(env.get("BATON_ATTEMPT", "1")),
             parameters=json.loads(raw) if raw else None,
             scheduled_time=datetime.fromisoformat(scheduled) if scheduled else None,
+            source_sha256=env.get("BATON_SOURCE_SHA256", ""),
         )
 
 
@@ -114,15 +117,35 @@ def read_parameters(client: KubeClient, name: str, namespace: str) -> dict[str, 
     return {**defaults, **(spec.get("parameters") or {})}
 
 
+def source_mismatch(pinned: str, directory: Path) -> str | None:
+    """Why the mounted code must not be imported: its digest is not the Flow's."""
+    if not pinned:
+        return None
+    from baton.resources.flow import directory_files, source_digest  # noqa: PLC0415
+
+    found = source_digest(directory_files(directory))
+    if found == pinned:
+        return None
+    return (
+        f"the flow's code in {directory} does not match the Flow's source.configMap.sha256 "
+        f"(pinned {pinned[:12]}, found {found[:12]}): the ConfigMap was changed; "
+        "nothing was imported"
+    )
+
+
 def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> int:
     from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
     from baton._engine.flow_engine import run_flow  # noqa: PLC0415
     from baton.cli.loading import load_flow  # noqa: PLC0415
-    from baton.cluster_cache import ConfigMapCacheStore  # noqa: PLC0415
+    from baton.cluster_cache import ConfigMapCacheStore, integrity_key_from_env  # noqa: PLC0415
 
     parameters = identity.parameters
     if parameters is None:  # too large for the environment: read them from the API
         parameters = read_parameters(client, identity.name, identity.namespace)
+    problem = source_mismatch(identity.source_sha256, Path.cwd())
+    if problem:
+        reporter.report_final("Failed", problem, PermissionError(problem))
+        return EXIT_FAILED
     try:
         flow = load_flow(identity.entrypoint, base=Path.cwd())
     except Exception as error:
@@ -134,7 +157,7 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
         message = f"entrypoint {identity.entrypoint!r} is not a @flow"
         reporter.report_final("Failed", message, TypeError(message))
         return EXIT_FAILED
-    store = ConfigMapCacheStore(client, identity.namespace)
+    store = ConfigMapCacheStore(client, identity.namespace, integrity_key=integrity_key_from_env())
     store.delete_expired(now=datetime.now(UTC))
     set_cache_store(store)
     started = time.monotonic()

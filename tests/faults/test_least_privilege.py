@@ -97,7 +97,7 @@ def test_a_secret_reaches_the_flow_and_nowhere_else(
         crds,
         namespace,
         flow("uses", entrypoint="fault_flows.py:uses_secret"),
-        pool("default"),
+        pool("default", allowedJobVariables=["env"]),
         pool("procs", type="process"),
         deployment("d", "uses", jobVariables={"env": [SECRET_ENV]}, parameters={"user": "etl"}),
     )

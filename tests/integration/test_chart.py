@@ -138,8 +138,8 @@ def test_non_default_values_render_and_apply_server_side(crds: Cluster, namespac
             "ServiceAccount": 3,  # operator + a runner in each namespace
             "ClusterRole": 1,
             "ClusterRoleBinding": 1,
-            "Role": 2,
-            "RoleBinding": 2,
+            "Role": 4,  # runner and operator, in each of the two watched namespaces
+            "RoleBinding": 4,
             "Service": 1,
             "Deployment": 1,
             "PodDisruptionBudget": 1,
@@ -173,11 +173,29 @@ def test_non_default_values_render_and_apply_server_side(crds: Cluster, namespac
             pool = find(docs, "WorkPool", ns)
             assert pool["spec"]["jobTemplate"]["serviceAccountName"] == "acme-flows"
             assert pool["spec"]["concurrencyLimit"] == 3
-            role_binding = find(docs, "RoleBinding", ns)
-            assert role_binding["subjects"] == [
+            bindings = {
+                b["subjects"][0]["name"]: b
+                for b in docs
+                if b["kind"] == "RoleBinding" and b["metadata"]["namespace"] == ns
+            }
+            assert bindings["acme-flows"]["subjects"] == [
                 {"kind": "ServiceAccount", "name": "acme-flows", "namespace": ns}
             ]
-            assert role_binding["roleRef"]["name"] == find(docs, "Role", ns)["metadata"]["name"]
+            # Watched namespaces: the operator's namespaced rights are a Role there.
+            assert bindings["acme-operator"]["subjects"] == [
+                {"kind": "ServiceAccount", "name": "acme-operator", "namespace": namespace}
+            ]
+            roles = {d["metadata"]["name"] for d in docs if d["kind"] == "Role"}
+            assert {b["roleRef"]["name"] for b in bindings.values()} <= roles
+            operator_role = next(
+                d
+                for d in docs
+                if d["kind"] == "Role"
+                and d["metadata"]["namespace"] == ns
+                and d["metadata"]["name"] == bindings["acme-operator"]["roleRef"]["name"]
+            )
+            assert any("jobs" in r["resources"] for r in operator_role["rules"])
+        assert not any("jobs" in r["resources"] for r in rules)
         monitor = find(docs, "ServiceMonitor")
         service = find(docs, "Service")
         assert monitor["spec"]["endpoints"][0]["port"] == service["spec"]["ports"][0]["name"]
@@ -251,8 +269,8 @@ def test_install_creates_every_object(crds: Cluster, installed: Installed) -> No
         "ServiceAccount": 3,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 2,
-        "RoleBinding": 2,
+        "Role": 3,  # the runner's in two namespaces, the operator's in the watched one
+        "RoleBinding": 3,
         "Service": 1,
         "Deployment": 1,
         "WorkPool": 2,
@@ -282,26 +300,41 @@ def test_install_creates_every_object(crds: Cluster, installed: Installed) -> No
     )
 
 
+# The release watches {namespace} only (operator.watchNamespaces): its rights on
+# namespaced objects are a Role there, so it creates Jobs nowhere else.
 OPERATOR_MAY = [
-    ("watch", "flowruns.baton.dev", "--all-namespaces"),
-    ("list", "flows.baton.dev", "--all-namespaces"),
-    ("watch", "workpools.baton.dev", "--all-namespaces"),
-    ("watch", "deployments.baton.dev", "--all-namespaces"),
-    ("create", "flowruns.baton.dev", "-n", "{outside}"),
-    ("delete", "flowruns.baton.dev", "-n", "{outside}"),
-    ("patch", "flowruns.baton.dev", "--subresource=status", "-n", "{outside}"),
-    ("patch", "deployments.baton.dev", "--subresource=status", "-n", "{outside}"),
-    ("patch", "workpools.baton.dev", "--subresource=status", "-n", "{outside}"),
-    ("patch", "flows.baton.dev", "--subresource=status", "-n", "{outside}"),
-    ("create", "jobs.batch", "-n", "{outside}"),
-    ("delete", "jobs.batch", "-n", "{outside}"),
-    ("watch", "jobs.batch", "--all-namespaces"),
-    ("watch", "pods", "--all-namespaces"),
-    ("create", "events", "-n", "{outside}"),
+    ("watch", "flowruns.baton.dev", "-n", "{namespace}"),
+    ("list", "flows.baton.dev", "-n", "{namespace}"),
+    ("watch", "workpools.baton.dev", "-n", "{namespace}"),
+    ("watch", "deployments.baton.dev", "-n", "{namespace}"),
+    ("create", "flowruns.baton.dev", "-n", "{namespace}"),
+    ("delete", "flowruns.baton.dev", "-n", "{namespace}"),
+    ("patch", "flowruns.baton.dev", "--subresource=status", "-n", "{namespace}"),
+    ("patch", "deployments.baton.dev", "--subresource=status", "-n", "{namespace}"),
+    ("patch", "workpools.baton.dev", "--subresource=status", "-n", "{namespace}"),
+    ("patch", "flows.baton.dev", "--subresource=status", "-n", "{namespace}"),
+    ("create", "jobs.batch", "-n", "{namespace}"),
+    ("delete", "jobs.batch", "-n", "{namespace}"),
+    ("watch", "jobs.batch", "-n", "{namespace}"),
+    ("watch", "pods", "-n", "{namespace}"),
+    ("create", "events", "-n", "{namespace}"),
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
     ("list", "namespaces"),  # only because operator.watchNamespaces is set
 ]
+#: Outside the watched namespaces (a runner namespace it does not watch, or any other).
+OPERATOR_MAY_NOT_OUTSIDE = [
+    ("create", "jobs.batch", "-n", "{outside}"),
+    ("create", "jobs.batch", "-n", "{other}"),
+    ("delete", "jobs.batch", "-n", "{outside}"),
+    ("create", "flowruns.baton.dev", "-n", "{outside}"),
+    ("patch", "flowruns.baton.dev", "--subresource=status", "-n", "{outside}"),
+    ("create", "events", "-n", "{outside}"),
+    ("watch", "jobs.batch", "--all-namespaces"),
+    ("watch", "pods", "--all-namespaces"),
+    ("watch", "flowruns.baton.dev", "--all-namespaces"),
+]
 OPERATOR_MAY_NOT = [
+    *OPERATOR_MAY_NOT_OUTSIDE,
     ("get", "secrets", "-n", "{namespace}"),
     ("list", "secrets", "--all-namespaces"),
     ("get", "configmaps", "-n", "{outside}"),

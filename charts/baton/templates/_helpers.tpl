@@ -88,3 +88,47 @@ baton.image is "<repository>:<tag>", the tag defaulting to the appVersion.
 {{- define "baton.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
 {{- end }}
+
+{{- /*
+baton.operatorNamespacedRules are the operator's rules on namespaced objects: in a
+ClusterRole when it watches the whole cluster, in a Role per watched namespace when
+operator.watchNamespaces is set (so it creates Jobs nowhere else).
+*/}}
+{{- define "baton.operatorNamespacedRules" }}
+  # kopf watches the four kinds (on.event handlers: it writes no finalizers or
+  # annotations on users' objects, so no patch/update on them).
+  - apiGroups: ["baton.dev"]
+    resources: ["flows", "workpools", "deployments", "flowruns"]
+    verbs: ["get", "list", "watch"]
+  # The scheduler creates one FlowRun per fire time and deletes runs past the
+  # Deployment's history limits.
+  - apiGroups: ["baton.dev"]
+    resources: ["flowruns"]
+    verbs: ["create", "delete"]
+  # Status only, never spec (Argo CD would see drift): Deployment schedule status,
+  # FlowRun states, WorkPool counts, Flow conditions.
+  - apiGroups: ["baton.dev"]
+    resources: ["flows/status", "workpools/status", "deployments/status", "flowruns/status"]
+    verbs: ["get", "patch"]
+  # FlowRuns (owned by their Deployment) and Jobs (owned by their FlowRun) set
+  # blockOwnerDeletion; clusters running the OwnerReferencesPermissionEnforcement
+  # admission plugin require this. There is no such endpoint to call.
+  - apiGroups: ["baton.dev"]
+    resources: ["deployments/finalizers", "flowruns/finalizers"]
+    verbs: ["update"]
+  # The run controller creates one Job per attempt, follows it, deletes it on cancel.
+  # It lists and watches only the ones labelled app.kubernetes.io/managed-by=baton;
+  # RBAC cannot express a label selector, so the verbs cover the namespace
+  # (or, without operator.watchNamespaces, the cluster).
+  - apiGroups: ["batch"]
+    resources: ["jobs"]
+    verbs: ["get", "list", "watch", "create", "delete"]
+  # Pods of those Jobs (same selector): eviction, OOM kill, image pull errors.
+  - apiGroups: [""]
+    resources: ["pods"]
+    verbs: ["get", "list", "watch"]
+  # Events with stable reasons (controller/events.py).
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create"]
+{{- end }}

@@ -8,12 +8,16 @@ expiry) with it. Locally that is ``FileSystemCacheStore`` under
 
 Serialisation happens here too (``serialize``/``deserialize``): pickle by
 default, as Prefect does, or JSON when a task sets ``result_serializer="json"``.
+A store that other identities can write (the cluster's ConfigMaps) says so with
+``accepts_pickle = False``: ``storable_serializer`` then keeps plain JSON values
+as JSON and does not cache the rest, since unpickling is running code.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import pickle
 import tempfile
@@ -32,6 +36,7 @@ __all__ = [
     "get_cache_store",
     "serialize",
     "set_cache_store",
+    "storable_serializer",
 ]
 
 Serializer = Literal["pickle", "json"]
@@ -61,7 +66,11 @@ class CacheRecord:
 
 
 class CacheStore(Protocol):
-    """Persistent storage for cached task results."""
+    """Persistent storage for cached task results.
+
+    A store may also have ``accepts_pickle: bool`` (absent: true): false when what it
+    reads back may have been written by someone else, so a pickle from it is not safe.
+    """
 
     def get(self, key: str, *, now: datetime) -> CacheRecord | None:
         """Return the record for ``key``, or ``None`` if absent or expired at ``now``."""
@@ -82,6 +91,9 @@ class FileSystemCacheStore:
     Args:
         directory: Where to keep records; created on first write.
     """
+
+    #: The files are the user's own (their home directory): pickle is safe to read.
+    accepts_pickle = True
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).expanduser()
@@ -175,3 +187,34 @@ def deserialize(payload: bytes, serializer: Serializer) -> Any:
     if serializer == "json":
         return json.loads(payload)
     return pickle.loads(payload)  # our own cache files
+
+
+#: JSON values nested deeper than this are not treated as plain (and not cached as JSON).
+_MAX_PLAIN_DEPTH = 64
+
+
+def _is_plain_json(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` comes back from a JSON round trip as exactly itself (types too)."""
+    if depth > _MAX_PLAIN_DEPTH:
+        return False
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is list:
+        return all(_is_plain_json(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(k) is str and _is_plain_json(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def storable_serializer(value: Any, requested: Serializer, store: CacheStore) -> Serializer | None:
+    """The serializer to cache ``value`` with in ``store``; ``None``: do not cache it.
+
+    A store that does not accept pickle gets JSON for values that round-trip exactly
+    (a list of dicts of numbers and strings stays one), and nothing for the rest.
+    """
+    if requested == "json" or getattr(store, "accepts_pickle", True):
+        return requested
+    return "json" if _is_plain_json(value) else None

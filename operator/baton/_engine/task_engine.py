@@ -15,7 +15,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from baton._engine.cache_store import CacheRecord, deserialize, get_cache_store, serialize
+from baton._engine.cache_store import (
+    CacheRecord,
+    deserialize,
+    get_cache_store,
+    serialize,
+    storable_serializer,
+)
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRunContext, TaskRun, TaskRunContext, current_tags
 from baton._engine.inputs import resolve_inputs, wait_for_upstream
@@ -300,10 +306,19 @@ class _TaskRunEngine:
         task = self.task
         now = get_clock().now()
         expires: datetime | None = now + task.cache_expiration if task.cache_expiration else None
-        serializer = task.result_serializer
+        store = get_cache_store()
+        requested = task.result_serializer
+        serializer = storable_serializer(state.data, requested, store)
+        if serializer is None:
+            self.logger.warning(
+                "The result was not cached: this cache store is writable by other "
+                "identities, so it keeps only plain JSON values unless an integrity key "
+                "is set (BATON_CACHE_KEY; docs/security.md)"
+            )
+            return
         try:
             payload = serialize(state.data, serializer)
-            get_cache_store().put(CacheRecord(key, payload, serializer, now, expires))
+            store.put(CacheRecord(key, payload, serializer, now, expires))
         except Exception as exc:
             self.logger.warning(
                 "The result could not be cached (%s serializer): %s", serializer, exc

@@ -1,4 +1,9 @@
-"""Load a flow object from an entrypoint string (`path/file.py:func` or `pkg.mod:func`)."""
+"""Load a flow object from an entrypoint string (`path/file.py:func` or `pkg.mod:func`).
+
+A path entrypoint is a file inside the code root (the pod's working directory, a
+process worker's ``--work-dir``): an absolute path, a ``..`` or a symlink leading
+out of it is refused before anything is imported, since importing runs the file.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ import importlib
 import importlib.util
 import sys
 from contextvars import ContextVar
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+
+from baton.resources.flow import entrypoint_problem
 
 # The entrypoint being imported right now, if any. A module-level ``flow.serve(...)`` or
 # ``flow.deploy(...)`` (Prefect's tutorials have one with no ``__main__`` guard) runs
@@ -43,8 +50,11 @@ def _import_attribute(entrypoint: str, base: Path | None) -> Any:
         raise EntrypointError(
             f"entrypoint {entrypoint!r} must look like path/to/file.py:func or package.module:func"
         )
+    problem = entrypoint_problem(entrypoint)
+    if problem:
+        raise EntrypointError(problem)
     if target.endswith(".py"):
-        path = (base or Path.cwd()) / target
+        path = entrypoint_file(target, base or Path.cwd())
         if not path.exists():
             raise EntrypointError(f"entrypoint file {path} does not exist")
         module_name = f"__baton_flow_{path.stem}"
@@ -64,3 +74,19 @@ def _import_attribute(entrypoint: str, base: Path | None) -> Any:
         return getattr(module, attribute)
     except AttributeError:
         raise EntrypointError(f"{target} has no attribute {attribute!r}") from None
+
+
+def entrypoint_file(target: str, base: Path) -> Path:
+    """The file a path entrypoint names; ``EntrypointError`` unless it is inside ``base``."""
+    relative = PurePosixPath(target)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise EntrypointError(
+            f"entrypoint path {target!r} must be relative to the code root, without '..'"
+        )
+    root = base.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):
+        raise EntrypointError(
+            f"entrypoint path {target!r} resolves to {path}, outside the code root {root}"
+        )
+    return path

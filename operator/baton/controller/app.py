@@ -74,9 +74,11 @@ async def configure(
     scheduler = Scheduler(client, recorder)
     runs = RunController(client, recorder, timing=timing_from_env())
     managed = selector(MANAGED_BY)
-    for run in await client.list(FLOWRUNS, label_selector=managed):
-        scheduler.flow_run_event("ADDED", run)
     namespaces = getattr(memo, "namespaces", None) or None
+    # Per watched namespace when there are some: the chart's RBAC is then namespaced.
+    for scope in namespaces or [None]:
+        for run in await client.list(FLOWRUNS, scope, label_selector=managed):
+            scheduler.flow_run_event("ADDED", run)
     memo.client = client
     memo.scheduler = scheduler
     memo.runs = runs
@@ -156,6 +158,7 @@ async def flow_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.event(GROUP, VERSION, "workpools")
 async def work_pool_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.scheduler.pool_event(event.get("type") or "ADDED", event["object"])
     memo.runs.pool_event(event.get("type") or "ADDED", event["object"])
 
 

@@ -86,6 +86,8 @@ def run_environment(
         env["BATON_PARAMETERS"] = encoded
     if run.spec.scheduled_time:
         env["BATON_SCHEDULED_TIME"] = run.spec.scheduled_time.isoformat()
+    if flow.spec.source and flow.spec.source.config_map:
+        env["BATON_SOURCE_SHA256"] = flow.spec.source.config_map.sha256
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
@@ -112,7 +114,7 @@ def build_job(
         "env": env,
         "securityContext": template.security_context or DEFAULT_CONTAINER_SECURITY,
     }
-    volumes = list(template.volumes or [])
+    volumes = [v.to_wire() for v in template.volumes or []]
     mounts = list(template.volume_mounts or [])
     if flow.spec.source and flow.spec.source.config_map:
         volumes.append(

@@ -33,8 +33,10 @@ from baton.resources.validation import (
     INVALID_SCHEDULE,
     Problem,
     deployment_problems,
+    job_variable_problems,
     schedule_spec,
 )
+from baton.resources.workpool import WorkPoolSpec
 
 NEXT_FIRE_TIMES = 3
 SKIPPED_SAMPLE = 3
@@ -129,10 +131,17 @@ def build_flow_run(
     }
 
 
-def plan_schedules(deployment: Deployment, *, now: datetime) -> SchedulePlan:
-    """Which runs are due now, which missed times are skipped, and when to look again."""
+def plan_schedules(
+    deployment: Deployment, *, now: datetime, pool: WorkPoolSpec | None = None
+) -> SchedulePlan:
+    """Which runs are due now, which missed times are skipped, and when to look again.
+
+    ``pool`` is the Deployment's WorkPool when known: ``jobVariables`` it does not allow
+    are a problem like an invalid schedule (``Ready=False``, no runs created).
+    """
     spec = deployment.spec
-    plan = SchedulePlan(problems=deployment_problems(spec))
+    refused = job_variable_problems(spec, pool) if pool is not None else []
+    plan = SchedulePlan(problems=deployment_problems(spec) + refused)
     if plan.problems:
         return plan
     active = [s for s in spec.schedules if s.active]

@@ -45,6 +45,7 @@ from baton.controller.queue import WorkQueue, utcnow
 from baton.parameters import invalid_parameters_message
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.flowrun import TERMINAL_STATES
+from baton.resources.validation import JOB_VARIABLES_REFUSED, job_variable_problems
 from baton.resources.workpool import PoolType
 
 logger = logging.getLogger("baton.runs")
@@ -226,6 +227,15 @@ class RunController:
                 state=run.status.state or RunState.SCHEDULED,
                 reason=MISSING,
                 message=f"waiting: {missing}",
+            )
+        assert pool is not None
+        refused = job_variable_problems(deployment.spec, pool.spec) if deployment else []
+        if refused:
+            return Step(
+                state=RunState.FAILED,
+                reason=JOB_VARIABLES_REFUSED,
+                message=f"no Job created: {refused[0].message}",
+                fields={"endTime": now},
             )
         problem = self._invalid_parameters(flow, self.parameters(run, deployment))
         if problem:

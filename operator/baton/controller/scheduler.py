@@ -32,7 +32,8 @@ from baton.controller.planning import (
     runs_to_delete,
 )
 from baton.controller.queue import WorkQueue, utcnow
-from baton.resources import Deployment
+from baton.resources import Deployment, WorkPool, WorkPoolSpec
+from baton.resources.deployment import DEFAULT_WORK_POOL
 
 logger = logging.getLogger("baton.scheduler")
 
@@ -88,6 +89,8 @@ class Scheduler:
         self._clock = clock
         self._tracked: dict[Key, _Tracked] = {}
         self._orphan_runs: dict[Key, dict[str, RunInfo]] = {}
+        # Each pool's spec, for what it lets its Deployments set in jobVariables.
+        self._pools: dict[Key, WorkPoolSpec] = {}
         self.queue: WorkQueue[Key] = WorkQueue(
             self.reconcile, name="scheduler", clock=clock, concurrency=concurrency
         )
@@ -110,6 +113,23 @@ class Scheduler:
                 tracked.written_status = body.get("status")
             tracked.body = body
         self.mark_dirty(key)
+
+    def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
+        key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        spec: WorkPoolSpec | None = None
+        if event_type != "DELETED":
+            with contextlib.suppress(pydantic.ValidationError):
+                spec = WorkPool.model_validate(body).spec
+        if spec == self._pools.get(key):
+            return
+        if spec is None:
+            self._pools.pop(key, None)
+        else:
+            self._pools[key] = spec
+        for deployment_key, tracked in self._tracked.items():
+            ref = ((tracked.body.get("spec") or {}).get("workPoolRef") or {}).get("name")
+            if deployment_key[0] == key[0] and (ref or DEFAULT_WORK_POOL) == key[1]:
+                self.mark_dirty(deployment_key)
 
     def flow_run_event(self, event_type: str, body: dict[str, Any]) -> None:
         deployment = ((body.get("spec") or {}).get("deploymentRef") or {}).get("name")
@@ -148,7 +168,8 @@ class Scheduler:
         except pydantic.ValidationError as error:
             await self._invalid_spec(key, tracked, error, now)
             return None
-        plan = plan_schedules(deployment, now=now)
+        pool = self._pools.get((key[0], deployment.spec.work_pool_ref.name))
+        plan = plan_schedules(deployment, now=now, pool=pool)
         await self._create_runs(deployment, plan, tracked)
         status = deployment_status(deployment, plan, list(tracked.runs.values()), now)
         await self._write_status(key, tracked, deployment, status, plan)

@@ -26,7 +26,7 @@ from baton.resources._base import (
     free_form,
     schema_extra,
 )
-from baton.resources.job_template import JobTemplate
+from baton.resources.job_template import DEPLOYMENT_JOB_VARIABLES_RULES, JobTemplate
 
 DEFAULT_WORK_POOL = "default"
 
@@ -204,7 +204,10 @@ class DeploymentSpec(Model):
         default=10, ge=0, description="Failed, Crashed and Cancelled runs kept."
     )
     job_variables: JobTemplate | None = Field(
-        default=None, description="Overrides of the WorkPool's jobTemplate for these runs."
+        default=None,
+        description="Overrides of the WorkPool's jobTemplate for these runs: only the "
+        "fields the WorkPool lists in allowedJobVariables.",
+        json_schema_extra=schema_extra(validations=DEPLOYMENT_JOB_VARIABLES_RULES),
     )
     description: str | None = Field(
         default=None, max_length=4096, description="What this deployment is for."

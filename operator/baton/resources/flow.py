@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Mapping
 from enum import StrEnum
+from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from baton.resources._base import (
     AGE,
@@ -14,11 +18,29 @@ from baton.resources._base import (
     PrinterColumn,
     Resource,
     ResourceKind,
+    cel,
     free_form,
+    schema_extra,
 )
 
 #: ``path/to/file.py:func`` or ``package.module:func``.
 ENTRYPOINT_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
+#: A path entrypoint stays inside the code root: no leading ``/``, no ``..`` segment.
+ENTRYPOINT_ESCAPES = r"^/|(^|/)[.][.](/|:)"
+ENTRYPOINT_RULE = cel(
+    f"!self.matches('{ENTRYPOINT_ESCAPES}')",
+    "entrypoint must be relative to the code root: no leading '/' and no '..'",
+)
+
+
+def entrypoint_problem(entrypoint: str) -> str | None:
+    """Why ``entrypoint`` may not be loaded (the CRD's rule, for the CLI and runtime)."""
+    if re.search(ENTRYPOINT_ESCAPES, entrypoint):
+        return (
+            f"entrypoint {entrypoint!r} must be relative to the code root: "
+            "no leading '/' and no '..'"
+        )
+    return None
 
 
 class PullPolicy(StrEnum):
@@ -28,11 +50,41 @@ class PullPolicy(StrEnum):
 
 
 class ConfigMapSource(Model):
-    """Flow code shipped in a ConfigMap (quick starts; production code belongs in the image)."""
+    """Flow code shipped in a ConfigMap (quick starts; production code belongs in the image).
+
+    Every flow pod of the namespace may write ConfigMaps (the task cache), so the code's
+    digest is pinned here, in the Flow, which flow pods cannot change: the runtime
+    refuses to import files whose digest differs.
+    """
 
     name: str = Field(
         description="ConfigMap in the Flow's namespace holding the code files.", min_length=1
     )
+    sha256: str = Field(
+        description="SHA-256 of the ConfigMap's files (baton.resources.flow.source_digest: "
+        "each key, sorted, with its length-prefixed content). The runtime refuses to "
+        "import code that does not match.",
+        pattern="^[0-9a-f]{64}$",
+    )
+
+
+def source_digest(files: Mapping[str, bytes]) -> str:
+    """The digest ``ConfigMapSource.sha256`` pins: the files' names and contents."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        content = files[name]
+        digest.update(name.encode() + b"\0" + len(content).to_bytes(8, "big") + content)
+    return digest.hexdigest()
+
+
+def directory_files(directory: str | Path) -> dict[str, bytes]:
+    """The files of a mounted ConfigMap (its ``..data`` bookkeeping left out)."""
+    root = Path(directory)
+    return {
+        entry.name: entry.read_bytes()
+        for entry in root.iterdir()
+        if not entry.name.startswith("..") and entry.is_file()
+    }
 
 
 class FlowSource(Model):
@@ -58,8 +110,18 @@ class FlowSpec(Model):
         description="The flow function: `path/to/file.py:func` or `package.module:func`.",
         pattern=ENTRYPOINT_PATTERN,
         max_length=1024,
+        json_schema_extra=schema_extra(validations=[ENTRYPOINT_RULE]),
     )
     source: FlowSource | None = Field(default=None, description="Code source other than the image.")
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _inside_code_root(cls, value: str) -> str:
+        problem = entrypoint_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
     parameter_schema: FreeForm = free_form(
         "JSON Schema of the flow's parameters (`baton flow schema` generates it). Runs whose "
         "parameters do not match fail before any Job is created.",
@@ -111,4 +173,7 @@ __all__ = [
     "FlowSpec",
     "FlowStatus",
     "PullPolicy",
+    "directory_files",
+    "entrypoint_problem",
+    "source_digest",
 ]

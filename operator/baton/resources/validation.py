@@ -12,11 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from baton.resources.deployment import DeploymentSpec, Schedule
+from baton.resources.job_template import refused_job_variables
+from baton.resources.workpool import WorkPoolSpec
 
 if TYPE_CHECKING:
     from baton.schedules import ScheduleSpec
 
 INVALID_SCHEDULE = "InvalidSchedule"
+JOB_VARIABLES_REFUSED = "JobVariablesRefused"
 
 
 @dataclass(frozen=True)
@@ -59,3 +62,12 @@ def schedule_problem(schedule: Schedule, index: int) -> Problem | None:
 def deployment_problems(spec: DeploymentSpec) -> list[Problem]:
     """Every semantic problem of a Deployment spec, in schedule order."""
     return [p for i, s in enumerate(spec.schedules) if (p := schedule_problem(s, i))]
+
+
+def job_variable_problems(spec: DeploymentSpec, pool: WorkPoolSpec) -> list[Problem]:
+    """What the Deployment's ``jobVariables`` set that its WorkPool does not allow."""
+    refused = refused_job_variables(spec.job_variables, pool.allowed_job_variables)
+    if not refused:
+        return []
+    pool_name = spec.work_pool_ref.name
+    return [Problem(JOB_VARIABLES_REFUSED, f"WorkPool {pool_name!r}: " + "; ".join(refused))]

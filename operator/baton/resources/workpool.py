@@ -15,8 +15,9 @@ from baton.resources._base import (
     Resource,
     ResourceKind,
     StatusModel,
+    schema_extra,
 )
-from baton.resources.job_template import JobTemplate
+from baton.resources.job_template import DEFAULT_JOB_VARIABLES, JobTemplate, JobVariable
 
 
 class PoolType(StrEnum):
@@ -37,6 +38,15 @@ class WorkPoolSpec(Model):
     job_template: JobTemplate = Field(
         default_factory=JobTemplate,
         description="Base Job/pod settings for runs (kubernetes pools).",
+    )
+    allowed_job_variables: list[JobVariable] = Field(
+        default_factory=lambda: list(DEFAULT_JOB_VARIABLES),
+        max_length=len(JobVariable),
+        description="The jobTemplate fields a Deployment of this pool may set in its "
+        "jobVariables; a Deployment setting any other is Ready=False (reason "
+        "JobVariablesRefused) and its runs fail with no Job. serviceAccountName and the "
+        "security contexts can never be allowed, nor hostPath volumes.",
+        json_schema_extra=schema_extra(list_type="set"),
     )
     heartbeat_timeout_seconds: int = Field(
         default=60,

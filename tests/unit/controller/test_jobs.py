@@ -115,10 +115,12 @@ def test_flow_timeout_sets_the_deadline_and_template_can_relax_security() -> Non
 
 
 def test_config_map_source_is_mounted_as_working_dir() -> None:
-    job = render(flow={"source": {"configMap": {"name": "code"}}})
+    job = render(flow={"source": {"configMap": {"name": "code", "sha256": "ab" * 32}}})
     pod = job["spec"]["template"]["spec"]
     assert pod["volumes"] == [{"name": "flow-source", "configMap": {"name": "code"}}]
     assert pod["containers"][0]["workingDir"] == "/opt/baton/flow"
+    # The pinned digest travels with the run's identity, for the runtime to check.
+    assert {"name": "BATON_SOURCE_SHA256", "value": "ab" * 32} in pod["containers"][0]["env"]
 
 
 def test_long_names_stay_valid_label_values() -> None:
