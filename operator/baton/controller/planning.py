@@ -26,7 +26,7 @@ from baton.controller.labels import (
     label_value,
 )
 from baton.resources import Deployment, RunState, Schedule
-from baton.resources._base import API_VERSION
+from baton.resources._base import API_VERSION, condition
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import (
@@ -202,16 +202,15 @@ def ready_condition(deployment: Deployment, plan: SchedulePlan, now: datetime) -
     else:
         status, reason, message = "True", READY, "schedules are valid"
     previous = next((c for c in deployment.status.conditions if c.type == "Ready"), None)
-    changed = previous is None or (previous.status.value, previous.reason) != (status, reason)
-    transition = now if changed or previous is None else previous.last_transition_time
-    return {
-        "type": "Ready",
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": deployment.generation,
-        "lastTransitionTime": _time(transition),
-    }
+    return condition(
+        "Ready",
+        status,
+        reason,
+        message,
+        generation=deployment.generation,
+        previous=previous,
+        now=now,
+    )
 
 
 def deployment_status(
