@@ -27,7 +27,6 @@ COMPONENT = "baton-operator"
 MISSED_RUNS = "MissedRuns"
 INVALID_SCHEDULE = "InvalidSchedule"
 INVALID_SPEC = "InvalidSpec"
-NEVER_FIRES = "NeverFires"
 # Flow (also the reason of its runs that fail because of it)
 INVALID_PARAMETER_SCHEMA = "InvalidParameterSchema"
 PARAMETER_SCHEMA_VALID = "ParameterSchemaValid"
