@@ -59,9 +59,11 @@ class NodeCluster:
 class OperatorProcess:
     """``baton operator`` as a real subprocess against the test cluster."""
 
-    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path) -> None:
+    def __init__(self, cluster: Cluster, namespace: str, log_dir: Path, *also: str) -> None:
         self.cluster = cluster
         self.namespace = namespace
+        #: Every namespace it watches: ``namespace`` and ``also``.
+        self.namespaces = [namespace, *also]
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         #: Short grace periods so lifecycle tests finish quickly (production: 15/30/120 s).
@@ -79,8 +81,7 @@ class OperatorProcess:
             "-m",
             "baton.cli",
             "operator",
-            "-n",
-            self.namespace,
+            *(arg for ns in self.namespaces for arg in ("-n", ns)),
             f"--liveness=http://127.0.0.1:{port}/healthz",
         ]
         with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:
