@@ -80,6 +80,9 @@ class RunWatch:
     def stop(self) -> None:
         self._proc.terminate()
         self._proc.wait(timeout=10)
+        self._thread.join(timeout=10)
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()
 
 
 @pytest.fixture
