@@ -148,3 +148,15 @@ def test_any_rrule_gets_a_verdict_in_bounded_time(parts: dict[str, str], dtstart
     with contextlib.suppress(ScheduleError):
         next_fire_times(validate_schedule(rrule=text), NOW, 3)
     assert time.perf_counter() - start < BOUND, text
+
+
+def test_a_search_that_runs_out_while_planning_is_never_fires_not_an_exception() -> None:
+    # Valid (it fires at its DTSTART), but walking a COUNT rule from 2020 to now exceeds
+    # the search bound: the plan says NeverFires instead of raising out of the scheduler.
+    rule = "DTSTART:20200101T000000\nRRULE:FREQ=MINUTELY;INTERVAL=7;COUNT=1000000000"
+    deployment = _deployment([{"rrule": rule}])
+    assert deployment_problems(deployment.spec) == []
+    plan = plan_schedules(deployment, now=NOW)
+    assert plan.runs == []
+    assert [p.reason for p in plan.problems] == [NEVER_FIRES]
+    assert ready_condition(deployment, plan, NOW)["reason"] == "NeverFires"
