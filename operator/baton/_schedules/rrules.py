@@ -17,7 +17,8 @@ occurrence found; one that runs out raises ``NeverFiresError``. The steps are co
 an ``_iterinfo`` subclass (dateutil builds one per iteration and asks it for every
 period's days and every new month or year), installed in ``dateutil.rrule`` at import.
 Counting happens only inside a search started here; elsewhere dateutil is unchanged.
-``FREQ=SECONDLY`` is refused: one of its steps can walk 86,400 seconds (use an interval).
+``FREQ=SECONDLY`` is refused: one of its steps can walk 86,400 seconds (use an interval);
+so is ``FREQ=MINUTELY`` with ``BYHOUR``, whose steps walk up to 1,440 minutes (use a cron).
 
 Long-running rules are fast-forwarded: dateutil iterates from ``DTSTART``, so an hourly rule
 started in 2020 would walk 50k hours on every call. For rules without ``COUNT`` and a fixed-length
@@ -133,6 +134,10 @@ def bounded(rule: rrulebase, text: str, after: datetime | None = None) -> Iterat
             raise fail(
                 text, f"never fires: no occurrence within {SEARCH_STEPS} {within}", never=True
             ) from None
+        except (ValueError, OverflowError) as exc:
+            # dateutil finds some contradictions only while iterating ("Invalid combination
+            # of interval and byhour resulting in empty rule"), or runs past the year 9999.
+            raise fail(text, str(exc) or type(exc).__name__) from None
         finally:
             _STEPS_LEFT.reset(token)
         if occurrence is None:
@@ -211,8 +216,12 @@ def _rule_properties(text: str, line: str) -> dict[str, str]:
     for key in ("INTERVAL", "COUNT"):
         if key in props and (not props[key].isdigit() or int(props[key]) < 1):
             raise fail(text, f"{key} must be a positive integer, got {props[key]!r}")
-    if props.get("FREQ", "").upper() == "SECONDLY":
+    freq = props.get("FREQ", "").upper()
+    if freq == "SECONDLY":
         raise fail(text, "FREQ=SECONDLY is not supported; use an interval schedule")
+    if freq == "MINUTELY" and "BYHOUR" in props:
+        # dateutil walks up to 1,440 minutes per step to reach a BYHOUR: 0.4 s per search.
+        raise fail(text, "FREQ=MINUTELY with BYHOUR is not supported; use a cron schedule")
     return props
 
 

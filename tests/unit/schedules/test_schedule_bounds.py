@@ -69,9 +69,17 @@ def test_sparse_schedules_still_fire(schedule: dict[str, Any], first: datetime) 
     assert times == [first.replace(tzinfo=UTC)]
 
 
-def test_secondly_rrules_are_refused() -> None:
+def test_secondly_rrules_and_minutely_by_hour_are_refused() -> None:
     with pytest.raises(ScheduleError, match="FREQ=SECONDLY is not supported"):
         validate_schedule(rrule="FREQ=SECONDLY;BYHOUR=23;BYMINUTE=59")
+    with pytest.raises(ScheduleError, match="FREQ=MINUTELY with BYHOUR is not supported"):
+        validate_schedule(rrule="FREQ=MINUTELY;BYHOUR=23;BYWEEKNO=1;BYYEARDAY=1")
+
+    # The property test's find: dateutil raised ValueError from inside its iteration.
+    with pytest.raises(ScheduleError):
+        validate_schedule(
+            rrule="FREQ=MINUTELY;INTERVAL=400;BYWEEKNO=1;BYYEARDAY=1;BYMINUTE=0;BYHOUR=23"
+        )
 
 
 def test_a_search_that_runs_out_later_raises_never_fires() -> None:
@@ -129,7 +137,7 @@ _PARTS = st.fixed_dictionaries(
         ),
         "BYDAY": st.sampled_from(["MO", "2TU", "-1FR", "SA,SU", "5WE"]),
         "BYSETPOS": st.sampled_from(["1", "-1", "3", "400"]),
-        "BYHOUR": st.sampled_from(["0", "23", "3,15"]),
+        "BYHOUR": st.sampled_from(["0", "23", "3,15"]),  # refused with MINUTELY
         "BYMINUTE": st.sampled_from(["0", "59"]),
         "BYYEARDAY": st.sampled_from(["1", "-1", "366", "60"]),
         "BYWEEKNO": st.sampled_from(["1", "53", "-1"]),
