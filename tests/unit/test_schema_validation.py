@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from baton.schema_validation import (
     MAX_PARAMETERS_BYTES,
     MAX_SCHEMA_BYTES,
+    MAX_SECONDS,
     check_parameter_schema,
     parameter_problems,
 )
@@ -190,4 +191,5 @@ def test_any_schema_and_parameters_get_a_verdict_in_bounded_time(
     elapsed = time.perf_counter() - start
     assert schema_verdict is None or isinstance(schema_verdict, str)
     assert parameters_verdict is None or isinstance(parameters_verdict, str)
-    assert elapsed < BOUND, (elapsed, schema, parameters)
+    # Two checks, each at most MAX_SECONDS by its deadline, plus slack for a loaded machine.
+    assert elapsed < 2 * MAX_SECONDS + 0.5, (elapsed, schema, parameters)
