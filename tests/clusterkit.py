@@ -64,8 +64,8 @@ class OperatorProcess:
     ) -> None:
         self.cluster = cluster
         self.namespace = namespace
-        #: More namespaces the same operator watches (a tenant next to the test's).
-        self.also = also
+        #: Every namespace it watches: ``namespace`` and ``also`` (tenants next to the test's).
+        self.namespaces = [namespace, *also]
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
         #: Short grace periods so lifecycle tests finish quickly (production: 15/30/120 s).
@@ -83,9 +83,7 @@ class OperatorProcess:
             "-m",
             "baton.cli",
             "operator",
-            "-n",
-            self.namespace,
-            *[arg for other in self.also for arg in ("-n", other)],
+            *(arg for ns in self.namespaces for arg in ("-n", ns)),
             f"--liveness=http://127.0.0.1:{port}/healthz",
         ]
         with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:

@@ -20,13 +20,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pydantic
 
 from baton._kube.client import DEPLOYMENTS, FLOWS, WORKPOOLS, Kind, KubeClient, NotFound
 from baton.parameters import parameter_schema
 from baton.resources import API_VERSION, DeploymentSpec, FlowSpec, WorkPoolSpec
 from baton.schedules import validate_schedule
+from baton.schema_validation import check_parameter_schema, parameter_problems
 
 Json = dict[str, Any]
 
@@ -107,11 +107,10 @@ def _schedule(
 
 
 def _check_parameters(schema: Json, parameters: Mapping[str, Any]) -> None:
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(dict(parameters)), key=lambda e: list(e.path))
-    if errors:
-        shown = [f"{'.'.join(map(str, e.path)) or 'parameters'}: {e.message}" for e in errors[:3]]
-        raise DeployError("invalid parameters: " + "; ".join(shown))
+    # The operator's own checks, so a manifest that passes here passes there.
+    problem = check_parameter_schema(schema) or parameter_problems(schema, parameters, limit=3)
+    if problem:
+        raise DeployError(problem)
 
 
 def _manifest(kind: str, name: str, namespace: str | None, spec: Json) -> Json:

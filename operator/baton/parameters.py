@@ -24,10 +24,8 @@ from typing import Any
 from baton.exceptions import ParameterTypeError, SignatureMismatchError
 
 __all__ = [
-    "invalid_parameters_message",
     "needs_validation",
     "parameter_schema",
-    "schema_errors",
     "validate_parameters",
 ]
 
@@ -225,31 +223,3 @@ def validate_parameters(fn: Callable[..., Any], parameters: dict[str, Any]) -> d
         ) from None
     by_alias = {info.alias: field for field, info in type(validated).model_fields.items()}
     return {name: getattr(validated, by_alias[name]) for name in parameters}
-
-
-def schema_errors(
-    schema: dict[str, Any] | None, parameters: dict[str, Any]
-) -> list[tuple[str, str]]:
-    """``(field, message)`` for each way ``parameters`` break a Flow's ``parameterSchema``.
-
-    The operator's admission check (a run whose parameters fail it ends Failed, no Job) and
-    the UI's Custom Run form both call this, so a form accepts exactly what a run accepts.
-    ``field`` is the dotted path of the offending value, or ``"parameters"`` for the whole.
-    """
-    if not schema:
-        return []
-    import jsonschema  # noqa: PLC0415 - only the operator and the UI validate schemas
-
-    validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(parameters), key=lambda e: list(map(str, e.path)))
-    return [(".".join(map(str, e.path)) or "parameters", e.message) for e in errors]
-
-
-def invalid_parameters_message(
-    schema: dict[str, Any] | None, parameters: dict[str, Any]
-) -> str | None:
-    """The one-line reason a run with ``parameters`` is refused, or None if it is not."""
-    errors = schema_errors(schema, parameters)
-    if not errors:
-        return None
-    return "invalid parameters: " + "; ".join(f"{f}: {m}" for f, m in errors[:5])

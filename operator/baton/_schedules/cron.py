@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from baton._schedules.specs import ScheduleError
+from baton._schedules.specs import NeverFiresError, ScheduleError
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -43,6 +43,10 @@ _MAX_DAYS = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # Feb: leap yea
 _ONE_DAY = timedelta(days=1)
 # A schedule that matches no day in a full Gregorian cycle never fires; stop looking there.
 _SCAN_LIMIT_DAYS = 400 * 366
+# Every one of the 14 kinds of year (leap or not, times the weekday of January 1st) occurs
+# in 2001-2028, and whether a cron fires on a day depends only on the day's month, day,
+# weekday and the kind of year: a cron that matches no day there matches none ever.
+_EVERY_KIND_OF_YEAR = (date(2001, 1, 1), date(2029, 1, 1))
 
 
 @dataclass(frozen=True)
@@ -246,14 +250,23 @@ def _check_day_of_month_occurs(parsed: CronFields) -> None:
     if smallest > longest:
         names = [_MONTH_FULL[m] for m in sorted(parsed.months)]
         months = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
-        raise _fail(parsed.expression, f"day-of-month {smallest} never occurs in {months}")
-
-
-def check_fires(parsed: CronFields, day_or: bool) -> None:
-    """Reject expressions whose day fields never match (e.g. day 1-7 AND the 2nd Monday)."""
-    start = date(2000, 1, 1)
-    if next(parsed.iter_forward(datetime.combine(start, time()), day_or), None) is None:
-        raise _fail(
-            parsed.expression,
-            "never fires: no date matches both day-of-month and day-of-week",
+        raise NeverFiresError(
+            f'cron "{parsed.expression}": day-of-month {smallest} never occurs in {months}'
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def check_fires(parsed: CronFields, day_or: bool) -> None:
+    """Reject expressions whose day fields never match (e.g. day 1-7 AND the 2nd Monday).
+
+    Exact and bounded: 10,227 days are looked at, at most (``_EVERY_KIND_OF_YEAR``).
+    """
+    day, end = _EVERY_KIND_OF_YEAR
+    while day < end:
+        if parsed.matches(day, day_or):
+            return
+        day += _ONE_DAY
+    raise NeverFiresError(
+        f'cron "{parsed.expression}": never fires: no date matches both day-of-month '
+        "and day-of-week"
+    )

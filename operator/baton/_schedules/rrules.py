@@ -9,6 +9,17 @@ is a wall-clock time of the schedule's timezone:
   2020-01-01T00:00 local (Prefect's default anchor date);
 - ``UNTIL=...Z`` is converted likewise; ``RDATE``/``EXDATE`` values are read as wall-clock.
 
+Every search is bounded. dateutil finds the next occurrence by stepping through calendar
+periods (days, weeks, months...) and checks ``UNTIL`` only on candidates, so a rule that
+never matches (``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``) steps to the year 9999: 12 s on
+the operator's event loop. Each search here may take ``SEARCH_STEPS`` period steps per
+occurrence found; one that runs out raises ``NeverFiresError``. The steps are counted by
+an ``_iterinfo`` subclass (dateutil builds one per iteration and asks it for every
+period's days and every new month or year), installed in ``dateutil.rrule`` at import.
+Counting happens only inside a search started here; elsewhere dateutil is unchanged.
+``FREQ=SECONDLY`` is refused: one of its steps can walk 86,400 seconds (use an interval);
+so is ``FREQ=MINUTELY`` with ``BYHOUR``, whose steps walk up to 1,440 minutes (use a cron).
+
 Long-running rules are fast-forwarded: dateutil iterates from ``DTSTART``, so an hourly rule
 started in 2020 would walk 50k hours on every call. For rules without ``COUNT`` and a fixed-length
 period (``SECONDLY`` .. ``WEEKLY``), moving ``DTSTART`` forward by whole periods does not change
@@ -17,19 +28,28 @@ any later occurrence, so it is moved to just before the time asked about.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Final
+from typing import Any, Final
 
+import dateutil.rrule
 from dateutil.rrule import rrule, rrulebase, rruleset, rrulestr
 
-from baton._schedules.specs import ScheduleError
+from baton._schedules.specs import NeverFiresError, ScheduleError
 from baton._schedules.wallclock import load_zone
 
 MAX_RRULE_LENGTH: Final = 6500  # Prefect's bound: about a year of RDATEs
+#: Calendar steps one search may take per occurrence: a day's period is one step, a week's
+#: or a month's two, a year's six (what each costs dateutil, measured); about eight years
+#: of days, at most ~25 ms on the 2-core development machine (docs/security.md).
+SEARCH_STEPS: Final = 3_000
+#: Steps from a rule's start to the first occurrence asked for (a rule with ``COUNT`` cannot
+#: be fast-forwarded, so it is walked from ``DTSTART``): at most ~0.1 s.
+SEARCH_STEPS_TOTAL: Final = 30_000
 DEFAULT_DTSTART: Final = datetime(2020, 1, 1)
 _DTSTART = re.compile(
     r"^DTSTART(?:;VALUE=DATE(?:-TIME)?)?(?:;TZID=(?P<tz>[^:;]+))?(?:;VALUE=DATE(?:-TIME)?)?:"
@@ -46,12 +66,96 @@ _FIXED_PERIODS: Final = {
 }
 
 
+class _OutOfSteps(Exception):
+    pass
+
+
+_STEPS_LEFT: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "baton_rrule_steps", default=None
+)
+
+
+def _step(cost: int = 1) -> None:
+    left = _STEPS_LEFT.get()
+    if left is not None:
+        left[0] -= cost
+        if left[0] < 0:
+            raise _OutOfSteps
+
+
+class _CountedIterinfo(dateutil.rrule._iterinfo):
+    """dateutil's per-iteration calendar helper, spending one step per period or month.
+
+    No ``__slots__`` of its own: the base's ``__init__`` sets ``self.__slots__``, which must
+    stay the base's list.
+    """
+
+    def rebuild(self, year: int, month: int) -> None:
+        _step()
+        super().rebuild(year, month)
+
+    def ydayset(self, *args: Any) -> Any:
+        _step(6)
+        return super().ydayset(*args)
+
+    def mdayset(self, *args: Any) -> Any:
+        _step(2)
+        return super().mdayset(*args)
+
+    def wdayset(self, *args: Any) -> Any:
+        _step(2)
+        return super().wdayset(*args)
+
+    def ddayset(self, *args: Any) -> Any:
+        _step()
+        return super().ddayset(*args)
+
+
+dateutil.rrule._iterinfo = _CountedIterinfo  # type: ignore[misc]
+
+
+def bounded(rule: rrulebase, text: str, after: datetime | None = None) -> Iterator[datetime]:
+    """``rule``'s occurrences after ``after``, with bounded work before each one.
+
+    At most ``SEARCH_STEPS`` steps between two occurrences and ``SEARCH_STEPS_TOTAL`` from
+    the rule's start to the first one after ``after`` (a rule with ``COUNT`` is walked from
+    its ``DTSTART``); more raises ``NeverFiresError``.
+    """
+    occurrences = iter(rule)
+    total = SEARCH_STEPS_TOTAL
+    left = [SEARCH_STEPS]
+    while True:
+        left[0] = min(SEARCH_STEPS, total)
+        token = _STEPS_LEFT.set(left)
+        try:
+            occurrence = next(occurrences, None)
+        except _OutOfSteps:
+            within = "calendar steps" if total > SEARCH_STEPS else "steps from its DTSTART"
+            raise fail(
+                text, f"never fires: no occurrence within {SEARCH_STEPS} {within}", never=True
+            ) from None
+        except (ValueError, OverflowError) as exc:
+            # dateutil finds some contradictions only while iterating ("Invalid combination
+            # of interval and byhour resulting in empty rule"), or runs past the year 9999.
+            raise fail(text, str(exc) or type(exc).__name__) from None
+        finally:
+            _STEPS_LEFT.reset(token)
+        if occurrence is None:
+            return
+        if after is not None and occurrence <= after:
+            total -= SEARCH_STEPS - left[0] + 1
+            continue
+        total = SEARCH_STEPS_TOTAL
+        yield occurrence
+
+
 @dataclass(frozen=True)
 class ParsedRule:
     """A rule ready to iterate on naive wall-clock time, and its fast-forward period."""
 
     rule: rrulebase
     period: timedelta | None
+    text: str
 
     def iter_after(self, after: datetime) -> Iterator[datetime]:
         """Naive occurrences strictly after naive ``after``, ascending."""
@@ -61,7 +165,7 @@ class ParsedRule:
             skip = (after - start) // self.period - 1
             if skip > 0:
                 rule = rule.replace(dtstart=start + skip * self.period)
-        return rule.xafter(after, inc=False)
+        return bounded(rule, self.text, after)
 
 
 def _dtstart(rule: rrule) -> datetime:
@@ -74,8 +178,9 @@ def _shown(text: str) -> str:
     return flat if len(flat) <= 80 else flat[:77] + "..."
 
 
-def fail(text: str, message: str) -> ScheduleError:
-    return ScheduleError(f'rrule "{_shown(text)}": {message}')
+def fail(text: str, message: str, *, never: bool = False) -> ScheduleError:
+    kind = NeverFiresError if never else ScheduleError
+    return kind(f'rrule "{_shown(text)}": {message}')
 
 
 def dtstart_timezone(text: str) -> str | None:
@@ -111,6 +216,12 @@ def _rule_properties(text: str, line: str) -> dict[str, str]:
     for key in ("INTERVAL", "COUNT"):
         if key in props and (not props[key].isdigit() or int(props[key]) < 1):
             raise fail(text, f"{key} must be a positive integer, got {props[key]!r}")
+    freq = props.get("FREQ", "").upper()
+    if freq == "SECONDLY":
+        raise fail(text, "FREQ=SECONDLY is not supported; use an interval schedule")
+    if freq == "MINUTELY" and "BYHOUR" in props:
+        # dateutil walks up to 1,440 minutes per step to reach a BYHOUR: 0.4 s per search.
+        raise fail(text, "FREQ=MINUTELY with BYHOUR is not supported; use a cron schedule")
     return props
 
 
@@ -172,4 +283,12 @@ def parse_rrule(text: str, timezone: str) -> ParsedRule:
         if unit is not None:
             period = unit * int(rule_lines[0].get("INTERVAL", "1"))
     assert isinstance(rule, (rrule, rruleset))
-    return ParsedRule(rule=rule, period=period)
+    return ParsedRule(rule=rule, period=period, text=text)
+
+
+@functools.lru_cache(maxsize=1024)
+def check_fires(text: str, timezone: str) -> None:
+    """Raise ``NeverFiresError`` unless the rule has an occurrence, found with bounded work."""
+    parsed = parse_rrule(text, timezone)
+    if next(bounded(parsed.rule, text), None) is None:
+        raise fail(text, "never fires: the rule has no occurrence at all", never=True)

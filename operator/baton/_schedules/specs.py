@@ -17,6 +17,12 @@ class ScheduleError(ValueError):
     """A schedule the user wrote is invalid; the message is meant to be shown to them as is."""
 
 
+class NeverFiresError(ScheduleError):
+    """A well-formed schedule with no fire time within the bounded search (reason
+    ``NeverFires``): ``0 0 30 2 *``, ``FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30``, an interval of
+    centuries. Every schedule search is bounded (docs/security.md, "Bounded work")."""
+
+
 @dataclass(frozen=True)
 class CronSpec:
     """A 5-field cron expression evaluated on the wall clock of ``timezone``.

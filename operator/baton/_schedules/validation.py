@@ -12,8 +12,16 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from baton._schedules.cron import check_fires, parse_cron
+from baton._schedules.rrules import check_fires as check_rrule_fires
 from baton._schedules.rrules import dtstart_timezone, parse_rrule
-from baton._schedules.specs import CronSpec, IntervalSpec, RRuleSpec, ScheduleError, ScheduleSpec
+from baton._schedules.specs import (
+    CronSpec,
+    IntervalSpec,
+    NeverFiresError,
+    RRuleSpec,
+    ScheduleError,
+    ScheduleSpec,
+)
 from baton._schedules.wallclock import load_zone, wall_to_utc
 
 _UNITS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
@@ -22,6 +30,9 @@ _ISO = re.compile(
     r"P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
     r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:[.,]\d+)?)S)?)?"
 )
+#: Longest interval: fire times further apart are beyond any search horizon (and their
+#: arithmetic would overflow ``datetime`` long before ``timedelta.max``).
+MAX_INTERVAL = timedelta(days=100 * 366)
 _INTERVAL_HELP = (
     'expected seconds (30), a duration like "1h30m" (units w d h m s) or ISO 8601 like "PT1H30M"'
 )
@@ -88,6 +99,11 @@ def parse_interval(value: str | int | float | timedelta) -> timedelta:
         raise _interval_error(value, "must be a whole number of seconds")
     if seconds > timedelta.max.total_seconds():
         raise _interval_error(value, "is too long")
+    if seconds > MAX_INTERVAL.total_seconds():
+        raise NeverFiresError(
+            f"interval {value if not isinstance(value, str) else repr(value)}: never fires "
+            f"within the schedule horizon (at most {MAX_INTERVAL.days} days)"
+        )
     return timedelta(seconds=int(seconds))
 
 
@@ -153,7 +169,7 @@ def validate_schedule(
     if rrule is not None:
         parse_rrule(rrule, "UTC")  # errors in the text first, naming the rule
         zone_name = timezone or dtstart_timezone(rrule) or "UTC"
-        parse_rrule(rrule, zone_name)
+        check_rrule_fires(rrule, zone_name)
         return RRuleSpec(rrule=rrule, timezone=zone_name)
     assert interval is not None
     every = parse_interval(interval)

@@ -27,6 +27,9 @@ COMPONENT = "baton-operator"
 MISSED_RUNS = "MissedRuns"
 INVALID_SCHEDULE = "InvalidSchedule"
 INVALID_SPEC = "InvalidSpec"
+# Flow (also the reason of its runs that fail because of it)
+INVALID_PARAMETER_SCHEMA = "InvalidParameterSchema"
+PARAMETER_SCHEMA_VALID = "ParameterSchemaValid"
 # FlowRun
 STATE_CHANGED = "StateChanged"
 JOB_CREATED = "JobCreated"

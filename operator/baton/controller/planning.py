@@ -26,14 +26,16 @@ from baton.controller.labels import (
     label_value,
 )
 from baton.resources import Deployment, RunState, Schedule
-from baton.resources._base import API_VERSION
+from baton.resources._base import API_VERSION, condition
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import (
     INVALID_SCHEDULE,
+    NEVER_FIRES,
     Problem,
     deployment_problems,
     job_variable_problems,
+    schedule_error_problem,
     schedule_spec,
 )
 from baton.resources.workpool import WorkPoolSpec
@@ -144,25 +146,20 @@ def plan_schedules(
     plan = SchedulePlan(problems=deployment_problems(spec) + refused)
     if plan.problems:
         return plan
-    active = [s for s in spec.schedules if s.active]
     start = window_start(deployment)
     due: dict[datetime, Schedule] = {}
     upcoming: set[datetime] = set()
     horizon = start
-    for schedule in active:
-        parsed = to_spec(schedule)
-        upcoming.update(schedules.next_fire_times(parsed, now, NEXT_FIRE_TIMES))
-        if spec.paused:
+    for index, schedule in enumerate(spec.schedules):
+        if not schedule.active:
             continue
-        missed = schedules.plan_due_runs(
-            parsed,
-            last_scheduled=start,
-            created_at=start,
-            now=now,
-            policy=schedules.CatchupPolicy(spec.catchup.policy.value),
-            starting_deadline_seconds=spec.catchup.starting_deadline_seconds,
-            max_catchup=spec.catchup.max_runs,
-        )
+        try:
+            missed = _plan_one(deployment, schedule, start, now, upcoming)
+        except schedules.ScheduleError as error:
+            # A search that ran out of its bound (an rrule that never fires from here on).
+            return SchedulePlan(problems=[schedule_error_problem(schedule, index, error)])
+        if missed is None:
+            continue
         for fire_time in missed.to_create:
             # Two schedules firing at the same instant make one run (the first schedule's).
             due.setdefault(fire_time, schedule)
@@ -177,6 +174,30 @@ def plan_schedules(
     plan.last_fire_time = horizon if horizon > start else deployment.status.last_fire_time
     plan.next_fire_times = [] if spec.paused else sorted(upcoming)[:NEXT_FIRE_TIMES]
     return plan
+
+
+def _plan_one(
+    deployment: Deployment,
+    schedule: Schedule,
+    start: datetime,
+    now: datetime,
+    upcoming: set[datetime],
+) -> schedules.MissedPlan | None:
+    """One schedule's due runs (None when paused); adds its next fire times to ``upcoming``."""
+    spec = deployment.spec
+    parsed = to_spec(schedule)
+    upcoming.update(schedules.next_fire_times(parsed, now, NEXT_FIRE_TIMES))
+    if spec.paused:
+        return None
+    return schedules.plan_due_runs(
+        parsed,
+        last_scheduled=start,
+        created_at=start,
+        now=now,
+        policy=schedules.CatchupPolicy(spec.catchup.policy.value),
+        starting_deadline_seconds=spec.catchup.starting_deadline_seconds,
+        max_catchup=spec.catchup.max_runs,
+    )
 
 
 def _summary(spec: DeploymentSpec) -> str:
@@ -211,16 +232,15 @@ def ready_condition(deployment: Deployment, plan: SchedulePlan, now: datetime) -
     else:
         status, reason, message = "True", READY, "schedules are valid"
     previous = next((c for c in deployment.status.conditions if c.type == "Ready"), None)
-    changed = previous is None or (previous.status.value, previous.reason) != (status, reason)
-    transition = now if changed or previous is None else previous.last_transition_time
-    return {
-        "type": "Ready",
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "observedGeneration": deployment.generation,
-        "lastTransitionTime": _time(transition),
-    }
+    return condition(
+        "Ready",
+        status,
+        reason,
+        message,
+        generation=deployment.generation,
+        previous=previous,
+        now=now,
+    )
 
 
 def deployment_status(
@@ -270,6 +290,7 @@ def runs_to_delete(spec: DeploymentSpec, runs: list[RunInfo]) -> list[str]:
 
 __all__ = [
     "INVALID_SCHEDULE",
+    "NEVER_FIRES",
     "RunInfo",
     "SchedulePlan",
     "build_flow_run",

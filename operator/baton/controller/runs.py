@@ -16,13 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton import schema_validation
 from baton._kube.client import (
     FLOWRUNS,
+    FLOWS,
     JOBS,
     WORKPOOLS,
     AlreadyExists,
@@ -42,8 +45,8 @@ from baton.controller.cache import ADMITTED, WAITING, ClusterCache, Key, QueueKe
 from baton.controller.jobs import build_job, job_name
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
-from baton.parameters import invalid_parameters_message
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
+from baton.resources._base import condition
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import JOB_VARIABLES_REFUSED, job_variable_problems
 from baton.resources.workpool import PoolType
@@ -55,8 +58,13 @@ HISTORY_LIMIT = 20
 #: How soon a WorkPool's running/queued counts follow an admission pass.
 POOL_STATUS_DELAY = timedelta(milliseconds=500)
 
+#: How much of one admission pass runs between two yields to the event loop, so a pool
+#: full of costly-to-check runs never holds up another namespace's fire times.
+PASS_SLICE_SECONDS = 0.01
+
 # Reasons of the operator's own decisions before a Job exists.
-INVALID_PARAMETERS = "InvalidParameters"
+INVALID_PARAMETERS = events.INVALID_PARAMETERS
+INVALID_PARAMETER_SCHEMA = events.INVALID_PARAMETER_SCHEMA
 MISSING = "Missing"
 SUBMITTED = "JobCreated"
 CLAIMABLE = "AwaitingWorker"
@@ -130,6 +138,9 @@ class RunController:
         self._job_missing_since: dict[Key, datetime] = {}
         self._pool_status: dict[Key, dict[str, Any]] = {}  # as last written
         self._pool_wanted: dict[Key, dict[str, Any]] = {}  # as the last pass counted
+        # Verdicts, once per version of their inputs (uid and generation of each object).
+        self._schema_verdicts: dict[Key, tuple[tuple[str, int], str | None]] = {}
+        self._parameter_verdicts: dict[Key, tuple[tuple[object, ...], str | None]] = {}
         self.queue: WorkQueue[QueueKey] = WorkQueue(
             self.reconcile, name="runs", clock=clock, concurrency=concurrency
         )
@@ -145,9 +156,14 @@ class RunController:
     def run_event(self, event_type: str, body: dict[str, Any]) -> None:
         if event_type == "DELETED":
             self.queue.forget(("run", *key_of(body)))
+            self._parameter_verdicts.pop(key_of(body), None)
         self._mark(self.cache.run_event(event_type, body))
 
     def flow_event(self, event_type: str, body: dict[str, Any]) -> None:
+        if event_type == "DELETED":
+            self._schema_verdicts.pop(key_of(body), None)
+        else:
+            self.queue.mark(("flow", *key_of(body)))
         self._mark(self.cache.flow_event(event_type, body))
 
     def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
@@ -171,6 +187,9 @@ class RunController:
             return await self._admit(namespace, name)
         if kind == "pool-status":
             await self._write_pool_status((namespace, name))
+            return None
+        if kind == "flow":
+            await self._write_flow_status((namespace, name))
             return None
         return await self._follow((namespace, name))
 
@@ -237,7 +256,15 @@ class RunController:
                 message=f"no Job created: {refused[0].message}",
                 fields={"endTime": now},
             )
-        problem = self._invalid_parameters(flow, self.parameters(run, deployment))
+        schema_problem = self.schema_problem(flow)
+        if schema_problem:
+            return Step(
+                state=RunState.FAILED,
+                reason=INVALID_PARAMETER_SCHEMA,
+                message=f"Flow {flow.name!r}: {schema_problem}",
+                fields={"endTime": now},
+            )
+        problem = self._invalid_parameters(run, deployment, flow)
         if problem:
             return Step(
                 state=RunState.FAILED,
@@ -260,7 +287,15 @@ class RunController:
         now = self._clock()
         pool = self.cache.model(WorkPool, self.cache.pools, (namespace, pool_name))
         view = _PoolView()
-        for key, body in self.cache.runs_of_pool(namespace, pool_name):
+        slice_end = time.monotonic() + PASS_SLICE_SECONDS
+        for key, body in list(self.cache.runs_of_pool(namespace, pool_name)):
+            if time.monotonic() > slice_end:
+                # Checking parameters is bounded per run, not per pool: let other
+                # namespaces' work in between (the list above is this pass's snapshot).
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + PASS_SLICE_SECONDS
+                if self.cache.runs.get(key) is not body:
+                    continue  # changed meanwhile: its own event marked the pool again
             self._classify(key, body, pool=pool, pool_name=pool_name, now=now, view=view)
         await asyncio.gather(*view.writes)
         if pool is None:
@@ -365,8 +400,73 @@ class RunController:
         self.queue.mark(("run", *key))
         return written
 
-    def _invalid_parameters(self, flow: Flow, parameters: dict[str, Any]) -> str | None:
-        return invalid_parameters_message(flow.spec.parameter_schema, parameters)
+    def schema_problem(self, flow: Flow) -> str | None:
+        """What is wrong with the Flow's ``parameterSchema`` (checked once per generation)."""
+        key = (flow.namespace, flow.name)
+        version = (str(flow.metadata.get("uid", "")), flow.generation)
+        cached = self._schema_verdicts.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        verdict = schema_validation.check_parameter_schema(flow.spec.parameter_schema)
+        self._schema_verdicts[key] = (version, verdict)
+        return verdict
+
+    def _invalid_parameters(
+        self, run: FlowRun, deployment: Deployment | None, flow: Flow
+    ) -> str | None:
+        """The run's parameters against the Flow's schema, once per version of the three."""
+        key = (run.namespace, run.name)
+        version: tuple[object, ...] = tuple(
+            (obj.metadata.get("uid"), obj.generation) if obj else None
+            for obj in (run, deployment, flow)
+        )
+        cached = self._parameter_verdicts.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        verdict = schema_validation.parameter_problems(
+            flow.spec.parameter_schema, self.parameters(run, deployment)
+        )
+        self._parameter_verdicts[key] = (version, verdict)
+        return verdict
+
+    async def _write_flow_status(self, key: Key) -> None:
+        """The Flow's ``Ready`` condition: is its ``parameterSchema`` usable?"""
+        flow = self.cache.model(Flow, self.cache.flows, key)
+        if flow is None:
+            return
+        problem = self.schema_problem(flow)
+        previous = next((c for c in flow.status.conditions if c.type == "Ready"), None)
+        ready = condition(
+            "Ready",
+            "False" if problem else "True",
+            INVALID_PARAMETER_SCHEMA if problem else events.PARAMETER_SCHEMA_VALID,
+            problem or "parameterSchema is valid",
+            generation=flow.generation,
+            previous=previous,
+            now=self._clock(),
+        )
+        if (
+            previous is not None
+            and flow.status.observed_generation == flow.generation
+            and (previous.status.value, previous.reason, previous.message)
+            == (ready["status"], ready["reason"], ready["message"])
+        ):
+            return
+        try:
+            updated = await self._client.patch_status(
+                FLOWS,
+                flow.name,
+                flow.namespace,
+                {"status": {"observedGeneration": flow.generation, "conditions": [ready]}},
+                priority=REPORT,
+            )
+        except NotFound:
+            return
+        self.cache.flow_event("MODIFIED", updated)
+        if problem:
+            self._events.record(
+                flow.metadata, INVALID_PARAMETER_SCHEMA, problem, kind="Flow", warning=True
+            )
 
     async def _start(
         self,

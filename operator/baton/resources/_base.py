@@ -121,6 +121,31 @@ class Condition(StatusModel):
     message: str = Field(default="", description="Human-readable explanation.")
 
 
+def condition(
+    type_: str,
+    status: str,
+    reason: str,
+    message: str,
+    *,
+    generation: int,
+    previous: Condition | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """One condition on the wire; ``lastTransitionTime`` moves only when status or reason do."""
+    changed = previous is None or (previous.status.value, previous.reason) != (status, reason)
+    transition = now if changed or previous is None else previous.last_transition_time
+    return {
+        "type": type_,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+        "lastTransitionTime": transition.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if transition
+        else None,
+    }
+
+
 class ObservedStatus(StatusModel):
     """The status fields every kind has."""
 

@@ -16,10 +16,12 @@ from baton.resources.job_template import refused_job_variables
 from baton.resources.workpool import WorkPoolSpec
 
 if TYPE_CHECKING:
-    from baton.schedules import ScheduleSpec
+    from baton.schedules import ScheduleError, ScheduleSpec
 
 INVALID_SCHEDULE = "InvalidSchedule"
 JOB_VARIABLES_REFUSED = "JobVariablesRefused"
+#: A well-formed schedule with no fire time within its bounded search.
+NEVER_FIRES = "NeverFires"
 
 
 @dataclass(frozen=True)
@@ -54,9 +56,17 @@ def schedule_problem(schedule: Schedule, index: int) -> Problem | None:
     try:
         schedule_spec(schedule)
     except ScheduleError as error:
-        label = f"schedules[{index}]" + (f" ({schedule.name})" if schedule.name else "")
-        return Problem(INVALID_SCHEDULE, f"{label}: {error}")
+        return schedule_error_problem(schedule, index, error)
     return None
+
+
+def schedule_error_problem(schedule: Schedule, index: int, error: ScheduleError) -> Problem:
+    """The Problem for ``error`` raised by (validating or searching) ``schedules[index]``."""
+    from baton.schedules import NeverFiresError  # noqa: PLC0415
+
+    label = f"schedules[{index}]" + (f" ({schedule.name})" if schedule.name else "")
+    reason = NEVER_FIRES if isinstance(error, NeverFiresError) else INVALID_SCHEDULE
+    return Problem(reason, f"{label}: {error}")
 
 
 def deployment_problems(spec: DeploymentSpec) -> list[Problem]:

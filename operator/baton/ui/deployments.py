@@ -2,7 +2,7 @@
 
 Quick Run and Custom Run create the same FlowRun ``baton run`` creates
 (``baton.cli.runs.custom_run``). A Custom Run's parameters are checked first with
-``baton.parameters.schema_errors`` against the Deployment's defaults merged with the
+``baton.schema_validation.parameter_errors`` against the Deployment's defaults merged with the
 form, as the operator checks them before starting a run: an invalid form is shown again
 with each error beside its field, and no FlowRun is created.
 """
@@ -18,8 +18,8 @@ from starlette.responses import RedirectResponse, Response
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, FLOWS
 from baton.cli.runs import custom_run, custom_run_name
 from baton.controller.labels import LABEL_DEPLOYMENT, label_value
-from baton.parameters import schema_errors
 from baton.resources import Deployment, Flow, FlowRun
+from baton.schema_validation import parameter_errors
 from baton.ui import forms
 from baton.ui.core import Ui, ui_of
 
@@ -99,7 +99,9 @@ async def create_run(request: Request) -> Response:
         posted = forms.submission(forms.fields(schema, deployment.spec.parameters), form)
         parameters = posted.parameters
         errors: dict[str, list[str]] = {}
-        for where, message in schema_errors(schema, {**deployment.spec.parameters, **parameters}):
+        for where, message in parameter_errors(
+            schema or {}, {**deployment.spec.parameters, **parameters}
+        ):
             errors.setdefault(where.split(".")[0], []).append(message)
         if errors:
             return await _detail(ui, request, status=422, typed=posted.typed, errors=errors)

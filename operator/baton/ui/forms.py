@@ -4,7 +4,7 @@ Pure functions. Each top-level property of the schema becomes one field whose wi
 follows its JSON type (number, text, a select for enums and booleans, JSON for arrays and
 objects), pre-filled with the Deployment's default or the schema's. A submitted value
 is converted by the field's type but never judged here: a value that does not convert
-stays text, and ``baton.parameters.schema_errors`` — the check the operator makes before
+stays text, and ``baton.schema_validation.parameter_errors`` — the check the operator makes before
 it starts a run — reports it beside its field.
 """
 

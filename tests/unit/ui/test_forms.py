@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from baton.parameters import invalid_parameters_message, parameter_schema, schema_errors
+from baton.parameters import parameter_schema
+from baton.schema_validation import parameter_errors, parameter_problems
 from baton.ui import forms
 
 pytestmark = pytest.mark.unit
@@ -58,16 +59,22 @@ def test_submission_types_values_and_leaves_bad_ones_to_the_validator() -> None:
         fields, {"param.city": " Porto", "param.days": "many", "param.tags": '["a"]'}
     )
     assert posted.parameters == {"city": " Porto", "days": "many", "tags": ["a"]}
-    assert schema_errors(SCHEMA, posted.parameters) == [("days", "'many' is not of type 'integer'")]
+    assert parameter_errors(SCHEMA, posted.parameters) == [
+        ("days", "'many' is not of type 'integer'")
+    ]
     good = forms.submission(fields, {"param.city": "Porto", "param.days": " 2 ", "param.unit": ""})
     assert good.parameters == {"city": "Porto", "days": 2}
-    assert schema_errors(SCHEMA, good.parameters) == []
+    assert parameter_errors(SCHEMA, good.parameters) == []
 
 
 def test_the_operator_message_is_built_from_the_same_errors() -> None:
-    message = invalid_parameters_message(SCHEMA, {"days": "x"})
+    message = parameter_problems(SCHEMA, {"days": "x"})
     assert message == (
         "invalid parameters: parameters: 'city' is a required property; "
         "days: 'x' is not of type 'integer'"
     )
-    assert invalid_parameters_message(None, {"anything": 1}) is None
+    assert parameter_problems({}, {"anything": 1}) is None
+    assert parameter_errors({}, {"anything": 1}) == []
+    # The form shows what the operator would say, including when a check is too costly.
+    costly = {"type": "object", "properties": {"s": {"type": "string"}}}
+    assert parameter_errors(costly, {"s": "x" * (2 * 1024 * 1024)})[0][0] == "parameters"
