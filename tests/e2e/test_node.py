@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
+from baton.resources.flow import source_digest
 from clusterkit import ROOT, Cluster, NodeCluster, node
 from kube_helpers import apply, deployment, flow, flow_run, wait_for
 
@@ -78,7 +79,9 @@ def setup_flows(cluster: Cluster, namespace: str, *objects: dict[str, Any]) -> N
             name,
             image=RUNTIME_IMAGE,
             entrypoint=f"work.py:{name}",
-            source={"configMap": {"name": "flows"}},
+            source={
+                "configMap": {"name": "flows", "sha256": source_digest({"work.py": FLOWS.encode()})}
+            },
         )
         for name in ("pipeline", "broken", "hungry", "sleeper")
     ]

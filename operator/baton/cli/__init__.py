@@ -95,6 +95,19 @@ def _flow_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _flow_digest(args: argparse.Namespace) -> int:
+    from baton.resources.flow import source_digest  # noqa: PLC0415
+
+    files: dict[str, bytes] = {}
+    for name in args.files:
+        path = Path(name)
+        if path.name in files:
+            raise CliError(f"two files are named {path.name!r}: a ConfigMap key must be unique")
+        files[path.name] = path.read_bytes()
+    print(source_digest(files))
+    return 0
+
+
 def _execute(_: argparse.Namespace) -> int:
     from baton.execute import execute  # noqa: PLC0415
 
@@ -372,6 +385,17 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         kube=False,
     )
     schema.add_argument("entrypoint", help="path/to/file.py:func or package.module:func")
+    digest = _command(
+        flow_commands,
+        "digest",
+        _flow_digest,
+        "print the sha256 a Flow's source.configMap pins",
+        "Print the digest of the files a code ConfigMap will hold (each keyed by its file "
+        "name, as `kubectl create configmap NAME --from-file=FILE` keys them), for "
+        "Flow.spec.source.configMap.sha256.",
+        kube=False,
+    )
+    digest.add_argument("files", nargs="+", metavar="FILE", help="the ConfigMap's files")
 
     completion = _command(
         commands,

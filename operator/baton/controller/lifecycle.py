@@ -116,6 +116,10 @@ def ending(run: FlowRun, now: datetime, end: datetime | None = None) -> dict[str
     fields: dict[str, Any] = {"endTime": end}
     if start:
         fields["duration"] = format_duration((end - start).total_seconds())
+        if run.status.start_time is None:
+            # A flow that ends between two looks of the operator goes Pending -> Completed
+            # without the Running step that records startTime: take the runtime's.
+            fields["startTime"] = start
     return fields
 
 

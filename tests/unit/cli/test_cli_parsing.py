@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +15,7 @@ from baton._kube.config import ConfigError
 from baton.cli import build_parser, main
 from baton.cli.common import CliError, describe_error, parse_params, parse_value
 from baton.cli.completion import SCRIPTS, candidates, command_table
+from baton.resources.flow import directory_files, source_digest
 
 pytestmark = pytest.mark.unit
 
@@ -182,6 +184,22 @@ def test_completion_candidates_follow_the_parser() -> None:
     assert complete("runs", "") == []  # runs takes no run names
     assert "__complete" not in complete("")
     assert {"run", "runs", "describe", "completion"} <= set(complete(""))
-    assert complete("fl") == ["flow", "flow-run"] and complete("flow", "") == ["schema"]
+    assert complete("fl") == ["flow", "flow-run"] and complete("flow", "") == ["digest", "schema"]
     assert complete("deployment", "schedule", "") == ["create", "delete", "ls", "pause", "resume"]
     assert complete("flow-run", "inspect", "etl-") == ["etl-1", "etl-2"]
+
+
+def test_flow_digest_is_the_digest_the_runtime_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mounted = tmp_path / "mounted"  # as the kubelet lays a ConfigMap volume out
+    mounted.mkdir()
+    (mounted / "etl.py").write_text("print('etl')\n")
+    (mounted / "util.py").write_text("X = 1\n")
+    (mounted / "..data").mkdir()
+    assert main(["flow", "digest", str(mounted / "etl.py"), str(mounted / "util.py")]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == source_digest(directory_files(mounted))
+    (tmp_path / "etl.py").write_text("print('changed')\n")
+    assert main(["flow", "digest", str(tmp_path / "etl.py"), str(mounted / "util.py")]) == 0
+    assert capsys.readouterr().out.strip() != printed

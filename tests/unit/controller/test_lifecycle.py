@@ -95,6 +95,26 @@ def test_runtime_final_report_wins() -> None:
     assert step.fields["duration"] == "1m15s"
 
 
+def test_a_run_that_ends_unseen_running_keeps_the_runtime_start_time() -> None:
+    """Pending -> Completed in one look (a fast flow): startTime comes from the report."""
+    r = run(
+        "Pending",
+        runtime={
+            "state": "Completed",
+            "startTime": stamp(T0 + timedelta(seconds=2)),
+            "endTime": stamp(T0 + timedelta(seconds=3)),
+        },
+    )
+    r.status.start_time = None
+    step = step_at(T0 + timedelta(seconds=4), r, job("Complete"), pod({"exitCode": 0}))
+    assert step.state == RunState.COMPLETED
+    assert step.fields["startTime"] == T0 + timedelta(seconds=2)
+    assert step.fields["duration"] == "1s"
+    # A run whose Running step recorded it keeps its own.
+    seen = run(runtime={"state": "Completed", "endTime": stamp(T0 + timedelta(seconds=3))})
+    assert "startTime" not in step_at(T0, seen, job("Complete"), pod({"exitCode": 0})).fields
+
+
 def test_pending_becomes_running_on_the_runtime_report() -> None:
     r = run("Pending", runtime={"state": "Running", "startTime": stamp(T0)})
     step = step_at(T0, r, job(), pod())
