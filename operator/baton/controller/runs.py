@@ -74,6 +74,29 @@ def _stamp(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def succeeded_condition(
+    run: FlowRun, state: RunState, message: str, now: datetime
+) -> dict[str, Any]:
+    """``Succeeded``: True once Completed, False once it ended otherwise, else Unknown.
+
+    The reason is the state, so ``kubectl wait --for=condition=Succeeded flowrun/x`` waits
+    for success and ``--for=condition=Succeeded=False`` for any other end.
+    """
+    status = "True" if state == RunState.COMPLETED else "False"
+    if state not in TERMINAL_STATES:
+        status = "Unknown"
+    previous = next((c for c in run.status.conditions if c.type == "Succeeded"), None)
+    return condition(
+        "Succeeded",
+        status,
+        state.value,
+        message[:2000],
+        generation=run.generation,
+        previous=previous,
+        now=now,
+    )
+
+
 def status_patch(run: FlowRun, step: Step, now: datetime) -> dict[str, Any]:
     """The merge patch for ``step``: operator-owned fields only."""
     patch: dict[str, Any] = {
@@ -104,6 +127,7 @@ def status_patch(run: FlowRun, step: Step, now: datetime) -> dict[str, Any]:
         )
         if step.state != run.status.state:
             patch["stateTime"] = _stamp(now)
+        patch["conditions"] = [succeeded_condition(run, step.state, step.message, now)]
     if patch:
         patch["observedGeneration"] = run.generation
     return patch
