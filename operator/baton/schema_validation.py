@@ -327,44 +327,20 @@ def check_parameter_schema(schema: Mapping[str, Any]) -> str | None:
     return verdict
 
 
-def parameter_problems(
-    schema: Mapping[str, Any], parameters: Mapping[str, Any], *, limit: int = 5
-) -> str | None:
-    """Why ``parameters`` do not match ``schema`` (up to ``limit`` problems), or ``None``.
+def _checked(
+    schema: Mapping[str, Any], parameters: Mapping[str, Any]
+) -> tuple[str | None, list[tuple[str, str]]]:
+    """``(verdict on the whole set, [(field, message)...])`` under the bounds above.
 
-    Assumes ``check_parameter_schema(schema)`` passed; a schema that did not still gets a
-    verdict here, never an exception.
+    The verdict (not JSON, too large, too costly to evaluate) excludes the list; ``field``
+    is the dotted path of the offending value, or ``"parameters"`` for the whole set.
     """
-    if not schema:
-        return None
     try:
         size = _size(parameters)
     except (TypeError, ValueError, RecursionError) as exc:
-        return f"parameters are not JSON: {exc}"
+        return f"parameters are not JSON: {exc}", []
     if size > MAX_PARAMETERS_BYTES:
-        return f"parameters are {size} bytes; at most {MAX_PARAMETERS_BYTES} allowed"
-
-    def check() -> str | None:
-        problems = _listed(BoundedValidator(dict(schema)).iter_errors(dict(parameters)), limit)
-        return "invalid parameters: " + "; ".join(problems) if problems else None
-
-    verdict = _bounded(check)
-    if verdict is not None and not verdict.startswith("invalid parameters"):
-        return f"parameters {verdict}"
-    return verdict
-
-
-def parameter_errors(
-    schema: Mapping[str, Any], parameters: Mapping[str, Any], *, limit: int = 20
-) -> list[tuple[str, str]]:
-    """``(field, message)`` per problem, for a form (the UI's Custom Run), same bounds.
-
-    ``field`` is the dotted path of the offending value, or ``"parameters"`` for the whole
-    set (too large, not JSON, too costly to evaluate). Empty when ``parameter_problems``
-    would say ``None``: a form accepts exactly what the operator admits.
-    """
-    if not schema:
-        return []
+        return f"parameters are {size} bytes; at most {MAX_PARAMETERS_BYTES} allowed", []
     errors: list[tuple[str, str]] = []
 
     def check() -> str | None:
@@ -375,13 +351,37 @@ def parameter_errors(
         errors.extend((".".join(map(str, e.path)) or "parameters", e.message) for e in ordered)
         return None
 
-    try:
-        size = _size(parameters)
-    except (TypeError, ValueError, RecursionError) as exc:
-        return [("parameters", f"parameters are not JSON: {exc}")]
-    if size > MAX_PARAMETERS_BYTES:
-        return [("parameters", f"parameters are {size} bytes; at most {MAX_PARAMETERS_BYTES}")]
     verdict = _bounded(check)
+    return (f"parameters {verdict}" if verdict is not None else None), errors
+
+
+def parameter_problems(
+    schema: Mapping[str, Any], parameters: Mapping[str, Any], *, limit: int = 5
+) -> str | None:
+    """Why ``parameters`` do not match ``schema`` (up to ``limit`` problems), or ``None``.
+
+    Assumes ``check_parameter_schema(schema)`` passed; a schema that did not still gets a
+    verdict here, never an exception.
+    """
+    if not schema:
+        return None
+    verdict, errors = _checked(schema, parameters)
     if verdict is not None:
-        return [("parameters", f"parameters {verdict}")]
-    return errors[:limit]
+        return verdict
+    if not errors:
+        return None
+    return "invalid parameters: " + "; ".join(f"{f}: {m}" for f, m in errors[:limit])
+
+
+def parameter_errors(
+    schema: Mapping[str, Any], parameters: Mapping[str, Any], *, limit: int = 20
+) -> list[tuple[str, str]]:
+    """``(field, message)`` per problem, for a form (the UI's Custom Run), same bounds.
+
+    Empty exactly when ``parameter_problems`` says ``None``: a form accepts what the
+    operator admits. A verdict on the whole set comes as one ``("parameters", ...)``.
+    """
+    if not schema:
+        return []
+    verdict, errors = _checked(schema, parameters)
+    return [("parameters", verdict)] if verdict is not None else errors[:limit]
