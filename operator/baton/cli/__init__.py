@@ -280,8 +280,8 @@ def _add_prefect_commands(commands: Commands) -> None:
     create = _command(schedule, "create", _lazy(words, "schedule_create"), "add a schedule")
     create.add_argument("name", help="the Deployment's name")
     _schedule_options(create)
-    _command(schedule, "ls", _lazy(words, "schedule_ls"), "list a deployment's schedules")
-    schedule.choices["ls"].add_argument("name", help="the Deployment's name")
+    listed = _command(schedule, "ls", _lazy(words, "schedule_ls"), "list a deployment's schedules")
+    listed.add_argument("name", help="the Deployment's name")
     for name, function, summary in (
         ("pause", "schedule_pause", "deactivate schedule N (1-based, as `schedule ls` shows)"),
         ("resume", "schedule_resume", "activate schedule N again"),

@@ -21,8 +21,10 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-# Commands whose argument is a FlowRun name (Prefect's words too: `flow-run inspect`).
-RUN_NAME_COMMANDS = ("describe", "logs", "cancel", "inspect")
+# The commands (as their paths of words) whose argument is a FlowRun's name.
+RUN_NAME_COMMANDS = frozenset(
+    {"describe", "logs", "cancel", "flow-run inspect", "flow-run logs", "flow-run cancel"}
+)
 COMPLETE_COMMAND = "__complete"
 # cobra's ShellCompDirectiveNoFileComp: do not fall back to file names.
 NO_FILE_COMPLETION = 4
@@ -66,20 +68,16 @@ def command_table(parser: argparse.ArgumentParser) -> dict[str, list[str]]:
 
 def _run_names(words: Sequence[str]) -> list[str]:
     """The namespace's FlowRun names (honouring -n/--context/--kubeconfig); [] on any error."""
-    argv = ["runs", "-o", "name"]
-    for flag in ("-n", "--namespace", "--context", "--kubeconfig"):
-        if flag in words[:-1]:
-            index = list(words).index(flag)
-            if index + 1 < len(words) - 1:
-                argv += [flag, words[index + 1]]
+    given: dict[str, str | None] = {"namespace": None, "context": None, "kubeconfig": None}
+    for flag, key in (("-n", "namespace"), ("--namespace", "namespace"),
+                      ("--context", "context"), ("--kubeconfig", "kubeconfig")):  # fmt: skip
+        if flag in words[:-2]:
+            given[key] = words[list(words).index(flag) + 1]
     try:
-        from baton.cli import build_parser  # noqa: PLC0415
-
-        args = build_parser().parse_args(argv)
         from baton._kube.client import FLOWRUNS  # noqa: PLC0415
         from baton.cli.common import connect  # noqa: PLC0415
 
-        conn = connect(args)
+        conn = connect(argparse.Namespace(**given))
         with conn.client:
             return sorted(r["metadata"]["name"] for r in conn.client.list(FLOWRUNS, conn.namespace))
     except Exception:
@@ -122,12 +120,7 @@ def candidates(
             and not isinstance(action, argparse._SubParsersAction)
             for choice in action.choices
         ]
-        if (
-            path
-            and path[-1] in RUN_NAME_COMMANDS
-            and path[:1] != ["deployment"]
-            and (path[:1] != ["work-pool"])
-        ):
+        if " ".join(path) in RUN_NAME_COMMANDS:
             words_now += run_names(list(words))
     return [w for w in words_now if w.startswith(partial)]
 

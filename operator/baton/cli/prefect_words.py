@@ -12,11 +12,15 @@ Under GitOps these writes show as drift, as ``kubectl edit`` would.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from baton.cli import render
 from baton.cli.common import CliError, Connection, connect, deployment_name, get_or_fail
 from baton.resources import API_VERSION
+
+if TYPE_CHECKING:
+    from baton._kube.client import Kind
 
 Json = dict[str, Any]
 
@@ -33,29 +37,40 @@ def _schedule_text(schedule: Json) -> str:
     return "?"
 
 
+def _listing(
+    args: argparse.Namespace,
+    kind: Kind,
+    what: str,
+    headers: list[str],
+    row: Callable[[Json], list[Any]],
+) -> int:
+    """``ls``: the namespace's objects of ``kind`` by name, a row each."""
+    conn = connect(args)
+    with conn.client:
+        items = conn.client.list(kind, conn.namespace)
+    if not items:
+        print(f'No {what} found in namespace "{conn.namespace}".')
+        return 0
+    rows = [row(item) for item in sorted(items, key=lambda i: str(i["metadata"]["name"]))]
+    print(render.table(headers, rows))
+    return 0
+
+
 def deployment_ls(args: argparse.Namespace) -> int:
     from baton._kube.client import DEPLOYMENTS  # noqa: PLC0415
 
-    conn = connect(args)
-    with conn.client:
-        items = conn.client.list(DEPLOYMENTS, conn.namespace)
-    rows = []
-    for item in sorted(items, key=lambda d: str(d["metadata"]["name"])):
+    def row(item: Json) -> list[Any]:
         spec, status = item.get("spec") or {}, item.get("status") or {}
-        rows.append(
-            [
-                f"{(spec.get('flowRef') or {}).get('name', '?')}/{item['metadata']['name']}",
-                (spec.get("workPoolRef") or {}).get("name", "default"),
-                ", ".join(_schedule_text(s) for s in spec.get("schedules") or []) or "-",
-                "yes" if spec.get("paused") else "no",
-                render.timestamp(status.get("nextRunTime")),
-            ]
-        )
-    if not rows:
-        print(f'No deployments found in namespace "{conn.namespace}".')
-        return 0
-    print(render.table(["FLOW/DEPLOYMENT", "POOL", "SCHEDULES", "PAUSED", "NEXT"], rows))
-    return 0
+        return [
+            f"{(spec.get('flowRef') or {}).get('name', '?')}/{item['metadata']['name']}",
+            (spec.get("workPoolRef") or {}).get("name", "default"),
+            ", ".join(_schedule_text(s) for s in spec.get("schedules") or []) or "-",
+            "yes" if spec.get("paused") else "no",
+            render.timestamp(status.get("nextRunTime")),
+        ]
+
+    headers = ["FLOW/DEPLOYMENT", "POOL", "SCHEDULES", "PAUSED", "NEXT"]
+    return _listing(args, DEPLOYMENTS, "deployments", headers, row)
 
 
 def deployment_inspect(args: argparse.Namespace) -> int:
@@ -80,12 +95,14 @@ def deployment_delete(args: argparse.Namespace) -> int:
     return 0
 
 
-def _edit_schedules(conn: Connection, name: str, change: Any) -> list[Json]:
+def _edit_schedules(
+    conn: Connection, name: str, change: Callable[[list[Json]], list[Json]]
+) -> list[Json]:
     """Apply ``change(schedules) -> schedules`` with optimistic concurrency; the new list."""
     from baton._kube.client import DEPLOYMENTS  # noqa: PLC0415
 
     deployment = get_or_fail(conn.client, DEPLOYMENTS, name, conn.namespace, "deployment")
-    schedules: list[Json] = change(list((deployment.get("spec") or {}).get("schedules") or []))
+    schedules = change(list((deployment.get("spec") or {}).get("schedules") or []))
     patch = {
         "metadata": {"resourceVersion": deployment["metadata"]["resourceVersion"]},
         "spec": {"schedules": schedules},
@@ -200,27 +217,19 @@ def pool_create(args: argparse.Namespace) -> int:
 def pool_ls(args: argparse.Namespace) -> int:
     from baton._kube.client import WORKPOOLS  # noqa: PLC0415
 
-    conn = connect(args)
-    with conn.client:
-        items = conn.client.list(WORKPOOLS, conn.namespace)
-    rows = []
-    for item in sorted(items, key=lambda p: str(p["metadata"]["name"])):
+    def row(item: Json) -> list[Any]:
         spec, status = item.get("spec") or {}, item.get("status") or {}
-        rows.append(
-            [
-                item["metadata"]["name"],
-                spec.get("type", "kubernetes"),
-                "yes" if spec.get("paused") else "no",
-                spec.get("concurrencyLimit", "-"),
-                status.get("running", "-"),
-                status.get("queued", "-"),
-            ]
-        )
-    if not rows:
-        print(f'No work pools found in namespace "{conn.namespace}".')
-        return 0
-    print(render.table(["NAME", "TYPE", "PAUSED", "LIMIT", "RUNNING", "QUEUED"], rows))
-    return 0
+        return [
+            item["metadata"]["name"],
+            spec.get("type", "kubernetes"),
+            "yes" if spec.get("paused") else "no",
+            spec.get("concurrencyLimit", "-"),
+            status.get("running", "-"),
+            status.get("queued", "-"),
+        ]
+
+    headers = ["NAME", "TYPE", "PAUSED", "LIMIT", "RUNNING", "QUEUED"]
+    return _listing(args, WORKPOOLS, "work pools", headers, row)
 
 
 def pool_inspect(args: argparse.Namespace) -> int:
