@@ -201,27 +201,41 @@ if __name__ == "__main__":
 """
 
 
+def start_serving(
+    tmp_path: Path, filename: str, source: str, env: dict[str, str], *args: str
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Run a user's script that serves its flow, its console in ``serve.log``."""
+    (tmp_path / filename).write_text(source)
+    console = tmp_path / "serve.log"
+    with open(console, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, filename, *args],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return proc, console
+
+
+def completed_runs(
+    cluster: Cluster, namespace: str, at_least: int = 1
+) -> list[dict[str, Any]] | None:
+    done = [
+        r for r in runs(cluster, namespace) if (r.get("status") or {}).get("state") == "Completed"
+    ]
+    return done if len(done) >= at_least else None
+
+
 def test_flow_serve_schedules_and_runs(
     operator: OperatorProcess, namespace: str, tmp_path: Path
 ) -> None:
     cluster = operator.cluster
-    (tmp_path / "served.py").write_text(SERVED)
-    console = tmp_path / "serve.log"
-    with open(console, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "served.py", namespace],
-            cwd=tmp_path,
-            env=env_for(operator.cluster, BATON_LOG_DIR=str(tmp_path / "logs")),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = env_for(cluster, BATON_LOG_DIR=str(tmp_path / "logs"))
+    proc, console = start_serving(tmp_path, "served.py", SERVED, env, namespace)
     try:
         completed = wait_for(
-            lambda: [
-                r
-                for r in runs(cluster, namespace)
-                if (r.get("status") or {}).get("state") == "Completed"
-            ],
+            lambda: completed_runs(cluster, namespace),
             45,
             "a scheduled run of the served flow to complete",
         )
@@ -268,30 +282,11 @@ def test_serve_at_module_level_without_a_guard_runs_each_run_once_and_quickly(
     operator: OperatorProcess, namespace: str, tmp_path: Path
 ) -> None:
     cluster = operator.cluster
-    (tmp_path / "tutorial.py").write_text(UNGUARDED)
-    console = tmp_path / "serve.log"
-    with open(console, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "tutorial.py"],
-            cwd=tmp_path,
-            env=env_for(cluster, SERVE_NAMESPACE=namespace),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    env = env_for(cluster, SERVE_NAMESPACE=namespace)
+    proc, console = start_serving(tmp_path, "tutorial.py", UNGUARDED, env)
     try:
         completed = wait_for(
-            lambda: (
-                done
-                if len(
-                    done := [
-                        r
-                        for r in runs(cluster, namespace)
-                        if (r.get("status") or {}).get("state") == "Completed"
-                    ]
-                )
-                >= 2
-                else None
-            ),
+            lambda: completed_runs(cluster, namespace, at_least=2),
             60,
             "two scheduled runs of the unguarded tutorial flow to complete",
         )
