@@ -405,14 +405,7 @@ def main() -> int:
         args.runs, args.api_runs, args.finished = 20, 1, 50
         args.deployments, args.unrelated, args.settle = 5, 20, 2
     work = Path(tempfile.mkdtemp(prefix="baton-bench-op-"))
-    plane = None
-    if os.environ.get("KUBECONFIG"):
-        kubeconfig = Path(os.environ["KUBECONFIG"])
-    else:
-        plane = controlplane.ControlPlane(workdir=work / "cluster")
-        plane.start(controlplane.build())
-        kubeconfig = plane.kubeconfig
-    try:
+    with controlplane.cluster_kubeconfig(work / "cluster") as kubeconfig:
         client = CountingClient(from_kubeconfig(kubeconfig), timeout=120)
         subprocess.run(
             [
@@ -431,9 +424,6 @@ def main() -> int:
             "api_cost": api_cost(client, kubeconfig, args.api_runs, work),
             "memory_restart": memory_and_restart(client, kubeconfig, args, work),
         }
-    finally:
-        if plane is not None:
-            plane.stop()
     document = {
         "benchmark": "operator",
         "date": datetime.now(UTC).isoformat(),

@@ -388,15 +388,7 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="baton-bench-"))
-    explicit = os.environ.get("KUBECONFIG")
-    plane = None
-    if explicit:
-        kubeconfig = Path(explicit)
-    else:
-        plane = controlplane.ControlPlane(workdir=work / "cluster")
-        plane.start(controlplane.build())
-        kubeconfig = plane.kubeconfig
-    try:
+    with controlplane.cluster_kubeconfig(work / "cluster") as kubeconfig:
         client = KubeClient(from_kubeconfig(kubeconfig))
         subprocess.run(
             [
@@ -420,9 +412,6 @@ def main() -> int:
                 {"n": n, "fires": args.fires, "baton": baton, "cronjob": cron, "floor": floor}
             )
             print(json.dumps(results[-1]), file=sys.stderr, flush=True)
-    finally:
-        if plane is not None:
-            plane.stop()
     document = {
         "benchmark": "scheduling",
         "date": datetime.now(UTC).isoformat(),

@@ -189,48 +189,42 @@ def main() -> int:
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="baton-bench-ui-"))
-    plane = None
-    if os.environ.get("KUBECONFIG"):
-        kubeconfig = Path(os.environ["KUBECONFIG"])
-    else:
-        plane = controlplane.ControlPlane(workdir=work / "cluster")
-        plane.start(controlplane.build())
-        kubeconfig = plane.kubeconfig
     ui = None
-    try:
-        kubectl(kubeconfig, "apply", "--server-side", "-f", str(ROOT / "crds"))
-        kubectl(kubeconfig, "wait", "--for=condition=Established", "-f", str(ROOT / "crds"))
-        kubectl(kubeconfig, "create", "namespace", NAMESPACE)
-        client = KubeClient(from_kubeconfig(kubeconfig), timeout=120)
-        fill_seconds = fill(client, args.runs, args.deployments)
-        print(f"created {args.runs} runs, {args.deployments} deployments in {fill_seconds:.0f}s")
-        port = controlplane.free_port()
-        argv = [sys.executable, "-m", "baton.cli", "--kubeconfig", str(kubeconfig), "ui"]
-        argv += ["-n", NAMESPACE, "--port", str(port)]
-        ui = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
-        base = f"http://127.0.0.1:{port}/namespaces/{NAMESPACE}"
-        wait_for_ui(port)
-        pages = {
-            "dashboard": f"{base}/",
-            "runs list": f"{base}/runs",
-            "runs list, state=Failed": f"{base}/runs?state=Failed",
-            "runs list, one deployment": f"{base}/runs?deployment=etl-0007",
-            "deployments list": f"{base}/deployments",
-            "deployment (form + runs)": f"{base}/deployments/etl-0007",
-            "run page": f"{base}/runs/etl-0007-run-00007",
-        }
-        # The first dashboard view lists the namespace's runs once for its watched index.
-        t0 = time.perf_counter()
-        httpx.get(pages["dashboard"], timeout=120).raise_for_status()
-        first_dashboard_ms = round((time.perf_counter() - t0) * 1000, 1)
-        results = {name: measure(url, args.repeat) for name, url in pages.items()}
-        memory = rss_kib(ui.pid)
-    finally:
-        if ui is not None:
-            ui.terminate()
-            ui.wait()
-        if plane is not None:
-            plane.stop()
+    with controlplane.cluster_kubeconfig(work / "cluster") as kubeconfig:
+        try:
+            kubectl(kubeconfig, "apply", "--server-side", "-f", str(ROOT / "crds"))
+            kubectl(kubeconfig, "wait", "--for=condition=Established", "-f", str(ROOT / "crds"))
+            kubectl(kubeconfig, "create", "namespace", NAMESPACE)
+            client = KubeClient(from_kubeconfig(kubeconfig), timeout=120)
+            fill_seconds = fill(client, args.runs, args.deployments)
+            print(
+                f"created {args.runs} runs, {args.deployments} deployments in {fill_seconds:.0f}s"
+            )
+            port = controlplane.free_port()
+            argv = [sys.executable, "-m", "baton.cli", "--kubeconfig", str(kubeconfig), "ui"]
+            argv += ["-n", NAMESPACE, "--port", str(port)]
+            ui = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+            base = f"http://127.0.0.1:{port}/namespaces/{NAMESPACE}"
+            wait_for_ui(port)
+            pages = {
+                "dashboard": f"{base}/",
+                "runs list": f"{base}/runs",
+                "runs list, state=Failed": f"{base}/runs?state=Failed",
+                "runs list, one deployment": f"{base}/runs?deployment=etl-0007",
+                "deployments list": f"{base}/deployments",
+                "deployment (form + runs)": f"{base}/deployments/etl-0007",
+                "run page": f"{base}/runs/etl-0007-run-00007",
+            }
+            # The first dashboard view lists the namespace's runs once for its watched index.
+            t0 = time.perf_counter()
+            httpx.get(pages["dashboard"], timeout=120).raise_for_status()
+            first_dashboard_ms = round((time.perf_counter() - t0) * 1000, 1)
+            results = {name: measure(url, args.repeat) for name, url in pages.items()}
+            memory = rss_kib(ui.pid)
+        finally:
+            if ui is not None:
+                ui.terminate()
+                ui.wait()
     document: dict[str, Any] = {
         "benchmark": "ui",
         "date": datetime.now(UTC).isoformat(),

@@ -8,7 +8,6 @@ every test that needs it errors: a missing control plane is a failure, never a s
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 import uuid
@@ -26,16 +25,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     kubectl_bin = ROOT / ".cluster" / "bin" / "kubectl"
     if not kubectl_bin.exists():
         subprocess.run(["bash", str(ROOT / "tests" / "cluster" / "tools.sh")], check=True)
-    explicit = os.environ.get("KUBECONFIG")
-    if explicit:
-        yield Cluster(Path(explicit), kubectl_bin)
-        return
-    plane = controlplane.ControlPlane(workdir=tmp_path_factory.mktemp("controlplane"))
-    plane.start(controlplane.build())
-    try:
-        yield Cluster(plane.kubeconfig, kubectl_bin)
-    finally:
-        plane.stop()
+    with controlplane.cluster_kubeconfig(tmp_path_factory.mktemp("controlplane")) as kubeconfig:
+        yield Cluster(kubeconfig, kubectl_bin)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -463,6 +463,22 @@ class ControlPlane(Processes):
                 return bool(response.status == 200 and response.read() == b"ok")
         except OSError:
             return False
+
+
+@contextlib.contextmanager
+def cluster_kubeconfig(workdir: Path) -> Iterator[Path]:
+    """The kubeconfig of ``$KUBECONFIG``'s cluster if set, else of a private control plane
+    started under ``workdir`` (from the cached build) and stopped on leaving."""
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        yield Path(explicit)
+        return
+    plane = ControlPlane(workdir=workdir)
+    plane.start(build())
+    try:
+        yield plane.kubeconfig
+    finally:
+        plane.stop()
 
 
 def _http_ok(url: str) -> bool:
