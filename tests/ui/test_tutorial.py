@@ -19,6 +19,7 @@ from ui_helpers import UiServer
 from worker_helpers import WorkerProcess, baton
 
 from clusterkit import Cluster, OperatorProcess
+from kube_helpers import apply, flow_run
 
 pytestmark = pytest.mark.ui
 
@@ -261,24 +262,16 @@ def test_quick_run_cancel_and_failures_first(
         expect(page.locator("button", has_text="Cancel")).to_have_count(0)
 
         # A run with a bad parameter, made outside the UI: the operator fails it.
-        cluster.kubectl(
-            "apply", "-n", namespace, "-f", "-",
-            stdin=(
-                "apiVersion: baton.dev/v1alpha1\nkind: FlowRun\nmetadata: {name: bad-days}\n"
-                "spec: {deploymentRef: {name: weather}, parameters: {days: lots}}\n"
-            ),
-        )  # fmt: skip
+        apply(cluster, namespace, flow_run("bad-days", "weather", parameters={"days": "lots"}))
         page.goto(f"{ui.url}/namespaces/{namespace}/runs/bad-days")
         expect(page.locator(".summary .current .state")).to_have_text("Failed", timeout=60_000)
         expect(page.locator(".summary")).to_contain_text("'lots' is not of type 'integer'")
         # A run whose flow raises: the error and its traceback, as the runtime reported them.
-        cluster.kubectl(
-            "apply", "-n", namespace, "-f", "-",
-            stdin=(
-                "apiVersion: baton.dev/v1alpha1\nkind: FlowRun\nmetadata: {name: atlantis}\n"
-                "spec: {deploymentRef: {name: weather}, parameters: {city: Atlantis, pause: 0}}\n"
-            ),
-        )  # fmt: skip
+        apply(
+            cluster,
+            namespace,
+            flow_run("atlantis", "weather", parameters={"city": "Atlantis", "pause": 0}),
+        )
         page.goto(f"{ui.url}/namespaces/{namespace}/runs/atlantis")
         expect(page.locator(".summary .current .state")).to_have_text("Failed", timeout=60_000)
         expect(page.locator("p.error")).to_contain_text("ValueError: no forecast for Atlantis")
