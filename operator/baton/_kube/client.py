@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -128,6 +128,8 @@ def _list_params(
 #: Back-off before each retry of a transient failure (about 6 s in all).
 _RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 2.5)
 _SAFE_METHODS = {"GET", "HEAD"}
+#: How often a fenced write re-checks that this process leads again.
+FENCE_POLL_SECONDS = 0.1
 
 
 def _retryable(method: str, error: Exception) -> bool:
@@ -351,8 +353,11 @@ class AsyncKubeClient:
         timeout: float = 30.0,
         max_in_flight: int = 12,
         max_streams: int = 8,
+        fence: Callable[[], bool] | None = None,
     ) -> None:
         self.credentials = credentials or load()
+        #: Writes wait while this is False (leader election: only the Lease holder writes).
+        self._fence = fence
         # Requests beyond ``max_in_flight`` wait in a priority gate (see ``gate``), not in
         # httpcore's pool: the pool
         # re-checks every connection for every queued request (quadratic, with a socket
@@ -385,6 +390,9 @@ class AsyncKubeClient:
         priority: int = NORMAL,
     ) -> Json:
         content, headers = _encode(self.credentials, body, content_type)
+        if self._fence is not None and method not in _SAFE_METHODS:
+            while not self._fence():
+                await asyncio.sleep(FENCE_POLL_SECONDS)
         for delay in (*_RETRY_DELAYS, None):
             try:
                 async with self._gate.slot(priority):
@@ -469,11 +477,19 @@ class AsyncKubeClient:
         )
 
     async def delete(
-        self, kind: Kind, name: str, namespace: str, *, propagation: str = "Background"
+        self,
+        kind: Kind,
+        name: str,
+        namespace: str,
+        *,
+        propagation: str = "Background",
+        uid: str | None = None,
     ) -> Json:
-        return await self.request(
-            "DELETE", kind.path(namespace, name), body={"propagationPolicy": propagation}
-        )
+        """Delete ``name``; with ``uid``, only that object (409 if the name was reused)."""
+        body: Json = {"propagationPolicy": propagation}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        return await self.request("DELETE", kind.path(namespace, name), body=body)
 
     async def stream_lines(self, path: str, params: Mapping[str, str]) -> AsyncIterator[Json]:
         """Each JSON line of a streaming GET (a watch), until the server ends it."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -51,12 +52,23 @@ def _operator(args: argparse.Namespace) -> int:
             'pip install "baton[operator]"'
         ) from error
 
+    namespaces = args.namespaces or []
+    election = None
+    if args.leader_elect:
+        from baton._kube import config  # noqa: PLC0415
+        from baton.controller.leader import LeaseConfig, lease_name  # noqa: PLC0415
+
+        election = LeaseConfig.from_env(
+            args.lease_name or lease_name(namespaces),
+            args.lease_namespace or os.environ.get("POD_NAMESPACE") or config.load().namespace,
+        )
     run(
-        namespaces=args.namespaces or [],
+        namespaces=namespaces,
         liveness=args.liveness,
         verbose=args.verbose,
         log_format=args.log_format,
         metrics_port=args.metrics_port,
+        election=election,
     )
     return 0
 
@@ -427,6 +439,22 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         "--liveness",
         default="http://0.0.0.0:8080/healthz",
         help="liveness endpoint URL (default: %(default)s)",
+    )
+    operator.add_argument(
+        "--leader-elect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="act only while holding a coordination.k8s.io Lease, so further replicas are "
+        "hot standbys (default: on)",
+    )
+    operator.add_argument(
+        "--lease-name",
+        help="the Lease's name (default: baton-operator, or baton-operator-<hash> of the "
+        "watched namespaces)",
+    )
+    operator.add_argument(
+        "--lease-namespace",
+        help="the Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig's)",
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     operator.add_argument(

@@ -12,15 +12,18 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import kopf
 
 from baton._kube import config
-from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient
+from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient, KubeClient
 from baton.controller import events, metrics
 from baton.controller.labels import MANAGED_BY, selector
+from baton.controller.leader import LeaderElector, LeaseConfig, StandbyProbe
 from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect
 from baton.controller.runs import RunController
@@ -28,6 +31,8 @@ from baton.controller.scheduler import Scheduler
 
 GROUP, VERSION = "baton.dev", "v1alpha1"
 PREFIX = "baton.dev"
+#: Exit status when the leader Lease is lost (the kubelet restarts the process).
+LEASE_LOST_EXIT = 70
 
 
 @kopf.on.login()
@@ -69,7 +74,8 @@ async def configure(
     settings.watching.connect_timeout = 10
     settings.networking.error_backoffs = [1, 2, 5, 10]
 
-    client = AsyncKubeClient()
+    # With leader election, writes wait while this process does not hold the Lease.
+    client = AsyncKubeClient(fence=getattr(memo, "fence", None))
     recorder = events.Recorder(client)
     scheduler = Scheduler(client, recorder)
     runs = RunController(client, recorder, timing=timing_from_env())
@@ -169,8 +175,13 @@ def run(
     verbose: bool = False,
     log_format: str = "json",
     metrics_port: int = 0,
+    election: LeaseConfig | None = None,
 ) -> None:
-    """Run the operator until interrupted (the ``baton operator`` command)."""
+    """Run the operator until interrupted (the ``baton operator`` command).
+
+    With ``election``, the process first waits to hold the Lease (a hot standby meanwhile,
+    answering its liveness probe), then runs kopf while a thread renews the Lease.
+    """
     formats = {
         "json": kopf.LogFormat.JSON,
         "plain": kopf.LogFormat.PLAIN,
@@ -183,10 +194,50 @@ def run(
     # line per watch event, thousands a minute at scale. Failures stay visible.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     metrics.serve(metrics_port)
+    if election is None:
+        _run_kopf(namespaces, liveness)
+        return
+    with KubeClient() as lease_client:
+        elector = LeaderElector(lease_client, election)
+        probe = StandbyProbe(liveness)
+        stop = threading.Event()
+        try:
+            if not elector.acquire(stop):
+                return
+        finally:
+            probe.close()
+        keeper = threading.Thread(
+            target=elector.keep, args=(stop, _lost), name="baton-lease", daemon=True
+        )
+        keeper.start()
+        try:
+            _run_kopf(namespaces, liveness, elector.leading)
+        finally:
+            stop.set()
+            keeper.join(timeout=election.retry_period.total_seconds() + 5)
+            elector.release()
+
+
+def _run_kopf(
+    namespaces: list[str], liveness: str | None, fence: Callable[[], bool] | None = None
+) -> None:
+    # standalone: kopf's own peering (freezing on a higher-priority peer) is off;
+    # replicas are coordinated by the Lease in ``run``.
     kopf.run(
         standalone=True,
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=liveness,
-        memo=kopf.Memo(namespaces=namespaces),
+        memo=kopf.Memo(namespaces=namespaces, fence=fence),
     )
+
+
+def _lost() -> None:
+    """The Lease could not be renewed in time: stop acting now, before a standby takes over.
+
+    Exiting is client-go's answer too: no half-stopped leader keeps writing while the next
+    one starts. The kubelet restarts the process, which then waits as a standby.
+    """
+    logging.getLogger("baton.leader").error("leader Lease lost: exiting")
+    logging.shutdown()
+    os._exit(LEASE_LOST_EXIT)

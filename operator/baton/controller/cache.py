@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pydantic
 
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
-from baton.resources.deployment import DEFAULT_WORK_POOL
+from baton.resources.deployment import work_pool_of
 
 Key = tuple[str, str]  # (namespace, name)
 QueueKey = tuple[str, str, str]  # ("run" | "pool" | "pool-status", namespace, name)
@@ -56,20 +56,10 @@ class ClusterCache:
 
     # -- lookups --------------------------------------------------------------------
     def pool_of(self, run: Body) -> str:
-        """The WorkPool a run belongs to: admitted pool, its own ref, or its Deployment's."""
-        spec = run.get("spec") or {}
-        status = run.get("status") or {}
-        if status.get("workPool"):
-            return str(status["workPool"])
-        if spec.get("workPoolRef"):
-            return str(spec["workPoolRef"]["name"])
-        deployment = self.deployments.get(
-            (run["metadata"]["namespace"], (spec.get("deploymentRef") or {}).get("name", ""))
-        )
-        if deployment:
-            ref = (deployment.get("spec") or {}).get("workPoolRef") or {}
-            return str(ref.get("name", DEFAULT_WORK_POOL))
-        return DEFAULT_WORK_POOL
+        """The WorkPool a run belongs to, from its spec or its Deployment's (never status)."""
+        namespace = run["metadata"]["namespace"]
+        ref = ((run.get("spec") or {}).get("deploymentRef") or {}).get("name", "")
+        return work_pool_of(run, self.deployments.get((namespace, ref)))
 
     def runs_of_pool(self, namespace: str, pool: str) -> list[tuple[Key, Body]]:
         keys = self._runs_by_pool.get((namespace, pool), set())

@@ -47,6 +47,20 @@ def job_name(run_name: str, attempt: int) -> str:
     return label_value(f"{run_name}-{attempt}")
 
 
+def controlled_by(obj: dict[str, Any] | None, owner_uid: str) -> bool:
+    """Whether ``obj``'s controller ownerReference names ``owner_uid``.
+
+    The only way Baton matches a Job to its run (and a pod to its Job): names and
+    labels can be chosen by anyone who may create Jobs, UIDs only by the API server.
+    """
+    if obj is None or not owner_uid:
+        return False
+    return any(
+        ref.get("controller") and ref.get("uid") == owner_uid
+        for ref in (obj.get("metadata") or {}).get("ownerReferences") or []
+    )
+
+
 def run_labels(run: FlowRun, flow: str, pool: str, deployment: str | None) -> dict[str, str]:
     labels = {
         **MANAGED_BY,
@@ -74,7 +88,7 @@ def run_environment(
     env = {
         "BATON_FLOW_RUN_NAME": run.name,
         "BATON_FLOW_RUN_NAMESPACE": run.namespace,
-        "BATON_FLOW_RUN_UID": str(run.metadata.get("uid", "")),
+        "BATON_FLOW_RUN_UID": run.uid,
         "BATON_FLOW_NAME": flow.name,
         "BATON_DEPLOYMENT_NAME": deployment.name if deployment else "",
         "BATON_ENTRYPOINT": flow.spec.entrypoint,
@@ -169,7 +183,7 @@ def build_job(
                     "apiVersion": API_VERSION,
                     "kind": "FlowRun",
                     "name": run.name,
-                    "uid": run.metadata.get("uid"),
+                    "uid": run.uid,
                     "controller": True,
                     "blockOwnerDeletion": True,
                 }

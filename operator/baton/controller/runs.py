@@ -30,6 +30,7 @@ from baton._kube.client import (
     WORKPOOLS,
     AlreadyExists,
     ApiError,
+    Conflict,
     NotFound,
 )
 from baton._kube.gate import REPORT
@@ -41,8 +42,16 @@ from baton.controller.admission import (
     Candidate,
     plan_admission,
 )
-from baton.controller.cache import ADMITTED, WAITING, ClusterCache, Key, QueueKey, key_of
-from baton.controller.jobs import build_job, job_name
+from baton.controller.cache import (
+    ADMITTED,
+    JOB_NAME_LABEL,
+    WAITING,
+    ClusterCache,
+    Key,
+    QueueKey,
+    key_of,
+)
+from baton.controller.jobs import build_job, controlled_by, job_name
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
@@ -68,6 +77,7 @@ INVALID_PARAMETER_SCHEMA = events.INVALID_PARAMETER_SCHEMA
 MISSING = "Missing"
 SUBMITTED = "JobCreated"
 CLAIMABLE = "AwaitingWorker"
+JOB_NAME_TAKEN = "JobNameTaken"
 
 
 def _stamp(value: datetime) -> str:
@@ -427,7 +437,7 @@ class RunController:
     def schema_problem(self, flow: Flow) -> str | None:
         """What is wrong with the Flow's ``parameterSchema`` (checked once per generation)."""
         key = (flow.namespace, flow.name)
-        version = (str(flow.metadata.get("uid", "")), flow.generation)
+        version = (flow.uid, flow.generation)
         cached = self._schema_verdicts.get(key)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -524,7 +534,12 @@ class RunController:
         try:
             await self._client.create(JOBS, manifest, run.namespace)
         except AlreadyExists:
-            pass
+            # Ours from an earlier pass (a restart between create and status write), or
+            # someone else's under the name we need: only the owner UID tells.
+            problem = await self._foreign_job(run, manifest["metadata"]["name"])
+            if problem is not None:
+                await self._write(run, problem, now)
+                return
         except ApiError as error:
             await self._write(
                 run,
@@ -551,10 +566,42 @@ class RunController:
             now,
         )
 
+    async def _foreign_job(self, run: FlowRun, name: str) -> Step | None:
+        """None if Job ``name`` is this run's; otherwise the step that fails the run."""
+        try:
+            job = await self._client.get(JOBS, name, run.namespace)
+        except NotFound:
+            job = None  # deleted since: the next pass creates it
+        if job is None or controlled_by(job, run.uid):
+            return None
+        return Step(
+            state=RunState.FAILED,
+            reason=JOB_NAME_TAKEN,
+            message=f"a Job named {name!r} exists that this run does not own; "
+            "it was left alone and no Job was started",
+            fields={"endTime": self._clock()},
+        )
+
     async def _delete_job(self, run: FlowRun) -> None:
-        name = run.status.job_name or job_name(run.name, max(1, run.status.attempts))
-        with contextlib.suppress(NotFound):
-            await self._client.delete(JOBS, name, run.namespace, propagation="Foreground")
+        """Delete the current attempt's Job: only one this run owns, matched by UID."""
+        job = self.cache.jobs.get((run.namespace, run.name))
+        if not controlled_by(job, run.uid):
+            name = job_name(run.name, max(1, run.status.attempts))
+            try:
+                job = await self._client.get(JOBS, name, run.namespace)
+            except NotFound:
+                return
+            if not controlled_by(job, run.uid):
+                return  # not ours, whatever its name or labels say
+        assert job is not None
+        with contextlib.suppress(NotFound, Conflict):  # Conflict: the name was reused
+            await self._client.delete(
+                JOBS,
+                job["metadata"]["name"],
+                run.namespace,
+                propagation="Foreground",
+                uid=job["metadata"].get("uid"),
+            )
 
     async def _follow(self, key: Key, *, confirmed: bool = False) -> datetime | None:
         body = self.cache.runs.get(key)
@@ -569,9 +616,14 @@ class RunController:
             return None
         now = self._clock()
         pool = self.cache.model(WorkPool, self.cache.pools, (key[0], self.cache.pool_of(body)))
+        # The current attempt's Job: named after run and attempt, and owned by this
+        # run's UID (a Job of a deleted namesake, or anyone else's, is not it).
         job = self.cache.jobs.get(key)
-        if job is not None and job["metadata"]["name"] != run.status.job_name:
-            job = None if run.status.job_name else job
+        expected = job_name(run.name, max(1, run.status.attempts))
+        if job is not None and (
+            job["metadata"]["name"] != expected or not controlled_by(job, run.uid)
+        ):
+            job = None
         is_process = pool is not None and pool.spec.type == PoolType.PROCESS
         if job is None and not is_process:
             self._job_missing_since.setdefault(key, now)
@@ -596,12 +648,11 @@ class RunController:
             )
         else:
             pod = self.cache.pods.get(key)
-            if (
-                pod is not None
-                and (pod["metadata"].get("labels") or {}).get("batch.kubernetes.io/job-name")
-                != run.status.job_name
+            if pod is not None and (
+                (pod["metadata"].get("labels") or {}).get(JOB_NAME_LABEL) != expected
+                or (job is not None and not controlled_by(pod, job["metadata"].get("uid", "")))
             ):
-                pod = None  # an earlier attempt's pod
+                pod = None  # an earlier attempt's pod, or not the Job's
             step = follow(
                 run,
                 job,

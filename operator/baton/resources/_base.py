@@ -224,6 +224,10 @@ class Resource(Model):
         return str(self.metadata.get("namespace", ""))
 
     @property
+    def uid(self) -> str:
+        return str(self.metadata.get("uid", ""))
+
+    @property
     def generation(self) -> int:
         return int(self.metadata.get("generation", 0))
 

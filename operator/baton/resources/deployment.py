@@ -7,8 +7,10 @@ short name ``bdep``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import Field
 
@@ -29,6 +31,20 @@ from baton.resources._base import (
 from baton.resources.job_template import DEPLOYMENT_JOB_VARIABLES_RULES, JobTemplate
 
 DEFAULT_WORK_POOL = "default"
+
+
+def work_pool_of(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> str:
+    """The WorkPool a FlowRun runs in, from specs alone: its own ``workPoolRef``, else its
+    Deployment's, else the default pool.
+
+    Never from ``status.workPool``: a flow's pod may write its run's status, and the pool
+    decides the concurrency slot, the Job template and which process worker runs it.
+    """
+    ref = (run.get("spec") or {}).get("workPoolRef")
+    if not ref and deployment is not None:
+        ref = (deployment.get("spec") or {}).get("workPoolRef")
+    return str((ref or {}).get("name") or DEFAULT_WORK_POOL)
+
 
 #: "30", "90s", "1h30m", "2d", or ISO 8601 "PT1H30M"; the operator checks the meaning.
 INTERVAL_PATTERN = r"^([0-9]+([.][0-9]+)?|([0-9]+[smhdw])+|P(T?[0-9]+[DHMSW])+|PT([0-9]+[HMS])+)$"

@@ -234,6 +234,12 @@ class FlowRunStatus(ObservedStatus):
     error: RunError | None = Field(default=None, description="The error that ended the run.")
 
 
+#: The status fields the in-pod runtime writes; every other field of ``FlowRunStatus`` is
+#: the operator's (or a process worker's). The chart's admission policy
+#: (``resources/policy.py``) lets a flow's pod change these, of its own run, only.
+RUNTIME_FIELDS = ("runtime", "taskRuns", "artifacts", "result", "error")
+
+
 FLOWRUN_KIND = ResourceKind(
     kind="FlowRun",
     plural="flowruns",

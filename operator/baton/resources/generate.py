@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from baton.resources import KINDS
+from baton.resources import KINDS, policy
 from baton.resources.crd import custom_resource_definition
 from baton.resources.reference import render
 
@@ -28,6 +28,38 @@ def rendered() -> dict[str, str]:
     return files
 
 
+def status_policy_templates() -> dict[str, str]:
+    """Chart template file name → text, for the FlowRun status policy and its binding.
+
+    From ``resources/policy.py``; Helm fills in the release's names: the exempt
+    usernames (the operator's ServiceAccount and ``flowRunStatusPolicy.exemptUsers``)
+    and the objects' names.
+    """
+    name = '{{ include "baton.fullname" . }}-flowrun-status'
+    exempt = '{{ printf "!(request.userInfo.username in %s)" ($exempt | toJson) | quote }}'
+    files = {}
+    for body in (policy.validating_admission_policy("EXEMPT"), policy.binding()):
+        body["metadata"]["name"] = "RELEASE_NAME"
+        if body["kind"] == "ValidatingAdmissionPolicyBinding":
+            body["spec"]["policyName"] = "RELEASE_NAME"
+        for condition in body["spec"].get("matchConditions", []):
+            if "EXEMPT" in condition["expression"]:
+                condition["expression"] = "EXEMPT_CONDITION"
+        text = yaml.safe_dump(body, sort_keys=False, width=100)
+        text = text.replace("RELEASE_NAME", name).replace("EXEMPT_CONDITION", exempt)
+        files[f"flowrun-status-{body['kind'].lower()}.yaml"] = (
+            "{{- /* Generated from operator/baton/resources/policy.py by `make crds`. "
+            "Do not edit. */ -}}\n"
+            "{{- if .Values.flowRunStatusPolicy.enabled }}\n"
+            '{{- $operator := printf "system:serviceaccount:%s:%s" .Release.Namespace '
+            '(include "baton.serviceAccountName" .) }}\n'
+            "{{- $exempt := concat (list $operator) .Values.flowRunStatusPolicy.exemptUsers }}\n"
+            + text
+            + "{{- end }}\n"
+        )
+    return files
+
+
 def outputs(root: Path) -> dict[Path, str]:
     """Every generated file and its content: the CRDs (twice) and the reference page."""
     files = {}
@@ -35,6 +67,8 @@ def outputs(root: Path) -> dict[Path, str]:
         for name, text in rendered().items():
             files[directory / name] = text
     files[root / "docs" / "resources.md"] = render(KINDS)
+    for name, text in status_policy_templates().items():
+        files[root / "charts" / "baton" / "templates" / name] = text
     return files
 
 

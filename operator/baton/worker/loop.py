@@ -30,6 +30,7 @@ from typing import Any
 
 from baton._kube.client import ApiError, KubeClient
 from baton._kube.config import Credentials
+from baton.resources.deployment import work_pool_of
 from baton.worker.api import PoolApi, WorkerError
 from baton.worker.claims import claim_order, heartbeat_timeout, run_environment, worker_identity
 from baton.worker.process import RunProcess, log_path
@@ -112,6 +113,8 @@ class Worker:
         self.echo = echo
         self.api = PoolApi(KubeClient(credentials), options.namespace, options.pool, options.name)
         self.children: dict[str, RunProcess] = {}
+        #: Runs whose status names this pool while their specs do not (said once each).
+        self._forged: set[str] = set()
         self.executed = 0
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -270,7 +273,12 @@ class Worker:
         if slots is not None and slots <= 0:
             return
         # Our own claims may not be in the cache yet: never try them twice.
-        candidates = [r for r in cache.snapshot() if r["metadata"]["name"] not in self.children]
+        candidates = [
+            r
+            for r in cache.snapshot()
+            if r["metadata"]["name"] not in self.children
+            and r["metadata"].get("uid") not in self._forged
+        ]
         for run in claim_order(candidates, self.options.pool, slots):
             if self._stopping.is_set():
                 return
@@ -284,6 +292,14 @@ class Worker:
     def _claim_one(self, run: Json) -> None:
         name = run["metadata"]["name"]
         flow, deployment = self.api.resolve(run)
+        pool = work_pool_of(run, deployment)
+        if pool != self.options.pool:
+            # status.workPool names this pool, but the specs do not: a forged status.
+            self._forged.add(run["metadata"].get("uid", ""))
+            raise WorkerError(
+                f"its status names pool {self.options.pool!r} but its specs say {pool!r}; "
+                "left alone"
+            )
         seen = time.monotonic()
         claimed = self.api.claim(run)
         if claimed is None:
