@@ -311,3 +311,80 @@ def test_runner_token_does_its_job_and_nothing_more(
         ("patch", "flowruns.baton.dev", "--subresource=status", "-n", outside),
     ):
         assert not can_i(crds, who, *request), request
+
+
+# -- a flow's pod writes the runtime's part of its own run only ----------------------------
+def test_a_pods_token_writes_only_the_runtime_fields_of_its_own_run(
+    crds: Cluster, installed: Installed, tmp_path: Path
+) -> None:
+    """The chart's ValidatingAdmissionPolicy, with the token a pod really holds.
+
+    RBAC lets the runner patch the status of every FlowRun in its namespace; the policy
+    narrows a pod-bound token to the FlowRun whose current Job the pod belongs to, and
+    there to the fields the runtime writes (``RUNTIME_FIELDS``).
+    """
+    ns = installed.namespace
+    apply(crds, ns, flow("hello"), deployment("d", "hello"))
+    for name in ("own", "other"):
+        run = flow_run(name)
+        apply(crds, ns, run)
+        # What the operator writes when it starts attempt 1 (the operator is not needed
+        # here: the policy is the API server's).
+        crds.kubectl(
+            "patch", "flowrun", name, "-n", ns, "--subresource=status", "--type=merge",
+            "-p", json.dumps({"status": {
+                "state": "Pending", "attempts": 1, "jobName": f"{name}-1", "workPool": "default",
+            }}),
+        )  # fmt: skip
+    # The Job controller names a Job's pods <job>-<5 characters>.
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "own-1-x7k2p"},
+        "spec": {
+            "serviceAccountName": "baton-runner",
+            "containers": [{"name": "flow", "image": "baton-examples:0.1.0"}],
+        },
+    }
+    created = json.loads(
+        crds.kubectl("create", "-n", ns, "-o", "json", "-f", "-", stdin=json.dumps(pod)).stdout
+    )
+    path = service_account_kubeconfig(crds, ns, "baton-runner", tmp_path / "pod.yaml", pod=created)
+    runtime = {"state": "Running", "message": "from the pod", "attempt": 1}
+
+    def refusal(name: str, status: dict[str, Any]) -> str:
+        try:
+            client.patch_status(FLOWRUNS, name, ns, {"status": status})
+        except ApiError as error:
+            assert error.status in (403, 422), error
+            return error.message
+        raise AssertionError(f"the pod's token wrote {status} to {name}")
+
+    client = KubeClient(from_kubeconfig(path))
+    try:
+        client.patch_status(FLOWRUNS, "own", ns, {"status": {"runtime": runtime}})
+        assert crds.get_json("flowrun", "own", "-n", ns)["status"]["runtime"]["message"] == (
+            "from the pod"
+        )
+        other = refusal("other", {"runtime": {**runtime, "state": "Completed"}})
+        assert "pod own-1-x7k2p may write the status of its own FlowRun only" in other
+        forged = {
+            "jobName": "other-1",
+            "workPool": "elsewhere",
+            "attempts": 0,
+            "state": "Completed",
+            "worker": "host-1",
+        }
+        for field, value in forged.items():
+            message = refusal("own", {field: value})
+            assert f"may not change status.{field}: the operator owns it" in message, message
+    finally:
+        client.close()
+    status = crds.get_json("flowrun", "own", "-n", ns)["status"]
+    assert (status["jobName"], status["workPool"], status["attempts"], status["state"]) == (
+        "own-1",
+        "default",
+        1,
+        "Pending",
+    )
+    assert "runtime" not in crds.get_json("flowrun", "other", "-n", ns)["status"]

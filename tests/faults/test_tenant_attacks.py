@@ -503,6 +503,8 @@ job_variables = st.dictionaries(
 ).flatmap(
     lambda keys: st.fixed_dictionaries({k: st.sampled_from(VARIABLE_VALUES[k]) for k in keys})
 )
+#: A fresh number per generated example: object names are never reused.
+EXAMPLES = itertools.count()
 #: The rules, written out independently of the code under test (the oracle).
 NEVER_ALLOWED = {"serviceAccountName", "securityContext", "podSecurityContext"}
 DEFAULT_ALLOWED = {
@@ -533,18 +535,19 @@ allowed_lists = st.one_of(
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(variables=job_variables, allowed=allowed_lists, index=st.integers(0, 10**9))
+@given(variables=job_variables, allowed=allowed_lists)
 def test_generated_job_variables_get_the_verdict_the_rules_give(
     operator: OperatorProcess,
     crds: Cluster,
     namespace: str,
     variables: dict[str, Any],
     allowed: list[str] | None,
-    index: int,
 ) -> None:
     """Random jobVariables against a random allowedJobVariables: refused at admission
     exactly when no pool may allow them, otherwise the Deployment's Ready condition (read
-    at its observedGeneration) says JobVariablesRefused exactly when the pool's rules do."""
+    at its observedGeneration) says JobVariablesRefused exactly when the pool's rules do.
+    Every example has names of its own (Hypothesis repeats and shrinks examples)."""
+    index = next(EXAMPLES)
     pool_name, name = f"p-{index}", f"d-{index}"
     apply(
         crds,
@@ -583,3 +586,106 @@ def test_generated_job_variables_get_the_verdict_the_rules_give(
     )
     assert (condition["reason"] == "JobVariablesRefused") == bool(expected), (condition, expected)
     assert (condition["status"] == "False") == bool(expected), condition
+
+
+# --- generated parameter schemas and rrules, with verdicts known by construction -------
+
+#: Schema fragments and whether each is valid, labelled by hand (the oracle): a schema
+#: built from them is invalid exactly when one fragment is.
+SCHEMA_FRAGMENTS: list[tuple[dict[str, Any], bool]] = [
+    ({"type": "string"}, True),
+    ({"type": "integer", "minimum": 0, "maximum": 10}, True),
+    ({"type": "string", "pattern": "^(a+)+$"}, True),  # catastrophic for backtracking only
+    ({"type": "string", "pattern": "^[a-z]{1,8}$"}, True),
+    ({"enum": [1, "two", None]}, True),
+    ({"type": "array", "items": {"type": "number"}, "uniqueItems": True}, True),
+    ({"type": "object", "patternProperties": {"^x-": {"type": "boolean"}}}, True),
+    ({"type": 5}, False),
+    ({"type": "string", "pattern": "("}, False),
+    ({"type": "string", "pattern": "(?=a)b"}, False),  # look-ahead: not linear-time
+    ({"type": "string", "pattern": "(a)\\1"}, False),  # back-reference
+    ({"minimum": "zero"}, False),
+    ({"required": "name"}, False),
+]
+schemas = st.lists(st.sampled_from(SCHEMA_FRAGMENTS), min_size=1, max_size=4)
+
+#: rrules and whether they ever fire again, labelled by hand.
+RRULES: list[tuple[str, bool]] = [
+    ("FREQ=DAILY", True),
+    ("FREQ=MONTHLY;BYMONTHDAY=31", True),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29", True),  # leap years
+    ("FREQ=WEEKLY;BYDAY=MO,FR", True),
+    ("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", False),
+    ("FREQ=MONTHLY;BYMONTH=4;BYMONTHDAY=31", False),
+    ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=31", False),
+    ("FREQ=DAILY;UNTIL=20000101T000000Z", False),  # ended long ago
+]
+rrules = st.tuples(st.sampled_from(RRULES), st.integers(0, 23))
+
+
+def _condition_at_generation(
+    cluster: Cluster, resource: str, namespace: str, name: str
+) -> dict[str, Any]:
+    """The Ready condition written for the object's current generation."""
+
+    def current() -> dict[str, Any] | None:
+        body = cluster.get_json(resource, name, "-n", namespace)
+        conditions = (body.get("status") or {}).get("conditions") or []
+        ready = next((c for c in conditions if c["type"] == "Ready"), None)
+        generation = body["metadata"]["generation"]
+        if ready and ready.get("observedGeneration") == generation:
+            return dict(ready)
+        return None
+
+    return wait_for(current, timeout=20, what=f"{name} Ready at its generation")
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(fragments=schemas)
+def test_generated_parameter_schemas_get_the_verdict_they_were_built_with(
+    operator: OperatorProcess,
+    crds: Cluster,
+    namespace: str,
+    fragments: list[tuple[dict[str, Any], bool]],
+) -> None:
+    name = f"schema-{next(EXAMPLES)}"
+    schema = {
+        "type": "object",
+        "properties": {f"p{i}": fragment for i, (fragment, _) in enumerate(fragments)},
+    }
+    valid = all(ok for _, ok in fragments)
+    apply(crds, namespace, flow(name, parameterSchema=schema))
+    ready = _condition_at_generation(crds, "flows.baton.dev", namespace, name)
+    assert (ready["status"] == "True") == valid, (ready, schema)
+    if not valid:
+        assert ready["reason"] == "InvalidParameterSchema", ready
+    assert operator.procs[-1].poll() is None, "the operator crashed"
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(rule=rrules)
+def test_generated_rrules_get_the_verdict_they_were_built_with(
+    operator: OperatorProcess,
+    crds: Cluster,
+    namespace: str,
+    rule: tuple[tuple[str, bool], int],
+) -> None:
+    (rrule, fires), hour = rule
+    name = f"rrule-{next(EXAMPLES)}"
+    schedule = {"rrule": f"{rrule};BYHOUR={hour};BYMINUTE=0;BYSECOND=0"}
+    apply(crds, namespace, flow(), deployment(name, schedules=[schedule]))
+    ready = _condition_at_generation(crds, "deployments.baton.dev", namespace, name)
+    assert (ready["status"] == "True") == fires, (ready, schedule)
+    if not fires:
+        assert ready["reason"] == "NeverFires", ready
+    assert operator.procs[-1].poll() is None, "the operator crashed"

@@ -86,10 +86,22 @@ def sources_per_file(manifest: str) -> dict[str, set[str]]:
     return per_file
 
 
-def service_account_kubeconfig(cluster: Cluster, namespace: str, name: str, path: Path) -> Path:
-    """A kubeconfig that authenticates as ServiceAccount namespace/name (a bound token)."""
+def service_account_kubeconfig(
+    cluster: Cluster, namespace: str, name: str, path: Path, *, pod: dict[str, Any] | None = None
+) -> Path:
+    """A kubeconfig that authenticates as ServiceAccount namespace/name (a bound token).
+
+    With ``pod``, the token is bound to that pod, as the token a pod mounts is.
+    """
+    bound = []
+    if pod is not None:
+        bound = [
+            "--bound-object-kind=Pod",
+            f"--bound-object-name={pod['metadata']['name']}",
+            f"--bound-object-uid={pod['metadata']['uid']}",
+        ]
     token = cluster.kubectl(
-        "create", "token", name, "-n", namespace, "--duration=1h"
+        "create", "token", name, "-n", namespace, "--duration=1h", *bound
     ).stdout.strip()
     admin = yaml.safe_load(cluster.kubeconfig.read_text())
     context = next(c["context"] for c in admin["contexts"] if c["name"] == admin["current-context"])

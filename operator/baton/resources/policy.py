@@ -74,6 +74,7 @@ def validating_admission_policy(exempt_users_expression: str) -> dict[str, Any]:
                 {
                     "name": "pod-bound-token",
                     "expression": (
+                        "has(request.userInfo.extra) && "
                         "'authentication.kubernetes.io/pod-name' in request.userInfo.extra"
                     ),
                 },
