@@ -1,4 +1,5 @@
-"""What the fault tests share: their flows, and playing the kubelet for a Job's pod."""
+"""What the fault tests share: their flows, playing the kubelet for a Job's pod, and a
+watch that times when each FlowRun of a victim namespace appears."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import base64
 import os
 import subprocess
 import sys
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +53,48 @@ def start_pod_command(
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+class RunWatch:
+    """When each FlowRun of a namespace was first seen, by a ``kubectl get -w``."""
+
+    def __init__(self, cluster: Cluster, namespace: str) -> None:
+        self.seen: dict[str, tuple[float, str]] = {}
+        self._proc = subprocess.Popen(
+            [
+                str(cluster.kubectl_bin),
+                f"--kubeconfig={cluster.kubeconfig}",
+                "get",
+                "flowruns",
+                "-n",
+                namespace,
+                "-w",
+                "-o",
+                'jsonpath={.metadata.name} {.spec.scheduledTime}{"\\n"}',
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            parts = line.split()
+            if len(parts) == 2 and parts[0] not in self.seen:
+                self.seen[parts[0]] = (time.time(), parts[1])
+
+    def skews(self) -> dict[str, float]:
+        return {
+            name: seen - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+            for name, (seen, stamp) in self.seen.items()
+        }
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+        self._thread.join(timeout=10)
+        assert self._proc.stdout is not None
+        self._proc.stdout.close()

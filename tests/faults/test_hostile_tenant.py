@@ -14,8 +14,6 @@ arrives minus ``spec.scheduledTime`` (so it includes the watch's own delivery la
 from __future__ import annotations
 
 import json
-import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -23,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_support import RunWatch
 
 from clusterkit import Cluster, OperatorProcess
 from kube_helpers import apply, deployment, flow, flow_run, pool, wait_for
@@ -38,51 +37,6 @@ CATASTROPHIC = {
     "patternProperties": {"^(b+)+$": {"type": "integer"}},
     "additionalProperties": False,
 }
-
-
-class RunWatch:
-    """When each FlowRun of a namespace was first seen, by a ``kubectl get -w``."""
-
-    def __init__(self, cluster: Cluster, namespace: str) -> None:
-        self.seen: dict[str, tuple[float, str]] = {}
-        self._proc = subprocess.Popen(
-            [
-                str(cluster.kubectl_bin),
-                f"--kubeconfig={cluster.kubeconfig}",
-                "get",
-                "flowruns",
-                "-n",
-                namespace,
-                "-w",
-                "-o",
-                'jsonpath={.metadata.name} {.spec.scheduledTime}{"\\n"}',
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self._thread = threading.Thread(target=self._read, daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            parts = line.split()
-            if len(parts) == 2 and parts[0] not in self.seen:
-                self.seen[parts[0]] = (time.time(), parts[1])
-
-    def skews(self) -> dict[str, float]:
-        return {
-            name: seen - datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-            for name, (seen, stamp) in self.seen.items()
-        }
-
-    def stop(self) -> None:
-        self._proc.terminate()
-        self._proc.wait(timeout=10)
-        self._thread.join(timeout=10)
-        assert self._proc.stdout is not None
-        self._proc.stdout.close()
 
 
 @pytest.fixture

@@ -6,21 +6,75 @@ tests/faults/test_least_privilege.py covers), the status fields the operator onc
 back, and check it does not act on them. A Job someone else created under the name a run
 needs is never adopted. The operator runs for real; no kubelet runs (Jobs stay without
 pods), and the runtime's reports are written by the test where a run must finish.
+
+Each attack runs with a healthy victim next door: the same operator serves a second
+namespace where a Deployment fires every 5 s; every victim fire time during the attack
+must get its FlowRun within 1 s (seen by a watch), none missing, and the operator log
+must have no traceback.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fault_support import RunWatch
 
 from baton.controller.jobs import job_name
 from clusterkit import Cluster, OperatorProcess
 from kube_helpers import apply, deployment, flow, flow_run, jobs, pool, report, wait_for, wait_state
 
 pytestmark = pytest.mark.integration
+
+
+EVERY = 5
+SKEW_BOUND = 1.0
+
+
+def _fired(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+@pytest.fixture
+def operator(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
+    """The operator, serving the attacked namespace and a victim's next door."""
+    victim = f"{namespace}-victim"
+    crds.kubectl("create", "namespace", victim)
+    process = OperatorProcess(crds, namespace, tmp_path, also=(victim,))
+    process.start()
+    apply(crds, victim, flow(), pool(), deployment("victim", schedules=[{"interval": EVERY}]))
+    watch = RunWatch(crds, victim)
+    # Measured from the first victim run on: the operator is up and scheduling.
+    wait_for(lambda: watch.seen, timeout=60, what="the victim's first run")
+    started = time.time()
+    try:
+        yield process
+        # At least two victim fire times while the attack's objects are in place.
+        wait_for(
+            lambda: sum(_fired(s) > started for _, s in list(watch.seen.values())) >= 2,
+            timeout=3 * EVERY + 10,
+            what="two victim runs during the attack",
+        )
+        ended = time.time()
+        time.sleep(SKEW_BOUND + 0.5)  # the last fire time's run may still be on its way
+    finally:
+        watch.stop()
+        process.stop()
+        crds.kubectl("delete", "namespace", victim, "--wait=false", check=False)
+    fired = {name: _fired(stamp) for name, (_, stamp) in watch.seen.items()}
+    during = sorted(t for t in fired.values() if started < t <= ended)
+    skews = {name: skew for name, skew in watch.skews().items() if fired[name] in during}
+    assert during, "no victim fire time during the attack"
+    assert all(b - a == EVERY for a, b in itertools.pairwise(during)), during  # none lost
+    assert max(skews.values()) <= SKEW_BOUND, skews
+    print(f"victim: {len(during)} fire times, worst skew {max(skews.values()):.3f} s")
+    assert "Traceback" not in process.logs(), process.logs()[-5000:]
 
 
 def patch_status(cluster: Cluster, namespace: str, name: str, status: dict[str, Any]) -> None:

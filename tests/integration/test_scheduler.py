@@ -137,7 +137,7 @@ def test_latest_policy_skips_missed_times_with_a_warning(
 def test_two_replicas_create_each_run_once(
     operator: OperatorProcess, crds: Cluster, namespace: str
 ) -> None:
-    operator.start()  # a second replica, both active
+    operator.start()  # a second replica: a standby while the first holds the Lease
     # Catch-up All: a replica still starting up must not turn this into a catch-up test.
     crds.kubectl(
         "apply",
