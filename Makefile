@@ -97,7 +97,7 @@ ui-assets: ## re-vendor the UI's JavaScript from ui/package-lock.json (npm ci) i
 	python3 hack/ui_assets.py
 
 .PHONY: argocd-cm
-argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
+argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/resource_customizations/baton.dev/*/health.lua
 	$(PY) hack/argocd_cm.py
 
 .PHONY: bench
