@@ -91,7 +91,7 @@ def test_chart_readme_is_generated_from_values() -> None:
     by_path = {r[0]: r for r in rows}
     assert by_path["replicaCount"][1:] == ("int", "1")
     assert by_path["image.repository"][1:] == ("string", '"baton-operator"')
-    assert by_path["crds.install"][1:] == ("bool", "true")
+    assert by_path["crds.upgrade"][1:] == ("bool", "true")
     assert by_path["operator.watchNamespaces"][1:] == ("list", "[]")
     assert by_path["defaultWorkPool.concurrencyLimit"][1:] == ("null", "null")
     # Not shipped in the packaged chart: only its output is.
@@ -169,17 +169,36 @@ def test_templates_use_namespaced_helper_names_and_no_tabs() -> None:
 
 
 def test_chart_crds_are_the_generated_ones() -> None:
-    """crds/ is copied into the chart's files/crds/ by `make crds`; the chart must not
-    diverge. They are rendered by a template (so `helm upgrade` upgrades them): a
-    crds/ directory, which Helm installs on its own and never upgrades, must not exist."""
-    ours = {p.name: p.read_text() for p in (CHART / "files" / "crds").glob("*.yaml")}
+    """crds/ is copied into the chart by `make crds`; the chart must not diverge."""
+    ours = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
     generated = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
     assert ours == generated and len(ours) == 4
-    assert not (CHART / "crds").exists()
-    template = (CHART / "templates" / "customresourcedefinition.yaml").read_text()
-    assert '.Files.Glob "files/crds/*.yaml"' in template
-    assert "{{- if .Values.crds.install }}" in template
-    assert "helm.sh/resource-policy: keep" in template
+
+
+def test_crd_upgrades_are_the_operators_with_rights_on_those_crds_only() -> None:
+    """crds.upgrade passes --upgrade-crds and grants get/patch on the four CRDs by name.
+
+    No CRD is a template: the chart's WorkPool could not be mapped on a fresh install
+    (operator/baton/controller/crds.py says why the operator applies them instead).
+    """
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["crds"] == {"upgrade": True}
+    for path in (CHART / "templates").glob("*.yaml"):
+        assert "kind: CustomResourceDefinition" not in path.read_text(), path.name
+    deployment = (CHART / "templates" / "operator-deployment.yaml").read_text()
+    assert "{{- if .Values.crds.upgrade }}\n            - --upgrade-crds\n" in deployment
+    role = (CHART / "templates" / "operator-clusterrole.yaml").read_text()
+    names = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "crds").glob("*.yaml"))
+    rule = re.search(
+        r"\{\{- if \.Values\.crds\.upgrade \}\}\n(?:  #.*\n)*"
+        r'  - apiGroups: \["apiextensions.k8s.io"\]\n'
+        r'    resources: \["customresourcedefinitions"\]\n'
+        r"    resourceNames:\n((?:      - \S+\n)+)"
+        r'    verbs: \["get", "patch"\]\n  \{\{- end \}\}',
+        role,
+    )
+    assert rule, "the CRD upgrade rule"
+    assert sorted(line.strip("- ") for line in rule.group(1).splitlines()) == names
 
 
 def _probe(template: str, name: str) -> tuple[str, str]:

@@ -1,5 +1,4 @@
-"""Write ``crds/*.yaml``, the Helm chart's copy (``charts/baton/files/crds/``, rendered by
-its ``templates/customresourcedefinition.yaml``) and docs/resources.md from the models.
+"""Write ``crds/*.yaml``, the Helm chart's copy and docs/resources.md from the models.
 
 python -m baton.resources.generate           # write
 python -m baton.resources.generate --check   # exit 1 if any file is stale
@@ -32,7 +31,7 @@ def rendered() -> dict[str, str]:
 def outputs(root: Path) -> dict[Path, str]:
     """Every generated file and its content: the CRDs (twice) and the reference page."""
     files = {}
-    for directory in (root / "crds", root / "charts" / "baton" / "files" / "crds"):
+    for directory in (root / "crds", root / "charts" / "baton" / "crds"):
         for name, text in rendered().items():
             files[directory / name] = text
     files[root / "docs" / "resources.md"] = render(KINDS)
