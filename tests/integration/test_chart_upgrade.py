@@ -63,7 +63,9 @@ def older_chart(target: Path) -> Path:
 
 
 def flow_crd(cluster: Cluster) -> dict[str, Any]:
-    crd: dict[str, Any] = cluster.get_json("customresourcedefinition", "flows.baton.dev")
+    crd: dict[str, Any] = cluster.get_json(
+        "customresourcedefinition", "flows.baton.dev", "--show-managed-fields"
+    )
     return crd
 
 
@@ -84,8 +86,12 @@ def test_helm_upgrade_brings_the_new_crds_and_keeps_the_objects(
     plane.kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", str(ROOT / "crds"))
     before = flow_crd(plane)
     assert "Entrypoint" not in columns(before) and not has_description(before)
-    # An object of the old schema: the field it does not know is pruned.
-    apply(plane, NAMESPACE, flow("etl", description="nightly ETL"))
+    # Under the old schema, the field it does not know is dropped (kubectl would refuse
+    # it client-side; --validate=false sends it, as a GitOps tool might).
+    plane.kubectl(
+        "apply", "--validate=false", "-n", NAMESPACE, "-f", "-",
+        stdin=json.dumps(flow("etl", description="nightly ETL")),
+    )  # fmt: skip
     created = plane.get_json("flows.baton.dev", "etl", "-n", NAMESPACE)
     assert "description" not in created["spec"]
     pool = plane.get_json("workpools.baton.dev", "default", "-n", NAMESPACE)
@@ -113,9 +119,8 @@ def test_helm_upgrade_brings_the_new_crds_and_keeps_the_objects(
     finally:
         operator.stop()
     log = operator.log.read_text(errors="replace")
+    assert "Entrypoint" in columns(after) and has_description(after), log[-3000:]
     assert "applied the CRDs of Baton" in log and "Traceback" not in log, log[-3000:]
-
-    assert "Entrypoint" in columns(after) and has_description(after)
     assert after["metadata"]["annotations"][VERSION_ANNOTATION] == __version__
     assert FIELD_MANAGER in {m["manager"] for m in after["metadata"]["managedFields"]}
     # Every CRD is today's, as crds/ has it.

@@ -2,7 +2,7 @@
 
 One real ``baton operator`` process signs in as a ServiceAccount of the test's namespace
 that has no rights at first: it cannot list FlowRuns, so it is not ready, and /readyz
-says why (the API server's 403) while the liveness endpoint is not even up. Once the
+says why (the API server's 403) while kopf's liveness endpoint is not even up. Once the
 ServiceAccount is granted rights, the operator's retried start-up succeeds, its Job and
 pod watches list, and /readyz answers 200 with every fact held.
 """
@@ -71,13 +71,14 @@ def test_readyz_reports_not_ready_until_the_operator_can_watch(
         return got if got is not None and predicate(*got) else None
 
     try:
-        # Not ready, and saying why: signed in, but the start-up listing is forbidden.
+        # Not ready, and saying why: the start-up listing is forbidden (kopf signs its
+        # watches in only after start-up, so that fact is pending too).
         code, body = wait_for(
             lambda: answer(lambda c, b: "403" in b.get("facts", {}).get("startup", "")),
             "/readyz to report the forbidden start-up listing",
         )
         assert code == 503 and body["ready"] is False
-        assert body["facts"]["login"] == "ok"
+        assert body["facts"]["login"] == "not signed in to the API server yet"
         assert "Forbidden" in body["facts"]["startup"] or "forbidden" in body["facts"]["startup"]
         # kopf serves liveness only after start-up: a liveness probe would not pass either.
         assert probe(f"http://127.0.0.1:{health}/healthz") is None
