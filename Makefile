@@ -96,8 +96,12 @@ ui: venv ## serve `baton ui` on 127.0.0.1:4200 against the local control plane (
 ui-assets: ## re-vendor the UI's JavaScript from ui/package-lock.json (npm ci) into the package
 	python3 hack/ui_assets.py
 
+.PHONY: chart-readme
+chart-readme: venv ## regenerate charts/baton/README.md from values.yaml (and README.md.gotmpl)
+	$(PY) hack/chart_readme.py
+
 .PHONY: argocd-cm
-argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/health/*.lua
+argocd-cm: venv ## regenerate argocd/argocd-cm.yaml from argocd/resource_customizations/baton.dev/*/health.lua
 	$(PY) hack/argocd_cm.py
 
 .PHONY: bench

@@ -1,7 +1,10 @@
-"""Write argocd/argocd-cm.yaml from the health checks in argocd/health/<Kind>.lua.
+"""Write argocd/argocd-cm.yaml from the health checks in argocd/resource_customizations/.
 
-The .lua files are the source; the ConfigMap snippet is generated so the two cannot
-drift (tests/unit/test_argocd_health.py fails when they do):
+The checks are kept in the layout Argo CD ships its built-in ones in
+(``resource_customizations/<group>/<Kind>/health.lua`` beside ``health_test.yaml`` and
+``testdata/``), so they can be contributed upstream as they are. Those .lua files are
+the source; the ConfigMap snippet is generated so the two cannot drift
+(tests/unit/test_argocd_health.py fails when they do):
 
     .venv/bin/python hack/argocd_cm.py           # rewrite argocd/argocd-cm.yaml
     .venv/bin/python hack/argocd_cm.py --check   # exit 1 if it is out of date
@@ -13,12 +16,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-HEALTH = ROOT / "argocd" / "health"
+CUSTOMIZATIONS = ROOT / "argocd" / "resource_customizations"
 TARGET = ROOT / "argocd" / "argocd-cm.yaml"
 GROUP = "baton.dev"
 
 HEADER = """\
-# Generated from argocd/health/*.lua by hack/argocd_cm.py. Do not edit.
+# Generated from argocd/resource_customizations/baton.dev/*/health.lua by
+# hack/argocd_cm.py (make argocd-cm). Do not edit.
 #
 # Argo CD health checks for Baton's resources. Merge these keys into Argo CD's
 # argocd-cm ConfigMap (docs/argocd.md), e.g.
@@ -41,15 +45,20 @@ def health_key(kind: str) -> str:
 
 
 def scripts() -> dict[str, str]:
-    """Kind -> Lua source, sorted by kind."""
-    return {path.stem: path.read_text() for path in sorted(HEALTH.glob("*.lua"))}
+    """Kind -> Lua source of its health.lua, sorted by kind."""
+    return {
+        path.parent.name: path.read_text()
+        for path in sorted((CUSTOMIZATIONS / GROUP).glob("*/health.lua"))
+    }
 
 
 def render() -> str:
     parts = [HEADER]
     for kind, source in scripts().items():
         if "\t" in source or any(line != line.rstrip() for line in source.splitlines()):
-            raise SystemExit(f"{kind}.lua: tabs or trailing spaces break a YAML block literal")
+            raise SystemExit(
+                f"{kind}/health.lua: tabs or trailing spaces break a YAML block literal"
+            )
         parts.append(f"  {health_key(kind)}: |\n")
         parts.extend(f"    {line}\n" if line else "\n" for line in source.rstrip("\n").split("\n"))
     return "".join(parts)

@@ -1,4 +1,7 @@
-"""Run Baton's Argo CD health checks (argocd/health/<Kind>.lua) the way Argo CD does.
+"""Run Baton's Argo CD health checks the way Argo CD does.
+
+The checks live where Argo CD keeps its built-in ones:
+``argocd/resource_customizations/baton.dev/<Kind>/health.lua``.
 
 Argo CD embeds gopher-lua (Lua 5.1) and opens only the base, table and package
 libraries plus a "safe" os (time and date): no string or math library, and so no
@@ -18,7 +21,15 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEALTH = ROOT / "argocd" / "health"
+#: Argo CD's layout: resource_customizations/<group>/<Kind>/{health.lua,health_test.yaml,testdata/}.
+CUSTOMIZATIONS = ROOT / "argocd" / "resource_customizations"
+GROUP = "baton.dev"
+
+
+def script(kind: str) -> Path:
+    """The health check of ``kind`` (a kind of the baton.dev group)."""
+    return CUSTOMIZATIONS / GROUP / kind / "health.lua"
+
 
 _SANDBOX = """
 local safe_os = { time = os.time, date = os.date }
@@ -44,14 +55,19 @@ def _lua51() -> Any:
 
 
 def health(kind: str, obj: dict[str, Any]) -> tuple[str, str]:
-    """(status, message) of ``obj`` by argocd/health/<kind>.lua in a fresh sandbox."""
+    """(status, message) of ``obj`` by ``kind``'s health.lua in a fresh sandbox."""
+    return run_script(script(kind), obj)
+
+
+def run_script(path: Path, obj: dict[str, Any]) -> tuple[str, str]:
+    """(status, message) of ``obj`` by the health script at ``path``, as Argo CD runs it."""
     lua51 = _lua51()
     runtime = lua51.LuaRuntime(register_eval=False, register_builtins=False)
     runtime.execute(_SANDBOX)
     # Through JSON: what Argo CD sees is the object's JSON (timestamps are strings).
     plain = json.loads(json.dumps(obj, default=str))
     runtime.globals().obj = runtime.table_from(plain, recursive=True)
-    result = runtime.execute((HEALTH / f"{kind}.lua").read_text())
+    result = runtime.execute(path.read_text())
     if result is None:
-        raise AssertionError(f"{kind}.lua returned nothing")
+        raise AssertionError(f"{path} returned nothing")
     return str(result["status"]), str(result["message"])

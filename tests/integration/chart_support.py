@@ -1,12 +1,16 @@
 """Helpers for the Helm chart's integration tests (test_chart*.py): helm, rendered
-documents, server-side dry runs, ServiceAccount credentials and a throwaway release."""
+documents, server-side dry runs, ServiceAccount credentials, a throwaway release and
+the installed operator container run as a local process (the kubelet's part)."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -16,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from clusterkit import ROOT, Cluster
+from clusterkit import ROOT, Cluster, controlplane
 
 CHART = ROOT / "charts" / "baton"
 HELM = ROOT / ".cluster" / "bin" / "helm"
@@ -182,3 +186,74 @@ def install(crds: Cluster) -> Iterator[Installed]:
         helm(crds, "uninstall", inst.release, "-n", inst.namespace, check=False)
         for ns in (inst.namespace, inst.other, inst.outside):
             crds.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+# -- the installed operator, run as the kubelet would run its container ------------------
+@dataclass
+class OperatorPod:
+    """The chart's operator container, run as a local process (the kubelet's part)."""
+
+    proc: subprocess.Popen[bytes]
+    health_port: int
+    ready_port: int
+    metrics_port: int
+    log: Path
+
+    def alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(
+                f"the operator exited with {self.proc.returncode}:\n"
+                + self.log.read_text(errors="replace")[-3000:]
+            )
+
+    def get(self, port: int, path: str) -> tuple[int, str]:
+        self.alive()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return int(response.status), response.read().decode()
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def start_operator(crds: Cluster, installed: Installed, workdir: Path) -> OperatorPod:
+    """The installed Deployment's command, args and env, with the operator's SA token.
+
+    Only the three listening ports change (free local ports instead of 8080/8081/9090).
+    """
+    deployment = crds.get_json("deployments.apps", installed.release, "-n", installed.namespace)
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["command"][0] == "baton"
+    health_port, metrics_port = controlplane.free_port(), controlplane.free_port()
+    ready_port = controlplane.free_port()
+    local = {
+        "--liveness=": f"--liveness=http://127.0.0.1:{health_port}/healthz",
+        "--readiness=": f"--readiness=http://127.0.0.1:{ready_port}/readyz",
+        "--metrics-port=": f"--metrics-port={metrics_port}",
+    }
+    args = [next((v for k, v in local.items() if a.startswith(k)), a) for a in container["args"]]
+    assert sum(a != b for a, b in zip(args, container["args"], strict=True)) == 3, args
+    kubeconfig = service_account_kubeconfig(
+        crds, installed.namespace, pod["serviceAccountName"], workdir / "operator.kubeconfig"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(workdir),
+        "KUBECONFIG": str(kubeconfig),
+        **{e["name"]: e["value"] for e in container.get("env", [])},
+    }
+    log = workdir / "operator.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(BATON), *container["command"][1:], *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=workdir,
+        )
+    return OperatorPod(proc, health_port, ready_port, metrics_port, log)

@@ -11,7 +11,10 @@ No kubelet runs here: the installed operator pod is created but never starts.
 from __future__ import annotations
 
 import json
+import shlex
+import tarfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import yaml
@@ -75,13 +78,26 @@ def test_default_values_render_and_apply_server_side(crds: Cluster, namespace: s
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["baton", "operator"]
     assert "--liveness=http://0.0.0.0:8080/healthz" in container["args"]
+    assert "--readiness=http://0.0.0.0:8081/readyz" in container["args"]
+    assert "--upgrade-crds" in container["args"]
     assert "--metrics-port=9090" in container["args"]
+    # Two probes: liveness is kopf's cheap /healthz, readiness the operator's /readyz.
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert container["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "ready"}
     assert {p["name"]: p["containerPort"] for p in container["ports"]} == {
         "health": 8080,
+        "ready": 8081,
         "metrics": 9090,
     }
+    # crds.upgrade: get/patch on the four Baton CRDs, by name.
+    crd_rules = [
+        r
+        for r in find(docs, "ClusterRole")["rules"]
+        if r["apiGroups"] == ["apiextensions.k8s.io"] and "patch" in r["verbs"]
+    ]
+    assert [sorted(r["resourceNames"]) for r in crd_rules] == [
+        ["deployments.baton.dev", "flowruns.baton.dev", "flows.baton.dev", "workpools.baton.dev"]
+    ]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -236,11 +252,16 @@ def test_bring_your_own_rbac(crds: Cluster, namespace: str) -> None:
                 "runner.serviceAccount.create": "false",
                 "defaultWorkPool.create": "false",
                 "metrics.service.enabled": "false",
+                "crds.upgrade": "false",
             }
         ),
     ).stdout
     docs = documents(rendered)
     assert kinds(docs) == {"Deployment": 1}
+    assert (
+        "--upgrade-crds"
+        not in find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    )
     assert find(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == (
         "platform-operator"
     )
@@ -263,7 +284,6 @@ def test_install_creates_every_object(crds: Cluster, installed: Installed) -> No
     assert status["info"]["status"] == "deployed"
     notes = status["info"]["notes"]
     assert "kubectl -n" in notes and "get flowruns -w" in notes and "get baton" in notes
-    assert "examples/minimal.yaml" in notes
     docs = installed.manifest
     assert kinds(docs) == {
         "ServiceAccount": 3,
@@ -319,6 +339,10 @@ OPERATOR_MAY = [
     ("watch", "pods", "-n", "{namespace}"),
     ("create", "events", "-n", "{namespace}"),
     ("watch", "customresourcedefinitions.apiextensions.k8s.io"),
+    # crds.upgrade: the operator applies its own version's CRDs at start.
+    ("get", "customresourcedefinitions.apiextensions.k8s.io/flowruns.baton.dev"),
+    ("patch", "customresourcedefinitions.apiextensions.k8s.io/flowruns.baton.dev"),
+    ("patch", "customresourcedefinitions.apiextensions.k8s.io/workpools.baton.dev"),
     ("list", "namespaces"),  # only because operator.watchNamespaces is set
 ]
 #: Outside the watched namespaces (a runner namespace it does not watch, or any other).
@@ -348,6 +372,9 @@ OPERATOR_MAY_NOT = [
     ("create", "pods", "--subresource=exec", "-n", "{outside}"),
     ("create", "deployments.apps", "-n", "{outside}"),
     ("create", "customresourcedefinitions.apiextensions.k8s.io"),
+    ("delete", "customresourcedefinitions.apiextensions.k8s.io/flowruns.baton.dev"),
+    ("patch", "customresourcedefinitions.apiextensions.k8s.io/jobs.example.com"),
+    ("update", "customresourcedefinitions.apiextensions.k8s.io/flowruns.baton.dev"),
     ("create", "clusterrolebindings.rbac.authorization.k8s.io"),
     ("create", "serviceaccounts", "--subresource=token", "-n", "{namespace}"),
 ]
@@ -416,6 +443,79 @@ def test_runner_service_account_is_confined_to_its_namespace(
             leaked = [r for r in RUNNER_MAY if can_i(crds, who, *r, "-n", elsewhere)]
             assert leaked == [], f"runner of {ns} reaches into {elsewhere}: {leaked}"
         assert not can_i(crds, who, "get", "flowruns.baton.dev", "--all-namespaces")
+
+
+REPOSITORY_PATHS = ("examples/", "argocd/", "charts/", "docs/", "hack/", "minimal.yaml")
+
+
+def notes_of(cluster: Cluster, namespace: str, *values: str) -> str:
+    """NOTES.txt as `helm install --dry-run` renders it (what a user sees after install)."""
+    out = helm(
+        cluster, "install", "notes", str(CHART), "-n", namespace, "--dry-run=client", *values
+    ).stdout
+    return out.split("\nNOTES:\n", 1)[1]
+
+
+def test_notes_name_no_repository_path(crds: Cluster, namespace: str) -> None:
+    """NOTES.txt works from an installed chart: no file of this repository, commands a
+    user can run (kubectl, helm, the baton CLI) for this release and its namespaces."""
+    default = notes_of(crds, namespace)
+    other = notes_of(
+        crds,
+        namespace,
+        "--set",
+        "runner.namespaces={etl,ml}",
+        "--set",
+        "crds.upgrade=false",
+        "--set",
+        "metrics.service.enabled=false",
+    )
+    for notes in (default, other):
+        assert [p for p in REPOSITORY_PATHS if p in notes] == []
+        assert "--reuse-values" not in notes
+        assert f"helm -n {namespace} get values notes -o yaml > baton-values.yaml" in notes
+        assert f"kubectl -n {namespace} rollout status deployment/notes-baton" in notes
+    assert f"kubectl -n {namespace} get flowruns -w" in default
+    assert f"baton -n {namespace} ui" in default
+    assert "helm upgrade upgrades them too" in default
+    assert "Metrics: service/notes-baton-metrics, port 9090" in default
+    assert "kubectl -n etl get flowruns -w" in other and "baton -n etl runs" in other
+    assert "runner.namespaces: [etl, ml, another]" in other
+    assert "crds.upgrade=false" in other and "Metrics:" not in other
+
+
+def test_notes_commands_run_against_the_installed_release(
+    crds: Cluster, installed: Installed
+) -> None:
+    """Every `kubectl ... get` line of the installed release's notes runs as written
+    (watches and commands that need a running pod aside: no kubelet here)."""
+    notes = json.loads(
+        helm(crds, "status", installed.release, "-n", installed.namespace, "-o", "json").stdout
+    )["info"]["notes"]
+    commands = [
+        shlex.split(line.split("#")[0])
+        for line in notes.splitlines()
+        if line.strip().startswith("kubectl ") and " get " in line and " -w" not in line
+    ]
+    assert len(commands) >= 3, notes
+    for argv in commands:
+        result = crds.kubectl(*argv[1:])
+        assert result.stdout.strip(), argv
+    pools = crds.kubectl("-n", installed.namespace, "get", "workpools", "-o", "name").stdout
+    assert pools.strip() == "workpool.baton.dev/default"
+
+
+def test_helm_show_readme_is_the_generated_readme(cluster: Cluster, tmp_path: Path) -> None:
+    shown = helm(cluster, "show", "readme", str(CHART)).stdout
+    # helm adds a trailing newline of its own.
+    assert shown.rstrip("\n") == (CHART / "README.md").read_text().rstrip("\n")
+    assert "| `crds.upgrade` | bool | `true` |" in shown
+    # The packaged chart carries the README, not its template (.helmignore).
+    helm(cluster, "package", str(CHART), "-d", str(tmp_path))
+    (package,) = tmp_path.glob("baton-*.tgz")
+    with tarfile.open(package) as tar:
+        names = tar.getnames()
+    assert "baton/README.md" in names and "baton/README.md.gotmpl" not in names
 
 
 # -- the operator and a flow pod, each with the chart's identity -------------------------

@@ -10,16 +10,13 @@ it runs the Argo CD health checks on the objects those processes wrote.
 
 from __future__ import annotations
 
+import json
 import os
-import signal
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import controlplane
 import pytest
 import yaml
 from chart_support import (
@@ -29,6 +26,7 @@ from chart_support import (
     find,
     install,
     service_account_kubeconfig,
+    start_operator,
     wait_for,
 )
 
@@ -43,75 +41,9 @@ class Scenario:
     operator_log: str
     execute: subprocess.CompletedProcess[str]
     liveness: int
+    readiness: tuple[int, dict[str, Any]]
     metrics: str
     objects: dict[str, dict[str, Any]]
-
-
-@dataclass
-class OperatorPod:
-    """The chart's operator container, run as a local process (the kubelet's part)."""
-
-    proc: subprocess.Popen[bytes]
-    health_port: int
-    metrics_port: int
-    log: Path
-
-    def alive(self) -> None:
-        if self.proc.poll() is not None:
-            raise AssertionError(
-                f"the operator exited with {self.proc.returncode}:\n"
-                + self.log.read_text(errors="replace")[-3000:]
-            )
-
-    def get(self, port: int, path: str) -> tuple[int, str]:
-        self.alive()
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return int(response.status), response.read().decode()
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def start_operator(crds: Cluster, installed: Installed, workdir: Path) -> OperatorPod:
-    """The installed Deployment's command, args and env, with the operator's SA token.
-
-    Only the two listening ports change (free local ports instead of 8080/9090).
-    """
-    deployment = crds.get_json("deployments.apps", installed.release, "-n", installed.namespace)
-    pod = deployment["spec"]["template"]["spec"]
-    container = pod["containers"][0]
-    assert container["command"][0] == "baton"
-    health_port, metrics_port = controlplane.free_port(), controlplane.free_port()
-    local = {
-        "--liveness=": f"--liveness=http://127.0.0.1:{health_port}/healthz",
-        "--metrics-port=": f"--metrics-port={metrics_port}",
-    }
-    args = [next((v for k, v in local.items() if a.startswith(k)), a) for a in container["args"]]
-    assert sum(a != b for a, b in zip(args, container["args"], strict=True)) == 2, args
-    kubeconfig = service_account_kubeconfig(
-        crds, installed.namespace, pod["serviceAccountName"], workdir / "operator.kubeconfig"
-    )
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(workdir),
-        "KUBECONFIG": str(kubeconfig),
-        **{e["name"]: e["value"] for e in container.get("env", [])},
-    }
-    log = workdir / "operator.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BATON), *container["command"][1:], *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=workdir,
-        )
-    return OperatorPod(proc, health_port, metrics_port, log)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +80,7 @@ def scenario(
 
         job: dict[str, Any] = wait_for(first_job, "the operator to create a Job", timeout=60)
         liveness, _ = operator.get(operator.health_port, "/healthz")
+        ready_code, ready_body = operator.get(operator.ready_port, "/readyz")
         pod_spec = job["spec"]["template"]["spec"]
         assert pod_spec["serviceAccountName"] == "baton-runner"
         container = pod_spec["containers"][0]
@@ -201,11 +134,26 @@ def scenario(
         }
     finally:
         operator.stop()
-    yield Scenario(operator.log.read_text(errors="replace"), executed, liveness, metrics, objects)
+    yield Scenario(
+        operator.log.read_text(errors="replace"),
+        executed,
+        liveness,
+        (ready_code, json.loads(ready_body)),
+        metrics,
+        objects,
+    )
 
 
 def test_operator_and_flow_pod_work_with_the_charts_rbac_alone(scenario: Scenario) -> None:
     assert scenario.liveness == 200
+    # Ready as the chart's probe sees it, with the chart's RBAC: the CRDs applied
+    # (--upgrade-crds), the start-up listing done and both watches of the namespace.
+    code, body = scenario.readiness
+    ns = scenario.objects["FlowRun"]["metadata"]["namespace"]
+    assert (code, body["ready"]) == (200, True), body
+    assert set(body["facts"]) == {
+        "login", "startup", "loops", f"jobs watch in {ns}", f"pods watch in {ns}",
+    }  # fmt: skip
     log = scenario.operator_log
     for sign in ("403", "Forbidden", "forbidden", "Not enough permissions", "Traceback"):
         assert sign not in log, f"operator log shows {sign!r}:\n{log[-4000:]}"

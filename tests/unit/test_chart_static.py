@@ -8,7 +8,9 @@ be checked without one (targets, base pinning, the non-root user, the locked ins
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -38,40 +40,32 @@ def test_chart_metadata() -> None:
     assert re.fullmatch(r"\d+\.\d+\.\d+", meta["version"])
 
 
-def _documented_keys(lines: list[str]) -> list[tuple[str, bool]]:
-    """(dotted key, documented?) for every mapping key in values.yaml, in order.
-
-    Documented: the comment block right above the key starts with the key's name,
-    either its own name or its dotted path (Helm's best practice for values).
-    """
-    found: list[tuple[str, bool]] = []
-    stack: list[tuple[int, str]] = []
-    for number, line in enumerate(lines):
-        match = re.match(r"^( *)([A-Za-z][A-Za-z0-9]*):", line)
-        if not match:
-            continue
-        indent, name = len(match.group(1)), match.group(2)
-        while stack and stack[-1][0] >= indent:
-            stack.pop()
-        path = ".".join([*(s[1] for s in stack), name])
-        stack.append((indent, name))
-        above = number - 1
-        while above >= 0 and lines[above].strip().startswith("#"):
-            above -= 1
-        block = [lines[i].strip() for i in range(above + 1, number)]
-        first = block[0].removeprefix("#").strip() if block else ""
-        documented = bool(re.match(rf"({re.escape(path)}|{re.escape(name)})(?![\w.])", first))
-        found.append((path, documented))
-    return found
+def _chart_readme() -> Any:
+    """hack/chart_readme.py, the one parser of values.yaml's comments."""
+    spec = importlib.util.spec_from_file_location("chart_readme", ROOT / "hack" / "chart_readme.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_every_value_is_documented_by_a_comment_starting_with_its_name() -> None:
-    lines = (CHART / "values.yaml").read_text().splitlines()
-    keys = _documented_keys(lines)
+    """The comment block right above each key starts with the key's name, either its
+    own name or its dotted path (Helm's best practice for values)."""
+    text = (CHART / "values.yaml").read_text()
+    keys = _chart_readme().parse(text)
     assert len(keys) > 60
-    assert [path for path, ok in keys if not ok] == []
+    undocumented = [
+        v.path
+        for v in keys
+        if not re.match(
+            rf"({re.escape(v.path)}|{re.escape(v.path.split('.')[-1])})(?![\w.])", v.description
+        )
+    ]
+    assert undocumented == []
     # And the parser saw every value yaml sees.
-    values = yaml.safe_load("\n".join(lines))
+    values = yaml.safe_load(text)
 
     def paths(node: Any, prefix: str = "") -> set[str]:
         if not isinstance(node, dict):
@@ -82,7 +76,39 @@ def test_every_value_is_documented_by_a_comment_starting_with_its_name() -> None
             out |= {path} | paths(child, f"{path}.")
         return out
 
-    assert paths(values) == {p for p, _ in keys}
+    assert paths(values) == {v.path for v in keys}
+
+
+def test_chart_readme_is_generated_from_values() -> None:
+    """charts/baton/README.md is hack/chart_readme.py's output for today's values.yaml."""
+    module = _chart_readme()
+    committed = (CHART / "README.md").read_text()
+    assert committed == module.render(), "charts/baton/README.md is stale: run make chart-readme"
+    # Every value is a row with its type and default, in values.yaml's order.
+    rows = re.findall(r"^\| `([\w.]+)` \| (\w+) \| `(.*?)` \| ", committed, flags=re.M)
+    leaves = [v for v in module.parse((CHART / "values.yaml").read_text()) if v.is_leaf]
+    assert [r[0] for r in rows] == [v.path for v in leaves]
+    by_path = {r[0]: r for r in rows}
+    assert by_path["replicaCount"][1:] == ("int", "1")
+    assert by_path["image.repository"][1:] == ("string", '"baton-operator"')
+    assert by_path["crds.upgrade"][1:] == ("bool", "true")
+    assert by_path["operator.watchNamespaces"][1:] == ("list", "[]")
+    assert by_path["defaultWorkPool.concurrencyLimit"][1:] == ("null", "null")
+    # Not shipped in the packaged chart: only its output is.
+    assert "README.md.gotmpl" in (CHART / ".helmignore").read_text().splitlines()
+
+
+def test_readme_of_changed_values_differs(tmp_path: Path) -> None:
+    """The drift check sees a value's default and its comment change."""
+    module = _chart_readme()
+    text = (CHART / "values.yaml").read_text()
+    before = module.values_section(module.parse(text))
+    changed = text.replace("replicaCount: 1", "replicaCount: 3").replace(
+        "# operator.verbose turns on debug logging", "# operator.verbose logs everything"
+    )
+    after = module.values_section(module.parse(changed))
+    assert "| `replicaCount` | int | `3` |" in after and "`replicaCount` | int | `3`" not in before
+    assert "operator.verbose logs everything" in after
 
 
 def test_values_schema_covers_every_top_level_value() -> None:
@@ -146,7 +172,61 @@ def test_chart_crds_are_the_generated_ones() -> None:
     """crds/ is copied into the chart by `make crds`; the chart must not diverge."""
     ours = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
     generated = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
-    assert ours == generated
+    assert ours == generated and len(ours) == 4
+
+
+def test_crd_upgrades_are_the_operators_with_rights_on_those_crds_only() -> None:
+    """crds.upgrade passes --upgrade-crds and grants get/patch on the four CRDs by name.
+
+    No CRD is a template: the chart's WorkPool could not be mapped on a fresh install
+    (operator/baton/controller/crds.py says why the operator applies them instead).
+    """
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["crds"] == {"upgrade": True}
+    for path in (CHART / "templates").glob("*.yaml"):
+        assert "kind: CustomResourceDefinition" not in path.read_text(), path.name
+    deployment = (CHART / "templates" / "operator-deployment.yaml").read_text()
+    assert "{{- if .Values.crds.upgrade }}\n            - --upgrade-crds\n" in deployment
+    role = (CHART / "templates" / "operator-clusterrole.yaml").read_text()
+    names = sorted(p.name.removesuffix(".yaml") for p in (ROOT / "crds").glob("*.yaml"))
+    rule = re.search(
+        r"\{\{- if \.Values\.crds\.upgrade \}\}\n(?:  #.*\n)*"
+        r'  - apiGroups: \["apiextensions.k8s.io"\]\n'
+        r'    resources: \["customresourcedefinitions"\]\n'
+        r"    resourceNames:\n((?:      - \S+\n)+)"
+        r'    verbs: \["get", "patch"\]\n  \{\{- end \}\}',
+        role,
+    )
+    assert rule, "the CRD upgrade rule"
+    assert sorted(line.strip("- ") for line in rule.group(1).splitlines()) == names
+
+
+def _probe(template: str, name: str) -> tuple[str, str]:
+    """(path, port) of the httpGet of probe ``name`` in the Deployment template."""
+    match = re.search(
+        rf"^ +{name}:\n +httpGet:\n +path: (\S+)\n +port: (\S+)$", template, flags=re.M
+    )
+    assert match, name
+    return match.group(1), match.group(2)
+
+
+def test_readiness_and_liveness_are_different_probes() -> None:
+    """Liveness is kopf's cheap /healthz; readiness the operator's /readyz, each on the
+    port the container declares and the operator is told to serve it on."""
+    template = (CHART / "templates" / "operator-deployment.yaml").read_text()
+    liveness, readiness = _probe(template, "livenessProbe"), _probe(template, "readinessProbe")
+    assert liveness == ("/healthz", "health")
+    assert readiness == ("/readyz", "ready")
+    assert liveness != readiness
+    ports = dict(
+        re.findall(r"- name: (\w+)\n +containerPort: \{\{ \.Values\.([\w.]+) \}\}", template)
+    )
+    assert ports["health"] == "operator.healthPort"
+    assert ports["ready"] == "operator.readinessPort"
+    assert "- --liveness=http://0.0.0.0:{{ .Values.operator.healthPort }}/healthz" in template
+    assert "- --readiness=http://0.0.0.0:{{ .Values.operator.readinessPort }}/readyz" in template
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["operator"]["healthPort"] != values["operator"]["readinessPort"]
 
 
 # -- Dockerfiles ---------------------------------------------------------------------------

@@ -65,6 +65,8 @@ def _operator(args: argparse.Namespace) -> int:
     run(
         namespaces=namespaces,
         liveness=args.liveness,
+        readiness_endpoint=args.readiness,
+        upgrade_crds=args.upgrade_crds,
         verbose=args.verbose,
         log_format=args.log_format,
         metrics_port=args.metrics_port,
@@ -455,6 +457,19 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
     operator.add_argument(
         "--lease-namespace",
         help="the Lease's namespace (default: $POD_NAMESPACE, else the kubeconfig's)",
+    )
+    operator.add_argument(
+        "--readiness",
+        default=None,
+        metavar="URL",
+        help="serve readiness at this URL, e.g. http://0.0.0.0:8081/readyz: 200 once signed "
+        "in, started and watching, else 503 with what is missing (default: not served)",
+    )
+    operator.add_argument(
+        "--upgrade-crds",
+        action="store_true",
+        help="at start, apply this version's CRDs over older ones (never creates or "
+        "downgrades one; needs get/patch on the four baton.dev CRDs)",
     )
     operator.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     operator.add_argument(

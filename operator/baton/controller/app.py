@@ -21,7 +21,7 @@ import kopf
 
 from baton._kube import config
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient, KubeClient
-from baton.controller import events, metrics
+from baton.controller import crds, events, metrics, readiness
 from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.leader import LeaderElector, LeaseConfig, StandbyProbe
 from baton.controller.lifecycle import Timing
@@ -36,7 +36,7 @@ LEASE_LOST_EXIT = 70
 
 
 @kopf.on.login()
-def login(**_: Any) -> kopf.ConnectionInfo:
+def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """kopf's watches use the credentials Baton's own client uses (``baton._kube.config``).
 
     One loader for both, so the operator needs neither the ``kubernetes`` package nor
@@ -45,6 +45,7 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     """
     credentials = config.load()
     token = credentials.bearer()
+    _readiness(memo).hold("login")
     return kopf.ConnectionInfo(
         server=credentials.server,
         ca_path=credentials.ca_file,
@@ -57,7 +58,7 @@ def login(**_: Any) -> kopf.ConnectionInfo:
     )
 
 
-@kopf.on.startup()
+@kopf.on.startup(backoff=5)
 async def configure(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
@@ -81,10 +82,19 @@ async def configure(
     runs = RunController(client, recorder, timing=timing_from_env())
     managed = selector(MANAGED_BY)
     namespaces = getattr(memo, "namespaces", None) or None
-    # Per watched namespace when there are some: the chart's RBAC is then namespaced.
-    for scope in namespaces or [None]:
-        for run in await client.list(FLOWRUNS, scope, label_selector=managed):
-            scheduler.flow_run_event("ADDED", run)
+    ready = _readiness(memo)
+    try:
+        if getattr(memo, "upgrade_crds", False):
+            # Before any list or watch: the new fields must not be pruned (crds.py).
+            await crds.upgrade_crds(client)
+        # Per watched namespace when there are some: the chart's RBAC is then namespaced.
+        for scope in namespaces or [None]:
+            for run in await client.list(FLOWRUNS, scope, label_selector=managed):
+                scheduler.flow_run_event("ADDED", run)
+    except Exception as error:  # kopf retries the handler; /readyz says why meanwhile
+        await client.aclose()
+        ready.lose("startup", f"start-up failed: {error}")
+        raise
     memo.client = client
     memo.scheduler = scheduler
     memo.runs = runs
@@ -94,15 +104,41 @@ async def configure(
         asyncio.create_task(scheduler.run(), name="baton-scheduler"),
         asyncio.create_task(runs.queue.run(), name="baton-runs"),
         asyncio.create_task(
-            reflect(client, JOBS, managed, runs.job_event, namespaces=namespaces),
+            reflect(client, JOBS, managed, runs.job_event, namespaces=namespaces, readiness=ready),
             name="baton-jobs",
         ),
         asyncio.create_task(
-            reflect(client, PODS, managed, runs.pod_event, namespaces=namespaces),
+            reflect(client, PODS, managed, runs.pod_event, namespaces=namespaces, readiness=ready),
             name="baton-pods",
         ),
     ]
+    ready.add_check("loops", lambda: _dead_loops(memo))
+    ready.hold("startup")
     logger.info("baton operator configured")
+
+
+def _readiness(memo: kopf.Memo) -> readiness.Readiness:
+    """The operator's readiness facts (a fresh, unserved set when run without ``run()``)."""
+    if getattr(memo, "readiness", None) is None:
+        memo.readiness = new_readiness()
+    ready: readiness.Readiness = memo.readiness
+    return ready
+
+
+def new_readiness() -> readiness.Readiness:
+    """The facts every replica must hold before it is ready (see readiness.py).
+
+    The Job and pod watches add their own facts when they start (reflector.py).
+    """
+    ready = readiness.Readiness()
+    ready.require("login", "not signed in to the API server yet")
+    ready.require("startup", "start-up (CRD upgrade, listing FlowRuns) not finished")
+    return ready
+
+
+def _dead_loops(memo: kopf.Memo) -> str | None:
+    dead = [t.get_name() for t in getattr(memo, "tasks", []) if t.done()]
+    return f"operator loops stopped: {', '.join(dead)}" if dead else None
 
 
 def timing_from_env() -> Timing:
@@ -137,9 +173,9 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.probe(id="loops")
 def loops_alive(memo: kopf.Memo, **_: Any) -> bool:
-    dead = [t.get_name() for t in getattr(memo, "tasks", []) if t.done()]
+    dead = _dead_loops(memo)
     if dead:
-        raise kopf.PermanentError(f"operator loops stopped: {', '.join(dead)}")
+        raise kopf.PermanentError(dead)
     return True
 
 
@@ -172,6 +208,8 @@ def run(
     *,
     namespaces: list[str],
     liveness: str | None,
+    readiness_endpoint: str | None = None,
+    upgrade_crds: bool = False,
     verbose: bool = False,
     log_format: str = "json",
     metrics_port: int = 0,
@@ -194,24 +232,30 @@ def run(
     # line per watch event, thousands a minute at scale. Failures stay visible.
     logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     metrics.serve(metrics_port)
+    ready = new_readiness()
+    if readiness_endpoint:
+        # Before kopf starts: the endpoint answers 503 while kopf signs in and starts.
+        readiness.serve(ready, readiness_endpoint)
     if election is None:
-        _run_kopf(namespaces, liveness)
+        _run_kopf(namespaces, liveness, ready, upgrade_crds)
         return
     with KubeClient() as lease_client:
         elector = LeaderElector(lease_client, election)
         probe = StandbyProbe(liveness)
         stop = threading.Event()
+        ready.standby(f"waiting for Lease {election.namespace}/{election.name}")
         try:
             if not elector.acquire(stop):
                 return
         finally:
+            ready.standby(None)
             probe.close()
         keeper = threading.Thread(
             target=elector.keep, args=(stop, _lost), name="baton-lease", daemon=True
         )
         keeper.start()
         try:
-            _run_kopf(namespaces, liveness, elector.leading)
+            _run_kopf(namespaces, liveness, ready, upgrade_crds, elector.leading)
         finally:
             stop.set()
             keeper.join(timeout=election.retry_period.total_seconds() + 5)
@@ -219,7 +263,11 @@ def run(
 
 
 def _run_kopf(
-    namespaces: list[str], liveness: str | None, fence: Callable[[], bool] | None = None
+    namespaces: list[str],
+    liveness: str | None,
+    ready: readiness.Readiness,
+    upgrade_crds: bool,
+    fence: Callable[[], bool] | None = None,
 ) -> None:
     # standalone: kopf's own peering (freezing on a higher-priority peer) is off;
     # replicas are coordinated by the Lease in ``run``.
@@ -228,7 +276,9 @@ def _run_kopf(
         clusterwide=not namespaces,
         namespaces=namespaces,
         liveness_endpoint=liveness,
-        memo=kopf.Memo(namespaces=namespaces, fence=fence),
+        memo=kopf.Memo(
+            namespaces=namespaces, readiness=ready, upgrade_crds=upgrade_crds, fence=fence
+        ),
     )
 
 

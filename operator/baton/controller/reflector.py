@@ -5,6 +5,8 @@ memory and CPU grow with every unrelated workload in the cluster. This reflector
 the API server only for objects labelled ``app.kubernetes.io/managed-by=baton``,
 resumes from the last resourceVersion after a dropped connection, and re-lists (telling
 the handler which objects vanished) when the server says that version is gone (410).
+Each (kind, namespace) it follows is a readiness fact: held once listed and watching,
+lost while the list or watch fails (readiness.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baton._kube.client import ApiError, AsyncKubeClient, Kind
+from baton.controller.readiness import Readiness
 
 logger = logging.getLogger("baton.reflector")
 
@@ -28,19 +31,29 @@ async def reflect(
     handler: Handler,
     *,
     namespaces: list[str] | None = None,
+    readiness: Readiness | None = None,
 ) -> None:
     """Run forever: keep ``handler`` told of every object matching the selector."""
     scopes: list[str | None] = list(namespaces) if namespaces else [None]
+    ready = readiness or Readiness()
     await asyncio.gather(
-        *(_reflect_one(client, kind, label_selector, handler, ns) for ns in scopes)
+        *(_reflect_one(client, kind, label_selector, handler, ns, readiness=ready) for ns in scopes)
     )
 
 
 async def _reflect_one(
-    client: AsyncKubeClient, kind: Kind, selector: str, handler: Handler, namespace: str | None
+    client: AsyncKubeClient,
+    kind: Kind,
+    selector: str,
+    handler: Handler,
+    namespace: str | None,
+    *,
+    readiness: Readiness,
 ) -> None:
     known: dict[tuple[str, str], dict[str, Any]] = {}
     backoff = 1.0
+    fact = f"{kind.plural} watch" + (f" in {namespace}" if namespace else "")
+    readiness.require(fact, "not listed yet")
     while True:
         try:
             page = await client.request(
@@ -58,6 +71,7 @@ async def _reflect_one(
                 handler("ADDED", obj)
             known = current
             backoff = 1.0
+            readiness.hold(fact)
             while True:
                 version = await _watch(
                     client,
@@ -73,6 +87,7 @@ async def _reflect_one(
         except asyncio.CancelledError:
             raise
         except Exception as error:  # network, API server restart: retry with backoff
+            readiness.lose(fact, f"list/watch failed: {error}")
             logger.warning("%s watch failed (%s); retrying in %.0fs", kind.plural, error, backoff)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
