@@ -59,14 +59,16 @@ RUN --mount=type=secret,id=ca-bundle with_ca uv sync --frozen --no-dev --no-edit
     && /opt/baton/venv/bin/baton --version \
     && ! /opt/baton/venv/bin/python -c "import kopf" 2>/dev/null
 
-# --- operator-builder: the same plus the "operator" extra (kopf, prometheus-client) ----
+# --- operator-builder: the same plus the "operator" and "ui" extras ------------------
+# (kopf, prometheus-client; Starlette, Jinja2, uvicorn...: the chart's `ui.enabled` runs
+# `baton ui` from this image too)
 FROM uv AS operator-builder
 RUN --mount=type=secret,id=ca-bundle with_ca \
-    uv sync --frozen --no-dev --extra operator --no-install-project
+    uv sync --frozen --no-dev --extra operator --extra ui --no-install-project
 COPY operator/ operator/
 RUN --mount=type=secret,id=ca-bundle with_ca \
-    uv sync --frozen --no-dev --extra operator --no-editable \
-    && /opt/baton/venv/bin/python -c "import baton.controller.app"
+    uv sync --frozen --no-dev --extra operator --extra ui --no-editable \
+    && /opt/baton/venv/bin/python -c "import baton.controller.app, baton.ui.app"
 
 # --- image: what both images share (a fixed non-root user, the environment) ----------
 FROM ${BASE_IMAGE} AS image
@@ -95,12 +97,12 @@ USER 10001:10001
 FROM image AS operator
 ARG VERSION=0.1.0
 LABEL org.opencontainers.image.title="baton-operator" \
-      org.opencontainers.image.description="Baton's Kubernetes operator" \
+      org.opencontainers.image.description="Baton's Kubernetes operator and UI" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=operator-builder /opt/baton/venv /opt/baton/venv
 WORKDIR /opt/baton
 USER 10001:10001
-EXPOSE 8080 9090
+EXPOSE 4200 8080 9090
 ENTRYPOINT ["baton"]
 CMD ["operator", "--liveness=http://0.0.0.0:8080/healthz"]

@@ -79,9 +79,14 @@ class OperatorProcess:
             "BATON_LEASE_RETRY_PERIOD_SECONDS": "0.5",
         }
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, pod: str | None = None) -> subprocess.Popen[bytes]:
+        """Start a replica; ``pod`` plays the pod it runs in (its leader identity), so a
+        process started again with the same ``pod`` is a container restarted in place."""
         port = controlplane.free_port()
         env = {**os.environ, "KUBECONFIG": str(self.cluster.kubeconfig), **self.env}
+        env.pop("POD_NAME", None)
+        if pod is not None:
+            env["POD_NAME"] = pod
         argv = [
             sys.executable,
             "-m",

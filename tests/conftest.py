@@ -61,7 +61,7 @@ def crds(cluster: Cluster) -> Cluster:
 def operator(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[OperatorProcess]:
     """A started operator watching the test's namespace; stopped (and checked) afterwards."""
     process = OperatorProcess(crds, namespace, tmp_path)
-    process.start()
+    process.start(pod="operator-0")  # further replicas a test starts are other "pods"
     yield process
     process.stop()
     assert "Traceback" not in process.logs(), process.logs()[-5000:]

@@ -12,6 +12,7 @@ report ("Completed") of every admitted run; the operator must fold it into the s
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import threading
@@ -80,14 +81,21 @@ class RuntimePlayer:
 
 
 def storm(operator: OperatorProcess, rng: random.Random, *, replicas: int) -> int:
-    """Kill the oldest replica KILLS times at random moments; restart at once."""
+    """Kill the oldest replica KILLS times at random moments; restart at once.
+
+    One replica: the kubelet restarting the container in its pod (the same leader
+    identity, which takes its Lease back at once). Two: the killed replica's pod is
+    replaced by a new one (a new identity), so the standby takes over once the Lease
+    expires (4 s here) and the new pod becomes the standby.
+    """
+    pods = itertools.count(1)  # the fixture started "operator-0"
     while len([p for p in operator.procs if p.poll() is None]) < replicas:
-        operator.start()
+        operator.start(pod=f"operator-{next(pods)}")
     for _ in range(KILLS):
         time.sleep(rng.uniform(0.5, 3.5))
         oldest = next(p for p in operator.procs if p.poll() is None)
         operator.kill9(oldest)
-        operator.start()
+        operator.start(pod="operator-0" if replicas == 1 else f"operator-{next(pods)}")
     return KILLS
 
 

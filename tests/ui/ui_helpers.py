@@ -23,7 +23,16 @@ def free_port() -> int:
 class UiServer:
     """``baton ui`` for one kubeconfig context, as a subprocess with its output in a file."""
 
-    def __init__(self, cluster: Cluster, namespace: str, context: str, log: Path) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        namespace: str,
+        context: str | None,
+        log: Path,
+        *,
+        kubeconfig: Path | None = None,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
@@ -32,18 +41,18 @@ class UiServer:
             "-m",
             "baton.cli",
             "--kubeconfig",
-            str(cluster.kubeconfig),
-            "--context",
-            context,
+            str(kubeconfig or cluster.kubeconfig),
+            *(["--context", context] if context else []),
             "ui",
             "-n",
             namespace,
             "--port",
             str(self.port),
+            *extra,
         ]
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
                 raise AssertionError(f"baton ui exited {self.proc.returncode}:\n{self.output()}")
@@ -53,7 +62,7 @@ class UiServer:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(f"baton ui did not answer in 30 s:\n{self.output()}")
+                raise AssertionError(f"baton ui did not answer in 60 s:\n{self.output()}")
             time.sleep(0.2)
 
     def output(self) -> str:

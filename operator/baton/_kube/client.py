@@ -139,14 +139,10 @@ def _retryable(method: str, error: Exception) -> bool:
     return method in _SAFE_METHODS or isinstance(error, httpx.ConnectError)
 
 
-def _encode(
-    credentials: Credentials, body: Any, content_type: str
-) -> tuple[str | None, dict[str, str]]:
-    headers = _headers(credentials)
+def _encode(credentials: Credentials, body: Any, content_type: str) -> tuple[str | None, Headers]:
     if body is None:
-        return None, headers
-    headers["Content-Type"] = content_type
-    return json.dumps(body), headers
+        return None, _headers(credentials)
+    return json.dumps(body), _headers(credentials, {"Content-Type": content_type})
 
 
 def _decode(response: httpx.Response) -> Json:
@@ -171,11 +167,22 @@ class _LineSplitter:
         return [line for line in lines if line.strip()]
 
 
-def _headers(credentials: Credentials) -> dict[str, str]:
-    headers = {"Accept": "application/json", "User-Agent": "baton"}
+Headers = list[tuple[str, str]]
+
+
+def _headers(credentials: Credentials, extra: Mapping[str, str] | None = None) -> Headers:
+    """Request headers: auth, impersonation (one ``Impersonate-Group`` per group), ``extra``.
+
+    A list, not a dict: Kubernetes reads each group from a header of its own.
+    """
+    fixed = {"Accept": "application/json", "User-Agent": "baton", **(extra or {})}
     token = credentials.bearer()
     if token:
-        headers["Authorization"] = f"Bearer {token}"
+        fixed["Authorization"] = f"Bearer {token}"
+    headers = list(fixed.items())
+    if credentials.impersonate:
+        headers.append(("Impersonate-User", credentials.impersonate))
+        headers += [("Impersonate-Group", group) for group in credentials.impersonate_groups]
     return headers
 
 
@@ -300,7 +307,7 @@ class KubeClient:
             "GET",
             path,
             params=params,
-            headers={**_headers(self.credentials), **_STREAMING, "Accept": "*/*"},
+            headers=_headers(self.credentials, {**_STREAMING, "Accept": "*/*"}),
             timeout=httpx.Timeout(10.0, read=read_timeout),
         ) as r:
             _raise_for_stream(r)
@@ -328,7 +335,7 @@ class KubeClient:
             "GET",
             kind.path(namespace),
             params=params,
-            headers={**_headers(self.credentials), **_STREAMING},
+            headers=_headers(self.credentials, _STREAMING),
             timeout=httpx.Timeout(10.0, read=timeout_seconds + 10),
         ) as r:
             _raise_for_stream(r)
@@ -498,7 +505,7 @@ class AsyncKubeClient:
             "GET",
             path,
             params=params,
-            headers={**_headers(self.credentials), **_STREAMING},
+            headers=_headers(self.credentials, _STREAMING),
             timeout=timeout,
         ) as response:
             if response.status_code >= 400:

@@ -35,6 +35,10 @@ class Credentials:
     #: Where these came from, for error messages: the kubeconfig context's name, or None
     #: in a pod (the ServiceAccount's credentials).
     context: str | None = None
+    #: Act as this user (and these groups): Kubernetes' impersonation, which the
+    #: authenticating identity must be allowed (``impersonate`` on users and groups).
+    impersonate: str | None = None
+    impersonate_groups: tuple[str, ...] = ()
 
     def bearer(self) -> str | None:
         """The token; a projected token file is re-read so rotation is picked up."""
@@ -106,6 +110,9 @@ def from_kubeconfig(path: Path, context: str | None = None) -> Credentials:
         key_file=_materialize(user.get("client-key-data"), user.get("client-key"), base),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
         context=name,
+        # kubectl's "act as" fields of a user entry (kubectl --as / --as-group).
+        impersonate=user.get("as") or None,
+        impersonate_groups=tuple(user.get("as-groups") or ()),
     )
 
 

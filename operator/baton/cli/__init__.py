@@ -86,14 +86,23 @@ def _ui(args: argparse.Namespace) -> int:
             'pip install "baton[ui]"'
         ) from error
     from baton._kube.config import load  # noqa: PLC0415
+    from baton.ui.identity import Authenticator, BearerTokens, ProxyHeaders  # noqa: PLC0415
 
     credentials = load(args.kubeconfig, args.context)
+    authenticator: Authenticator | None = None
+    if args.auth == "proxy":
+        authenticator = ProxyHeaders(
+            credentials, user_header=args.user_header, groups_header=args.groups_header
+        )
+    elif args.auth == "token":
+        authenticator = BearerTokens(credentials)
     serve(
         credentials,
         host=args.host,
         port=args.port,
         namespace=args.namespace,
         user=args.context or "",
+        authenticator=authenticator,
     )
     return 0
 
@@ -495,6 +504,24 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
     )
     ui.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     ui.add_argument("--port", type=int, default=4200, help="port (default: %(default)s)")
+    ui.add_argument(
+        "--auth",
+        choices=["kubeconfig", "proxy", "token"],
+        default="kubeconfig",
+        help="whose identity API calls use: the kubeconfig's user (default); the user an "
+        "authenticating proxy names, impersonated; or a bearer token each user signs in with "
+        "(docs/ui.md)",
+    )
+    ui.add_argument(
+        "--user-header",
+        default="X-Forwarded-User",
+        help="with --auth proxy: the header naming the user (default: %(default)s)",
+    )
+    ui.add_argument(
+        "--groups-header",
+        default="X-Forwarded-Groups",
+        help="with --auth proxy: the header listing groups, comma-separated (default: %(default)s)",
+    )
 
     _command(
         commands,

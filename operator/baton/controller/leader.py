@@ -57,8 +57,15 @@ def micro_time(moment: datetime) -> str:
 
 
 def default_identity() -> str:
-    """The pod's name (the hostname in a pod) and a random suffix, unique per process."""
-    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
+    """``$POD_NAME`` (the chart sets it), else the host name and a random suffix.
+
+    A pod runs one operator container at a time, so the pod's name is unique among live
+    candidates, and a container the kubelet restarts in the same pod (after a crash or an
+    OOM kill) finds its own name on the Lease and goes on at once instead of waiting out
+    the lease duration. Elsewhere (two processes on one machine) each process is its own
+    candidate.
+    """
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}"
 
 
 @dataclass(frozen=True)

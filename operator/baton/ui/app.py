@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 import httpx
 from starlette.applications import Starlette
@@ -20,11 +21,18 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from baton._kube.client import ApiError, AsyncKubeClient
+from baton._kube.client import ApiError
 from baton._kube.config import Credentials
 from baton.ui import dashboard, deployments, runs
-from baton.ui.access import Access
 from baton.ui.core import HERE, Ui, ui_of
+from baton.ui.identity import (
+    SESSION_COOKIE,
+    Authenticator,
+    BearerTokens,
+    Identities,
+    KubeconfigUser,
+    SignInRequired,
+)
 
 
 async def _api_error(request: Request, error: Exception) -> Response:
@@ -62,27 +70,96 @@ async def _http_error(request: Request, error: Exception) -> Response:
     )
 
 
+async def _sign_in_required(request: Request, error: Exception) -> Response:
+    assert isinstance(error, SignInRequired)
+    ui = ui_of(request)
+    if isinstance(ui.identities.authenticator, BearerTokens):
+        return RedirectResponse(f"/sign-in?next={quote(request.url.path)}", status_code=303)
+    return ui.render(
+        request,
+        "error.html",
+        status=401,
+        title="401 Unauthorized",
+        message=error.message,
+        source="the Baton UI",
+    )
+
+
 async def _home(request: Request) -> Response:
     return RedirectResponse(f"/namespaces/{ui_of(request).namespace}/", status_code=307)
 
 
+def _safe_next(value: str) -> str:
+    """Only a path of this UI (never another site) to go to after signing in."""
+    return value if value.startswith("/") and not value.startswith("//") else "/"
+
+
+async def _sign_in(request: Request) -> Response:
+    """Token mode: a form for a bearer token; the API server says whose it is."""
+    ui = ui_of(request)
+    tokens = ui.identities.authenticator
+    if not isinstance(tokens, BearerTokens):
+        return RedirectResponse("/", status_code=303)
+    target = _safe_next(request.query_params.get("next", "/"))
+    if request.method == "GET":
+        return ui.render(request, "sign_in.html", next=target, problem="")
+    form = await request.form()
+    token = str(form.get("token") or "")
+    try:
+        sid = await tokens.sign_in(token)
+    except ApiError as error:
+        return ui.render(
+            request,
+            "sign_in.html",
+            status=401,
+            next=target,
+            problem=f"the API server refused this token: {error.status} {error.message}",
+        )
+    response = RedirectResponse(_safe_next(str(form.get("next") or target)), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        sid,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+async def _sign_out(request: Request) -> Response:
+    ui = ui_of(request)
+    await ui.checked_form(request)
+    tokens = ui.identities.authenticator
+    if isinstance(tokens, BearerTokens):
+        tokens.sign_out(request.cookies.get(SESSION_COOKIE, ""))
+    response = RedirectResponse("/sign-in", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
 def create_app(
-    credentials: Credentials, *, namespace: str | None = None, user: str = ""
+    credentials: Credentials,
+    *,
+    namespace: str | None = None,
+    user: str = "",
+    authenticator: Authenticator | None = None,
 ) -> Starlette:
-    """The UI for the user ``credentials`` belong to; pages open at ``namespace``."""
-    client = AsyncKubeClient(credentials)
-    ui = Ui(Access(client), namespace or credentials.namespace, user)
+    """The UI; pages open at ``namespace``. Calls are made as ``authenticator`` says
+    (default: the one user ``credentials`` belong to)."""
+    identities = Identities(authenticator or KubeconfigUser(credentials, user))
+    ui = Ui(identities, namespace or credentials.namespace)
     ns = "/namespaces/{namespace}"
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
-        await ui.access.close()
-        await client.aclose()
+        await identities.close()
 
     app = Starlette(
         routes=[
             Route("/", _home),
+            Route("/sign-in", _sign_in, methods=["GET", "POST"]),
+            Route("/sign-out", _sign_out, methods=["POST"]),
             Route(f"{ns}/", dashboard.page),
             Route(f"{ns}/deployments", deployments.list_page),
             Route(f"{ns}/deployments/{{name}}", deployments.detail),
@@ -97,6 +174,7 @@ def create_app(
             ApiError: _api_error,
             httpx.TransportError: _unreachable,
             HTTPException: _http_error,
+            SignInRequired: _sign_in_required,
         },
         lifespan=lifespan,
     )
@@ -105,14 +183,23 @@ def create_app(
 
 
 def serve(
-    credentials: Credentials, *, host: str, port: int, namespace: str | None, user: str
+    credentials: Credentials,
+    *,
+    host: str,
+    port: int,
+    namespace: str | None,
+    user: str,
+    authenticator: Authenticator | None = None,
 ) -> None:
     """Serve the UI until interrupted."""
     import uvicorn  # noqa: PLC0415
 
-    app = create_app(credentials, namespace=namespace, user=user)
+    app = create_app(credentials, namespace=namespace, user=user, authenticator=authenticator)
     ui: Ui = app.state.ui
-    ui.hosts = {f"{host}:{port}", f"localhost:{port}" if host == "127.0.0.1" else f"{host}:{port}"}
+    if authenticator is None:
+        # On a laptop the UI must be asked for by its own address (DNS rebinding); in a
+        # cluster it is reached through a Service or an ingress under other names.
+        ui.hosts = {f"{host}:{port}", f"localhost:{port}" if host == "127.0.0.1" else ""}
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=2
     )

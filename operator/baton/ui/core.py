@@ -1,15 +1,14 @@
 """What every page handler shares: templates and their filters, the user's access, posts.
 
-Posts carry a token minted when the server starts and must name this server as their
+Posts carry a token bound to the signed-in identity and must name this server as their
 Host, so a page on another site cannot make the user's browser create runs with the
-user's credentials (the UI listens on localhost with the user's kubeconfig).
+user's credentials (``baton ui`` listens on localhost with the user's kubeconfig).
 """
 
 from __future__ import annotations
 
 import hmac
 import json
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from baton.ui.access import Access
+from baton.ui.identity import Identities, Session
 
 HERE = Path(__file__).parent
 #: States that need attention, listed first wherever runs are counted (Prefect's order).
@@ -74,35 +74,50 @@ def templates() -> Environment:
 
 
 class Ui:
-    """What every handler shares: the user's API access, templates and the post token."""
+    """What every handler shares: who is asking (``identities``), templates, Host check."""
 
-    def __init__(self, access: Access, namespace: str, user: str) -> None:
-        self.access = access
+    def __init__(self, identities: Identities, namespace: str) -> None:
+        self.identities = identities
         self.namespace = namespace
-        self.user = user
         self.env = templates()
-        self.token = secrets.token_urlsafe(24)
         self.hosts: set[str] = set()
+
+    async def session(self, request: Request) -> Session:
+        """The request's identity and its ``Access`` (``SignInRequired`` if none)."""
+        return await self.identities.session(request)
+
+    async def access(self, request: Request) -> Access:
+        return (await self.session(request)).access
 
     def render(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         # Every page is in a namespace (error pages: the one asked for, else the default).
         context.setdefault("namespace", request.path_params.get("namespace", self.namespace))
+        session: Session | None = getattr(request.state, "session", None)
         html = self.env.get_template(name).render(
-            request=request, csrf=self.token, user=self.user, **context
+            request=request,
+            csrf=session.csrf if session else "",
+            user=session.identity.user if session else "",
+            auth=self.identities.authenticator.mode,
+            **context,
         )
         return HTMLResponse(html, status_code=status)
 
-    def fragment(self, name: str, **context: Any) -> str:
-        return self.env.get_template(name).render(csrf=self.token, **context)
+    def fragment(self, session: Session, name: str, **context: Any) -> str:
+        return self.env.get_template(name).render(csrf=session.csrf, **context)
 
     async def checked_form(self, request: Request) -> dict[str, str]:
-        """The posted form, after checking it came from a page this server rendered."""
+        """The posted form, after checking it came from a page rendered for this user.
+
+        The form token is bound to the identity (an HMAC of it under a secret made at
+        start), so a page on another site cannot post as the user, nor one user as another.
+        """
         host = request.headers.get("host", "")
         if self.hosts and host not in self.hosts:
             raise HTTPException(400, f"unexpected Host header {host!r}")
+        session = await self.session(request)
         form = await request.form()
         values = {k: v for k, v in form.items() if isinstance(v, str)}
-        if not hmac.compare_digest(values.get("csrf", ""), self.token):
+        if not hmac.compare_digest(values.get("csrf", ""), session.csrf):
             raise HTTPException(403, "this form did not come from this Baton UI; reload the page")
         return values
 

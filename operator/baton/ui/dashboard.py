@@ -17,7 +17,8 @@ from starlette.responses import Response
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS
 from baton.resources import FlowRun
-from baton.ui.core import ATTENTION, Ui, ui_of
+from baton.ui.access import Access
+from baton.ui.core import ATTENTION, ui_of
 
 #: Windows the dashboard offers, in hours.
 WINDOWS = (1, 24, 168)
@@ -33,16 +34,16 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-async def _attention(ui: Ui, namespace: str, state: str) -> tuple[str, list[FlowRun]]:
-    found = await ui.access.page(
+async def _attention(access: Access, namespace: str, state: str) -> tuple[str, list[FlowRun]]:
+    found = await access.page(
         FLOWRUNS, namespace, limit=ATTENTION_SHOWN, field_selector=f"status.state={state}"
     )
     return state, [FlowRun.model_validate(i) for i in found.items]
 
 
-async def _upcoming(ui: Ui, namespace: str) -> tuple[list[tuple[datetime, str]], bool]:
+async def _upcoming(access: Access, namespace: str) -> tuple[list[tuple[datetime, str]], bool]:
     """The next fire times of the first page of Deployments; whether there are more."""
-    listed = await ui.access.page(DEPLOYMENTS, namespace, limit=PAGE)
+    listed = await access.page(DEPLOYMENTS, namespace, limit=PAGE)
     upcoming: list[tuple[datetime, str]] = []
     for item in listed.items:
         if (item.get("spec") or {}).get("paused"):
@@ -57,6 +58,7 @@ async def _upcoming(ui: Ui, namespace: str) -> tuple[list[tuple[datetime, str]],
 
 async def page(request: Request) -> Response:
     ui = ui_of(request)
+    access = await ui.access(request)
     namespace = request.path_params["namespace"]
     try:
         hours = int(request.query_params.get("hours", "24"))
@@ -66,9 +68,9 @@ async def page(request: Request) -> Response:
     since = datetime.now(UTC) - timedelta(hours=hours)
     # Independent reads, at once: the page costs its slowest read, not their sum.
     counts, (upcoming, more), attention = await asyncio.gather(
-        ui.access.run_counts(namespace, since),
-        _upcoming(ui, namespace),
-        asyncio.gather(*(_attention(ui, namespace, state) for state in ATTENTION)),
+        access.run_counts(namespace, since),
+        _upcoming(access, namespace),
+        asyncio.gather(*(_attention(access, namespace, state) for state in ATTENTION)),
     )
     ordered = sorted(counts.items(), key=lambda kv: (kv[0] not in ATTENTION, -kv[1], kv[0]))
     context: dict[str, Any] = {

@@ -29,8 +29,9 @@ RECENT_RUNS = 20
 
 async def list_page(request: Request) -> Response:
     ui = ui_of(request)
+    access = await ui.access(request)
     namespace = request.path_params["namespace"]
-    page = await ui.access.page(
+    page = await access.page(
         DEPLOYMENTS, namespace, limit=PAGE, cont=request.query_params.get("continue") or None
     )
     return ui.render(
@@ -39,7 +40,7 @@ async def list_page(request: Request) -> Response:
         namespace=namespace,
         deployments=[Deployment.model_validate(i) for i in page.items],
         next_page=page.cont,
-        can_run=await ui.access.can("create", "flowruns", namespace),
+        can_run=await access.can("create", "flowruns", namespace),
     )
 
 
@@ -52,15 +53,16 @@ async def _detail(
     errors: dict[str, list[str]] | None = None,
 ) -> Response:
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    raw = await ui.access.client.get(DEPLOYMENTS, name, namespace)
+    access = await ui.access(request)
+    raw = await access.client.get(DEPLOYMENTS, name, namespace)
     deployment = Deployment.model_validate(raw)
-    flow_raw = await ui.access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
+    flow_raw = await access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
     flow = Flow.model_validate(flow_raw) if flow_raw else None
     schema = flow.spec.parameter_schema if flow else None
     fields = forms.fields(schema, deployment.spec.parameters)
     if typed is not None:
         fields = [replace(f, value=typed.get(f.name, f.value)) for f in fields]
-    recent = await ui.access.page(
+    recent = await access.page(
         FLOWRUNS,
         namespace,
         limit=RECENT_RUNS,
@@ -77,7 +79,7 @@ async def _detail(
         errors=errors or {},
         runs=[FlowRun.model_validate(i) for i in recent.items],
         more_runs=recent.cont is not None,
-        can_run=await ui.access.can("create", "flowruns", namespace),
+        can_run=await access.can("create", "flowruns", namespace),
     )
 
 
@@ -89,12 +91,13 @@ async def create_run(request: Request) -> Response:
     """Quick Run (no parameters) or Custom Run (the form's); the API server has the last word."""
     ui = ui_of(request)
     form = await ui.checked_form(request)
+    access = await ui.access(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    raw = await ui.access.client.get(DEPLOYMENTS, name, namespace)
+    raw = await access.client.get(DEPLOYMENTS, name, namespace)
     deployment = Deployment.model_validate(raw)
     parameters: dict[str, Any] = {}
     if form.get("mode") == "custom":
-        flow_raw = await ui.access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
+        flow_raw = await access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
         schema = Flow.model_validate(flow_raw).spec.parameter_schema if flow_raw else None
         posted = forms.submission(forms.fields(schema, deployment.spec.parameters), form)
         parameters = posted.parameters
@@ -106,5 +109,5 @@ async def create_run(request: Request) -> Response:
         if errors:
             return await _detail(ui, request, status=422, typed=posted.typed, errors=errors)
     run_name = custom_run_name(name)
-    await ui.access.client.create(FLOWRUNS, custom_run(raw, parameters, run_name), namespace)
+    await access.client.create(FLOWRUNS, custom_run(raw, parameters, run_name), namespace)
     return RedirectResponse(f"/namespaces/{namespace}/runs/{run_name}", status_code=303)

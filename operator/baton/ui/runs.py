@@ -19,7 +19,8 @@ from baton._kube.client import FLOWRUNS
 from baton.controller.labels import LABEL_DEPLOYMENT, label_value
 from baton.resources import FlowRun, RunState
 from baton.resources.flowrun import is_terminal
-from baton.ui.core import Ui, ui_of
+from baton.ui.access import Access
+from baton.ui.core import ui_of
 
 PAGE = 50
 STATES = [s.value for s in RunState]
@@ -27,10 +28,11 @@ STATES = [s.value for s in RunState]
 
 async def list_page(request: Request) -> Response:
     ui = ui_of(request)
+    access = await ui.access(request)
     namespace = request.path_params["namespace"]
     state = request.query_params.get("state") or ""
     deployment = request.query_params.get("deployment") or ""
-    page = await ui.access.page(
+    page = await access.page(
         FLOWRUNS,
         namespace,
         limit=PAGE,
@@ -50,24 +52,26 @@ async def list_page(request: Request) -> Response:
     )
 
 
-async def _run_context(ui: Ui, run: FlowRun) -> dict[str, Any]:
+async def _run_context(access: Access, run: FlowRun) -> dict[str, Any]:
     live = not is_terminal(run.status.state)
-    can_cancel = live and await ui.access.can("patch", "flowruns", run.namespace)
+    can_cancel = live and await access.can("patch", "flowruns", run.namespace)
     return {"run": run, "live": live, "can_cancel": can_cancel, "namespace": run.namespace}
 
 
 async def detail(request: Request) -> Response:
     ui = ui_of(request)
+    access = await ui.access(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    run = FlowRun.model_validate(await ui.access.client.get(FLOWRUNS, name, namespace))
-    return ui.render(request, "run.html", **await _run_context(ui, run))
+    run = FlowRun.model_validate(await access.client.get(FLOWRUNS, name, namespace))
+    return ui.render(request, "run.html", **await _run_context(access, run))
 
 
 async def cancel(request: Request) -> Response:
     ui = ui_of(request)
     await ui.checked_form(request)
+    access = await ui.access(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    await ui.access.client.patch(FLOWRUNS, name, namespace, {"spec": {"cancelRequested": True}})
+    await access.client.patch(FLOWRUNS, name, namespace, {"spec": {"cancelRequested": True}})
     return RedirectResponse(f"/namespaces/{namespace}/runs/{name}", status_code=303)
 
 
@@ -79,13 +83,15 @@ def _event(name: str, html: str) -> str:
 async def events(request: Request) -> Response:
     """Server-sent events: ``run`` with the run's rendered body per version, then ``end``."""
     ui = ui_of(request)
+    session = await ui.session(request)
+    access = session.access
     namespace, name = request.path_params["namespace"], request.path_params["name"]
 
     async def stream() -> AsyncIterator[str]:
-        async for raw in ui.access.follow_run(name, namespace):
+        async for raw in access.follow_run(name, namespace):
             run = FlowRun.model_validate(raw)
-            context = await _run_context(ui, run)
-            yield _event("run", ui.fragment("_run_body.html", **context))
+            context = await _run_context(access, run)
+            yield _event("run", ui.fragment(session, "_run_body.html", **context))
             if not context["live"]:
                 yield _event("end", "")
                 return
