@@ -284,8 +284,10 @@ def test_dockerfile_installs_the_locked_set_with_build_tools_in_the_builder_only
     assert "uv sync --frozen --no-dev --no-editable" in builder
     assert "--extra" not in builder
     operator_builder = " ".join(found["operator-builder"])
-    assert "uv sync --frozen --no-dev --extra operator --no-install-project" in operator_builder
-    assert "uv sync --frozen --no-dev --extra operator --no-editable" in operator_builder
+    # The operator image also runs the chart's UI (ui.enabled): both extras.
+    extras = "--extra operator --extra ui"
+    assert f"uv sync --frozen --no-dev {extras} --no-install-project" in operator_builder
+    assert f"uv sync --frozen --no-dev {extras} --no-editable" in operator_builder
     for stage in ("image", "runtime", "operator"):
         body = " ".join(found[stage])
         assert "pip install" not in body and "uv " not in body and "apt-get" not in body, stage
