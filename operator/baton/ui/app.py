@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from baton._kube.client import ApiError
 from baton._kube.config import Credentials
-from baton.ui import dashboard, deployments, runs
+from baton.ui import dashboard, deployments, runs, schedules
 from baton.ui.core import HERE, Ui, ui_of
 from baton.ui.identity import (
     SESSION_COOKIE,
@@ -164,6 +164,12 @@ def create_app(
             Route(f"{ns}/deployments", deployments.list_page),
             Route(f"{ns}/deployments/{{name}}", deployments.detail),
             Route(f"{ns}/deployments/{{name}}/runs", deployments.create_run, methods=["POST"]),
+            Route(f"{ns}/deployments/{{name}}/schedules", schedules.add, methods=["POST"]),
+            Route(
+                f"{ns}/deployments/{{name}}/schedules/remove", schedules.remove, methods=["POST"]
+            ),
+            Route(f"{ns}/deployments/{{name}}/schedules/preview", schedules.preview),
+            Route(f"{ns}/deployments/{{name}}/pause", schedules.pause, methods=["POST"]),
             Route(f"{ns}/runs", runs.list_page),
             Route(f"{ns}/runs/{{name}}", runs.detail),
             Route(f"{ns}/runs/{{name}}/cancel", runs.cancel, methods=["POST"]),

@@ -20,8 +20,8 @@ from baton.cli.runs import custom_run, custom_run_name
 from baton.controller.labels import LABEL_DEPLOYMENT, label_value
 from baton.resources import Deployment, Flow, FlowRun
 from baton.schema_validation import parameter_errors
-from baton.ui import forms
-from baton.ui.core import Ui, ui_of
+from baton.ui import forms, schedules
+from baton.ui.core import ui_of
 
 PAGE = 50
 RECENT_RUNS = 20
@@ -44,14 +44,18 @@ async def list_page(request: Request) -> Response:
     )
 
 
-async def _detail(
-    ui: Ui,
+async def render_detail(
     request: Request,
     *,
     status: int = 200,
     typed: dict[str, str] | None = None,
     errors: dict[str, list[str]] | None = None,
+    schedule_form: dict[str, str] | None = None,
+    schedule_problem: schedules.Preview | None = None,
 ) -> Response:
+    """The Deployment's page; ``typed``/``errors`` refill a refused Custom Run form,
+    ``schedule_form``/``schedule_problem`` a refused schedule."""
+    ui = ui_of(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     access = await ui.access(request)
     raw = await access.client.get(DEPLOYMENTS, name, namespace)
@@ -80,11 +84,18 @@ async def _detail(
         runs=[FlowRun.model_validate(i) for i in recent.items],
         more_runs=recent.cont is not None,
         can_run=await access.can("create", "flowruns", namespace),
+        can_edit=await access.can("patch", "deployments", namespace),
+        schedules=schedules.summaries(deployment),
+        gitops=schedules.gitops_manager(raw),
+        resource_version=raw["metadata"].get("resourceVersion", ""),
+        schedule_form=schedule_form or {},
+        schedule_problem=schedule_problem,
+        kinds=schedules.KINDS,
     )
 
 
 async def detail(request: Request) -> Response:
-    return await _detail(ui_of(request), request)
+    return await render_detail(request)
 
 
 async def create_run(request: Request) -> Response:
@@ -107,7 +118,7 @@ async def create_run(request: Request) -> Response:
         ):
             errors.setdefault(where.split(".")[0], []).append(message)
         if errors:
-            return await _detail(ui, request, status=422, typed=posted.typed, errors=errors)
+            return await render_detail(request, status=422, typed=posted.typed, errors=errors)
     run_name = custom_run_name(name)
     await access.client.create(FLOWRUNS, custom_run(raw, parameters, run_name), namespace)
     return RedirectResponse(f"/namespaces/{namespace}/runs/{run_name}", status_code=303)
