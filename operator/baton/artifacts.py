@@ -15,6 +15,10 @@ to the run context's ``artifacts`` list. Its keys::
     created       str              ISO 8601, UTC
     updated       str              ISO 8601, UTC
 
+As in Prefect, the ``create_*`` functions called from async code (an ``async def``
+flow or task) return a coroutine: ``await create_markdown_artifact(...)``
+(``baton._engine.dispatch``).
+
 A link artifact is stored as markdown (``[text](url)``), as Prefect stores it;
 the ``link`` key remembers what it was, so that the in-cluster status and the
 CLI can still show it as a link.
@@ -30,6 +34,7 @@ from uuid import UUID, uuid4
 
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRunContext, TaskRunContext
+from baton._engine.dispatch import async_dispatch
 from baton._engine.observer import current_observer, notify
 
 __all__ = [
@@ -92,6 +97,7 @@ def _create(kind: str, data: Any, key: str | None, description: str | None, **ex
     return artifact_id
 
 
+@async_dispatch
 def create_markdown_artifact(
     markdown: str, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -111,6 +117,7 @@ def create_markdown_artifact(
     return _create("markdown", markdown, key, description)
 
 
+@async_dispatch
 def create_table_artifact(
     table: dict[str, list[Any]] | list[dict[str, Any]] | list[list[Any]],
     key: str | None = None,
@@ -135,6 +142,7 @@ def create_table_artifact(
     return _create("table", _sanitize(table), key, description)
 
 
+@async_dispatch
 def create_link_artifact(
     link: str,
     link_text: str | None = None,
@@ -150,6 +158,7 @@ def create_link_artifact(
     return _create("markdown", data, key, description, link=link)
 
 
+@async_dispatch
 def create_image_artifact(
     image_url: str, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -171,6 +180,7 @@ def _check_progress(progress: float) -> float:
     return value
 
 
+@async_dispatch
 def create_progress_artifact(
     progress: float, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -187,6 +197,7 @@ def create_progress_artifact(
     return _create("progress", _check_progress(progress), key, description)
 
 
+@async_dispatch
 def update_progress_artifact(
     artifact_id: UUID, progress: float, description: str | None = None
 ) -> UUID:
