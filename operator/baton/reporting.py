@@ -270,7 +270,8 @@ class StatusReporter:
             entry: dict[str, Any] = {
                 "key": artifact.get("key"),
                 # Link artifacts are markdown (as in Prefect) marked with their URL.
-                "type": "link" if artifact.get("link") else artifact.get("type"),
+                # An Artifact(...) made by hand may have no type; the status needs one.
+                "type": "link" if artifact.get("link") else (artifact.get("type") or "markdown"),
                 "description": artifact.get("description"),
                 "created": artifact.get("created"),
             }

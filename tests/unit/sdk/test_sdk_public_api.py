@@ -45,6 +45,7 @@ PREFECT_PATHS = {
         "CachePolicy",
     ],
     "baton.artifacts": [
+        "Artifact",
         "create_markdown_artifact",
         "create_table_artifact",
         "create_link_artifact",
@@ -73,7 +74,8 @@ PREFECT_PATHS = {
         "ParameterTypeError",
         "ParameterBindError",
     ],
-    "baton.logging": ["get_run_logger"],
+    "baton.logging": ["get_run_logger", "disable_run_logger"],
+    "baton.testing.utilities": ["prefect_test_harness", "baton_test_harness"],
     "baton.utilities.annotations": ["quote", "unmapped", "allow_failure"],
 }
 
