@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from baton._engine.cache_store import Serializer
     from baton._engine.context import TaskRun, TaskRunContext
     from baton.states import State
+    from baton.transactions import Transaction
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,9 +38,10 @@ __all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
 
 TaskHook = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], object]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], bool]
+TransactionHook = Callable[["Transaction"], object]
 _NOT_SET: Any = object()
 # Prefect options accepted so Prefect code runs, with no effect here (docs/sdk.md).
-_ACCEPTED_PREFECT_OPTIONS = frozenset({"on_commit", "on_rollback", "asset_deps"})
+_ACCEPTED_PREFECT_OPTIONS = frozenset({"asset_deps"})
 
 
 def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str | None:
@@ -113,6 +115,8 @@ class Task(Generic[P, R]):
         on_completion: TaskHook | Iterable[TaskHook] | None = None,
         on_failure: TaskHook | Iterable[TaskHook] | None = None,
         on_running: TaskHook | Iterable[TaskHook] | None = None,
+        on_commit: TransactionHook | Iterable[TransactionHook] | None = None,
+        on_rollback: TransactionHook | Iterable[TransactionHook] | None = None,
         retry_condition_fn: RetryConditionFn | None = None,
         viz_return_value: Any = None,
         **unsupported: Any,
@@ -166,6 +170,8 @@ class Task(Generic[P, R]):
         self.on_completion_hooks: list[TaskHook] = hook_list(on_completion)
         self.on_failure_hooks: list[TaskHook] = hook_list(on_failure)
         self.on_running_hooks: list[TaskHook] = hook_list(on_running)
+        self.on_commit_hooks: list[TransactionHook] = hook_list(on_commit)
+        self.on_rollback_hooks: list[TransactionHook] = hook_list(on_rollback)
         self.viz_return_value = viz_return_value
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = self.name
@@ -402,6 +408,16 @@ class Task(Generic[P, R]):
         self.on_running_hooks.append(fn)
         return fn
 
+    def on_commit(self, fn: TransactionHook) -> TransactionHook:
+        """Decorator adding a hook ``fn(txn)`` run when the run's transaction commits."""
+        self.on_commit_hooks.append(fn)
+        return fn
+
+    def on_rollback(self, fn: TransactionHook) -> TransactionHook:
+        """Decorator adding a hook ``fn(txn)`` run when the run's transaction rolls back."""
+        self.on_rollback_hooks.append(fn)
+        return fn
+
     def __repr__(self) -> str:
         return f"Task(name={self.name!r}, fn={self.fn!r})"
 
@@ -437,6 +453,8 @@ def task(
     on_completion: TaskHook | Iterable[TaskHook] | None = None,
     on_failure: TaskHook | Iterable[TaskHook] | None = None,
     on_running: TaskHook | Iterable[TaskHook] | None = None,
+    on_commit: TransactionHook | Iterable[TransactionHook] | None = None,
+    on_rollback: TransactionHook | Iterable[TransactionHook] | None = None,
     retry_condition_fn: RetryConditionFn | None = None,
     viz_return_value: Any = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...

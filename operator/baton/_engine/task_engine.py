@@ -49,6 +49,7 @@ from baton.states import (
     State,
     StateType,
 )
+from baton.transactions import Transaction, get_transaction
 
 if TYPE_CHECKING:
     from baton.tasks import Task
@@ -226,6 +227,7 @@ class _TaskRunEngine:
                 self._crash(exc)
                 raise
         self.set_state(state)
+        self._transact(state)
         for hook in self._hooks_for(state):  # as in Prefect, before the final line
             run_hook(self.logger, hook, state, self.task, self.task_run)
         self._log_final(state)
@@ -245,6 +247,7 @@ class _TaskRunEngine:
                 self._crash(exc)
                 raise
         self.set_state(state)
+        self._transact(state)
         for hook in self._hooks_for(state):
             await run_hook_async(self.logger, hook, state, self.task, self.task_run)
         self._log_final(state)
@@ -267,6 +270,29 @@ class _TaskRunEngine:
             self.logger.error("Finished in state %s", state)
             return state
         return None
+
+    def _transact(self, state: State[Any]) -> None:
+        """A completed run joins the open transaction (or commits at once: on_commit)."""
+        task = self.task
+        if state.type is not StateType.COMPLETED or (
+            not task.on_commit_hooks and get_transaction() is None
+        ):
+            return
+        txn = Transaction(logger=self.logger)
+        txn.__enter__()
+        txn.stage(
+            state.data,
+            on_rollback_hooks=list(task.on_rollback_hooks),
+            on_commit_hooks=list(task.on_commit_hooks),
+        )
+        txn.__exit__(None, None, None)
+
+    def _roll_back_enclosing(self) -> None:
+        # As in Prefect, a task run that fails inside a transaction rolls it back, before
+        # its failure is logged (the transaction is the innermost scope of its attempt).
+        enclosing = get_transaction()
+        if enclosing is not None:
+            enclosing.rollback()
 
     def _crash(self, exc: BaseException) -> None:
         self.set_state(Crashed(message=f"Execution was interrupted: {exc!r}", data=exc))
@@ -377,9 +403,11 @@ class _TaskRunEngine:
         if retry_index >= task.retries:
             # Prefect only mentions exhausted retries when there were some.
             suffix = " - Retries are exhausted" if task.retries else ""
+            self._roll_back_enclosing()
             self.logger.error("Task run failed with exception: %r%s", exc, suffix, exc_info=exc)
             return None
         if task.retry_condition_fn is not None and not self._retry_condition_met(exc):
+            self._roll_back_enclosing()
             self.logger.error(
                 "Task run failed with exception: %r - Retry condition not met", exc, exc_info=exc
             )
