@@ -231,3 +231,23 @@ def test_artifact_get_reads_the_latest_keyed_version_from_an_earlier_run(
     stored = crds.get_json("configmaps", "-n", namespace, "-l", "baton.dev/artifact-key=true")
     assert len(stored["items"]) == 1
     assert not stored["items"][0]["metadata"].get("ownerReferences")
+
+
+def test_an_emitted_event_is_a_kubernetes_event_on_the_flowrun(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    uid = make_run(crds, namespace, "ship-1", {"order": 42})
+    done = execute(crds, namespace, "ship-1", uid, "emits.py:ship", FLOWS, tmp_path)
+    assert done.returncode == 0, done.stderr
+    events = crds.get_json(
+        "events", "-n", namespace, "--field-selector", "involvedObject.name=ship-1"
+    )["items"]
+    emitted = [e for e in events if e["reason"] == "Emitted"]
+    assert len(emitted) == 1, events
+    event = emitted[0]
+    assert event["involvedObject"]["kind"] == "FlowRun" and event["involvedObject"]["uid"] == uid
+    assert event["message"] == 'order.shipped on order.42: {"items": 3}'
+    assert event["source"]["component"] == "baton-runtime"
+    recorded = json.loads(event["metadata"]["annotations"]["baton.dev/event"])
+    assert recorded["event"] == "order.shipped" and recorded["payload"] == {"items": 3}
+    assert recorded["resource"] == {"baton.resource.id": "order.42"}

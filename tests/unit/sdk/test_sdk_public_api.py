@@ -76,6 +76,8 @@ PREFECT_PATHS = {
     ],
     "baton.logging": ["get_run_logger", "disable_run_logger"],
     "baton.testing.utilities": ["prefect_test_harness", "baton_test_harness"],
+    "baton.transactions": ["transaction", "get_transaction", "Transaction", "CommitMode"],
+    "baton.events": ["emit_event", "Event", "Resource", "RelatedResource"],
     "baton.utilities.annotations": ["quote", "unmapped", "allow_failure"],
 }
 
