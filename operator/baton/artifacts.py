@@ -15,6 +15,14 @@ to the run context's ``artifacts`` list. Its keys::
     created       str              ISO 8601, UTC
     updated       str              ISO 8601, UTC
 
+As in Prefect, the ``create_*`` functions called from async code (an ``async def``
+flow or task) return a coroutine: ``await create_markdown_artifact(...)``
+(``baton._engine.dispatch``).
+
+The latest version of each *keyed* artifact is also kept in the artifact store
+(``baton._engine.artifact_store``: files locally, ConfigMaps in a pod), which is what
+``Artifact.get(key)`` reads back in a later run.
+
 A link artifact is stored as markdown (``[text](url)``), as Prefect stores it;
 the ``link`` key remembers what it was, so that the in-cluster status and the
 CLI can still show it as a link.
@@ -22,17 +30,22 @@ CLI can still show it as a link.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
 
+from baton._engine.artifact_store import get_artifact_store
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRunContext, TaskRunContext
+from baton._engine.dispatch import async_dispatch
 from baton._engine.observer import current_observer, notify
 
 __all__ = [
+    "Artifact",
     "create_image_artifact",
     "create_link_artifact",
     "create_markdown_artifact",
@@ -66,7 +79,9 @@ def _run_artifacts() -> tuple[list[dict[str, Any]] | None, str | None, str | Non
     )
 
 
-def _create(kind: str, data: Any, key: str | None, description: str | None, **extra: Any) -> UUID:
+def _create(
+    kind: str | None, data: Any, key: str | None, description: str | None, **extra: Any
+) -> UUID:
     if key is not None and not _KEY.match(key):
         raise ValueError(
             f"Artifact key {key!r} must only contain lowercase letters, numbers, and dashes."
@@ -89,9 +104,118 @@ def _create(kind: str, data: Any, key: str | None, description: str | None, **ex
     if artifacts is not None:
         artifacts.append(artifact)
     notify(current_observer(), "artifact_created", dict(artifact))
+    if key is not None:
+        _keep_latest(artifact)
     return artifact_id
 
 
+def _keep_latest(artifact: dict[str, Any]) -> None:
+    # A store that refuses (RBAC, quota, a full disk) costs Artifact.get, not the run.
+    try:
+        get_artifact_store().put(dict(artifact))
+    except Exception as error:
+        logger.warning("could not keep artifact %r for Artifact.get: %s", artifact["key"], error)
+
+
+def _latest(key: str | None) -> dict[str, Any] | None:
+    if key is None:
+        return None
+    # This run's own versions first: the store may lag (or refuse) writes.
+    artifacts, _, _ = _run_artifacts()
+    own = [artifact for artifact in artifacts or [] if artifact.get("key") == key]
+    return own[-1] if own else get_artifact_store().latest(key)
+
+
+@dataclass
+class Artifact:
+    """An artifact, as Prefect's ``Artifact``: build one and ``create()`` it, or ``get`` one.
+
+    ``Artifact.get(key)`` returns the latest version of a keyed artifact, from this run,
+    an earlier one, or (in a pod) any earlier run of the namespace. ``data`` is as
+    Prefect gives it back: markdown as text, a table as its JSON text, a progress value
+    as a number; an ``Artifact(data=...)`` you create stores ``data`` as JSON text.
+    """
+
+    type: str | None = None
+    key: str | None = None
+    description: str | None = None
+    data: Any = None
+    id: UUID | None = None
+    flow_run_id: UUID | None = None
+    task_run_id: UUID | None = None
+    created: str | None = None
+    updated: str | None = None
+
+    @async_dispatch
+    def create(self) -> Artifact:
+        """Publish this artifact in the current run; return it as stored.
+
+        Raises:
+            ValueError: An invalid key.
+        """
+        artifact_id = _create(
+            self.type, json.dumps(self.data, default=str), self.key, self.description
+        )
+        artifacts, _, _ = _run_artifacts()
+        stored = next((a for a in artifacts or () if a["id"] == str(artifact_id)), None)
+        return _from_dict(stored) if stored else Artifact(**{**vars(self), "id": artifact_id})
+
+    @classmethod
+    def get(cls, key: str | None = None) -> Artifact | None:
+        """The latest version of the artifact with ``key``, or ``None``.
+
+        Called from async code it returns an awaitable, as Prefect's does.
+        """
+        return _get(key)
+
+    @classmethod
+    def get_or_create(
+        cls,
+        key: str | None = None,
+        description: str | None = None,
+        data: Any = None,
+        **kwargs: Any,
+    ) -> tuple[Artifact, bool]:
+        """The latest version of ``key``, else a new one created now; and whether it was new."""
+        return _get_or_create(key, description, data, **kwargs)
+
+
+@async_dispatch
+def _get(key: str | None) -> Artifact | None:
+    found = _latest(key)
+    return _from_dict(found) if found else None
+
+
+@async_dispatch
+def _get_or_create(
+    key: str | None, description: str | None, data: Any, **kwargs: Any
+) -> tuple[Artifact, bool]:
+    found = _latest(key)
+    if found is not None:
+        return _from_dict(found), False
+    created = Artifact(key=key, description=description, data=data, **kwargs).create(_sync=True)  # type: ignore[call-arg]
+    return created, True
+
+
+def _from_dict(artifact: dict[str, Any]) -> Artifact:
+    data = artifact.get("data")
+    if not isinstance(data, (str, int, float)) or isinstance(data, bool):
+        data = json.dumps(data)  # Prefect gives a table back as its JSON text
+    flow_run_id, task_run_id = artifact.get("flow_run_id"), artifact.get("task_run_id")
+    return Artifact(
+        type=artifact.get("type"),
+        key=artifact.get("key"),
+        description=artifact.get("description"),
+        data=data,
+        id=UUID(artifact["id"]) if artifact.get("id") else None,
+        flow_run_id=UUID(flow_run_id) if flow_run_id else None,
+        task_run_id=UUID(task_run_id) if task_run_id else None,
+        created=artifact.get("created"),
+        updated=artifact.get("updated"),
+    )
+
+
+@async_dispatch
 def create_markdown_artifact(
     markdown: str, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -111,6 +235,7 @@ def create_markdown_artifact(
     return _create("markdown", markdown, key, description)
 
 
+@async_dispatch
 def create_table_artifact(
     table: dict[str, list[Any]] | list[dict[str, Any]] | list[list[Any]],
     key: str | None = None,
@@ -135,6 +260,7 @@ def create_table_artifact(
     return _create("table", _sanitize(table), key, description)
 
 
+@async_dispatch
 def create_link_artifact(
     link: str,
     link_text: str | None = None,
@@ -150,6 +276,7 @@ def create_link_artifact(
     return _create("markdown", data, key, description, link=link)
 
 
+@async_dispatch
 def create_image_artifact(
     image_url: str, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -171,6 +298,7 @@ def _check_progress(progress: float) -> float:
     return value
 
 
+@async_dispatch
 def create_progress_artifact(
     progress: float, key: str | None = None, description: str | None = None
 ) -> UUID:
@@ -187,6 +315,7 @@ def create_progress_artifact(
     return _create("progress", _check_progress(progress), key, description)
 
 
+@async_dispatch
 def update_progress_artifact(
     artifact_id: UUID, progress: float, description: str | None = None
 ) -> UUID:
@@ -217,4 +346,6 @@ def update_progress_artifact(
     if description is not None:
         found["description"] = description
     notify(current_observer(), "artifact_updated", dict(found))
+    if found.get("key"):
+        _keep_latest(found)
     return artifact_id

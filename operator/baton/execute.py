@@ -134,9 +134,11 @@ def source_mismatch(pinned: str, directory: Path) -> str | None:
 
 
 def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> int:
+    from baton._engine.artifact_store import set_artifact_store  # noqa: PLC0415
     from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
     from baton._engine.flow_engine import run_flow  # noqa: PLC0415
     from baton.cli.loading import load_flow  # noqa: PLC0415
+    from baton.cluster_artifacts import ConfigMapArtifactStore  # noqa: PLC0415
     from baton.cluster_cache import ConfigMapCacheStore, integrity_key_from_env  # noqa: PLC0415
 
     parameters = identity.parameters
@@ -160,6 +162,7 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     store = ConfigMapCacheStore(client, identity.namespace, integrity_key=integrity_key_from_env())
     store.delete_expired(now=datetime.now(UTC))
     set_cache_store(store)
+    set_artifact_store(ConfigMapArtifactStore(client, identity.namespace))
     started = time.monotonic()
     state = run_flow(
         flow,

@@ -8,11 +8,11 @@ its retry, timeout, parameter-validation and hook settings. Running it is
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, overload
 
 from baton._engine.callables import CallSpec, hook_list, render_run_name, takes_parameters
-from baton._engine.flow_engine import run_flow
+from baton._engine.flow_engine import run_flow, run_flow_async
 from baton._engine.inputs import wait_for_upstream
 from baton._engine.names import generate_slug
 from baton._engine.task_runner import TaskRunner, ThreadPoolTaskRunner
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 __all__ = ["Flow", "flow"]
 
@@ -69,7 +70,12 @@ class Flow(Generic[P, R]):
             raise TypeError("'fn' must be callable")
         self._options = {k: v for k, v in given.items() if k not in ("self", "fn")}
         self.fn = fn
-        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        if inspect.isasyncgenfunction(fn):
+            raise TypeError(
+                f"{fn!r} is an async generator; Baton's flows cannot be async generators "
+                "(docs/compatibility.md)."
+            )
+        self.isasync = inspect.iscoroutinefunction(fn)
         fn_name = getattr(fn, "__name__", type(fn).__name__)
         self.name: str = name or fn_name.replace("_", "-").replace("<lambda>", "unknown-lambda")
         if _BANNED_NAME_CHARACTERS & set(self.name):
@@ -113,31 +119,40 @@ class Flow(Generic[P, R]):
     def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Check and coerce parameters as a run would, before the body runs.
 
+        As Prefect's: validates whatever the flow's ``validate_parameters`` option
+        says (the option only tells a run whether to call this), and returns every
+        parameter of the signature, defaults filled in.
+
         Returns:
-            The parameters, coerced when ``validate_parameters`` is on.
+            The parameters, coerced, with defaults for those not given.
 
         Raises:
             ParameterTypeError: A required parameter is missing, or a value is invalid.
             SignatureMismatchError: An unknown parameter name.
         """
+        self.check_required_parameters(parameters)
+        # Defaults are the author's own values, not input: they are passed through
+        # unvalidated (``def f(limit: int = None)`` is common and must still run).
+        defaults = self._spec.defaults
+        given = {
+            name: value
+            for name, value in parameters.items()
+            if name not in defaults or value is not defaults[name]
+        }
+        if given and needs_validation(self.fn, given):
+            parameters = {**parameters, **validate_parameters(self.fn, given)}
+        if all(name in parameters for name in defaults):
+            return parameters
+        return self._spec.bind_ordered(parameters)
+
+    def check_required_parameters(self, parameters: dict[str, Any]) -> None:
+        """Raise ``ParameterTypeError`` naming each required parameter not given."""
         missing = [name for name in self._spec.required if name not in parameters]
         if missing:
             raise ParameterTypeError(
                 "Flow run received invalid parameters:\n - "
                 + "\n - ".join(f"{name}: Field required" for name in missing)
             )
-        if not self.should_validate_parameters:
-            return parameters
-        # Defaults are the author's own values, not input: they are passed through
-        # unvalidated (``def f(limit: int = None)`` is common and must still run).
-        given = {
-            name: value
-            for name, value in parameters.items()
-            if name not in self._spec.defaults or value is not self._spec.defaults[name]
-        }
-        if not given or not needs_validation(self.fn, given):
-            return parameters
-        return {**parameters, **validate_parameters(self.fn, given)}
 
     def call_arguments(self, parameters: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """Turn parameters into ``(args, kwargs)`` for the function."""
@@ -153,6 +168,14 @@ class Flow(Generic[P, R]):
         )
 
     @overload
+    def __call__(
+        self: Flow[P, Coroutine[Any, Any, T]],
+        *args: Any,
+        return_state: Literal[True],
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, State[T]]: ...
+
+    @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     @overload
@@ -165,18 +188,26 @@ class Flow(Generic[P, R]):
         """Run the flow (a subflow, inside another flow) and return its result.
 
         ``return_state=True`` returns the final ``State`` instead of raising on
-        failure.
+        failure. An ``async def`` flow returns a coroutine: ``asyncio.run(my_flow())``,
+        or ``await`` it inside another async flow.
         """
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
+        parameters = self._spec.bind(args, kwargs)
         if self.isasync:
-            raise TypeError(
-                f"Flow {self.name!r} is async; Baton runs synchronous flows only (see docs/sdk.md)."
-            )
+            return self._call_async(parameters, wait_for, return_state)
         if wait_for:
             wait_for_upstream(wait_for)
-        state = run_flow(self, self._spec.bind(args, kwargs))
-        return state if return_state else state.result()
+        state = run_flow(self, parameters)
+        return state if return_state else state._result()
+
+    async def _call_async(
+        self, parameters: dict[str, Any], wait_for: Iterable[Any] | None, return_state: bool
+    ) -> Any:
+        if wait_for:
+            wait_for_upstream(wait_for)
+        state = await run_flow_async(self, parameters)
+        return state if return_state else state._result()
 
     def with_options(self, **options: Any) -> Flow[P, R]:
         """Return a copy of the flow with some options changed (``@flow``'s keywords).

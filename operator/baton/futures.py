@@ -85,7 +85,7 @@ class BatonFuture(Generic[R]):
         self.wait(timeout)
         if not self._future.done():
             raise TimeoutError(f"Task run {self.task_run_id} did not complete within {timeout}s")
-        return self._final_state().result(raise_on_failure=raise_on_failure)
+        return self._final_state()._result(raise_on_failure)
 
     def add_done_callback(self, fn: Callable[[BatonFuture[R]], object]) -> None:
         """Call ``fn(self)`` when the task run finishes."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
+from baton._kube.events import CORE_EVENTS, build_event
 
 if TYPE_CHECKING:
     from baton.states import State
@@ -39,6 +40,12 @@ logger = logging.getLogger("baton.reporting")
 MAX_TASK_RUNS_LISTED = 50
 MAX_ARTIFACTS = 20
 MAX_ARTIFACT_BYTES = 4096
+#: Events a run may record on its FlowRun (emit_event); more are dropped, with a warning.
+MAX_EVENTS = 100
+MAX_EVENT_BYTES = 16_384
+EMITTED = "Emitted"
+EVENT_ANNOTATION = "baton.dev/event"
+COMPONENT = "baton-runtime"
 MAX_RESULT_BYTES = 2048
 MAX_MESSAGE_BYTES = 2048
 TRACEBACK_LINES = 30
@@ -130,6 +137,9 @@ class StatusReporter:
         self._root: UUID | None = None
         self._sent_counts: set[str] = set()
         self._started: datetime | None = None
+        self._events: list[dict[str, Any]] = []
+        self._events_seen = 0
+        self._events_dropped = 0
         self._thread = threading.Thread(target=self._loop, name="baton-reporter", daemon=True)
         self.patches = 0
 
@@ -193,6 +203,45 @@ class StatusReporter:
 
     def log(self, record: logging.LogRecord) -> None:
         """Logs go to the pod's stdout (``baton logs``), not into the status."""
+
+    def event_emitted(self, event: dict[str, Any]) -> None:
+        """Queue an emitted event; the flusher records it as a Kubernetes Event on the FlowRun."""
+        with self._lock:
+            if self._events_seen >= MAX_EVENTS:
+                self._events_dropped += 1
+                return
+            self._events_seen += 1
+            self._events.append(dict(event))
+        self._wake.set()
+
+    def _post_events(self) -> None:
+        """Record queued events, best effort (as the operator's): a refusal drops the event."""
+        with self._lock:
+            events, self._events = self._events, []
+            dropped, self._events_dropped = self._events_dropped, 0
+        if dropped:
+            logger.warning(
+                "%d emitted event(s) over the limit of %d were dropped", dropped, MAX_EVENTS
+            )
+        metadata = {"name": self._name, "namespace": self._namespace, "uid": self._uid or None}
+        for event in events:
+            resource = event.get("resource") or {}
+            resource_id = resource.get("baton.resource.id") or resource.get("prefect.resource.id")
+            message = f"{event['event']} on {resource_id}: {_json(event.get('payload') or {})}"
+            body = build_event(
+                metadata,
+                "FlowRun",
+                EMITTED,
+                message,
+                warning=False,
+                now=datetime.now(UTC),
+                component=COMPONENT,
+                annotations={EVENT_ANNOTATION: clip(_json(event), MAX_EVENT_BYTES)[0]},
+            )
+            try:
+                self._client.create(CORE_EVENTS, body, self._namespace)
+            except Exception as error:
+                logger.warning("could not record event %r: %s", event.get("event"), error)
 
     # -- outcome ----------------------------------------------------------------------
     def _record_outcome(self, state: State[Any]) -> None:
@@ -270,7 +319,8 @@ class StatusReporter:
             entry: dict[str, Any] = {
                 "key": artifact.get("key"),
                 # Link artifacts are markdown (as in Prefect) marked with their URL.
-                "type": "link" if artifact.get("link") else artifact.get("type"),
+                # An Artifact(...) made by hand may have no type; the status needs one.
+                "type": "link" if artifact.get("link") else (artifact.get("type") or "markdown"),
                 "description": artifact.get("description"),
                 "created": artifact.get("created"),
             }
@@ -370,6 +420,7 @@ class StatusReporter:
         leaves its fields pending instead of dropping them. ``give_way`` (the flusher
         thread) stops retrying once ``close`` has taken over the final write.
         """
+        self._post_events()
         delay = 0.5
         while True:
             status: dict[str, Any] = {}

@@ -154,9 +154,17 @@ class _DeploymentView:
 
     @property
     def parameters(self) -> dict[str, Any]:
-        """The deployment's default parameters (JSON in ``..._PARAMETERS``)."""
+        """The parameters of the current flow run, as Prefect gives them (``{}`` outside one).
+
+        Prefect reads them from the run it started, so they are the run's own (a
+        deployment's defaults merged with the run's), not the deployment's defaults
+        alone. JSON in ``BATON__RUNTIME__DEPLOYMENT__PARAMETERS`` overrides them.
+        """
         raw = _override("DEPLOYMENT", "parameters")
-        return dict(json.loads(raw)) if raw else {}
+        if raw:
+            return dict(json.loads(raw))
+        ctx = _flow_ctx()
+        return dict(ctx.flow_run.parameters) if ctx else {}
 
 
 flow_run = _FlowRunView()

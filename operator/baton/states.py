@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+from baton._engine.dispatch import in_async_context
 from baton.exceptions import CancelledRun, CrashedRun, FailedRun, UnfinishedRun
 
 R = TypeVar("R")
@@ -107,8 +108,14 @@ class State(Generic[R]):
         self.timestamp = timestamp or datetime.now(UTC)
         self.state_details = state_details or StateDetails()
 
-    def result(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
+    def result(
+        self, raise_on_failure: bool = True, fetch: bool = True, _sync: bool | None = None
+    ) -> R:
         """Return the run's result, or raise its exception.
+
+        As in Prefect, called from async code (an ``async def`` flow or task, or a
+        coroutine outside any run) it returns an awaitable of the same:
+        ``await state.result()``; ``aresult()`` is always that awaitable.
 
         Args:
             raise_on_failure: When the run failed, crashed or was cancelled, raise
@@ -125,6 +132,19 @@ class State(Generic[R]):
                 ``CrashedRun`` / ``CancelledRun`` when the state has none.
         """
         del fetch
+        if _sync is None:
+            _sync = not in_async_context()
+        if not _sync:
+            return self.aresult(raise_on_failure)  # type: ignore[return-value]
+        return self._result(raise_on_failure)
+
+    async def aresult(self, raise_on_failure: bool = True, fetch: bool = True) -> R:
+        """``result()`` as a coroutine, whatever the calling context."""
+        del fetch
+        return self._result(raise_on_failure)
+
+    def _result(self, raise_on_failure: bool = True) -> R:
+        # The engine's own read of a result: never dispatched.
         if self.type is StateType.COMPLETED:
             return self.data  # type: ignore[no-any-return]
         if self.type in _FAILURE_TYPES:

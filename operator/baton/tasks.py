@@ -10,7 +10,7 @@ its arguments and hand them to the engine.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, cast, overload
 
@@ -19,7 +19,7 @@ from baton._engine.callables import CallSpec, hook_list, render_run_name, takes_
 from baton._engine.context import FlowRunContext
 from baton._engine.hashing import hash_objects
 from baton._engine.retries import RetryDelay, exponential_backoff, normalize_retry_delays
-from baton._engine.task_engine import run_task
+from baton._engine.task_engine import run_task, run_task_async
 from baton.cache_policies import DEFAULT, NO_CACHE, CacheKeyFnPolicy, CachePolicy
 from baton.exceptions import MappingLengthMismatch, MappingMissingIterable
 from baton.futures import BatonFuture, BatonFutureList
@@ -28,17 +28,20 @@ if TYPE_CHECKING:
     from baton._engine.cache_store import Serializer
     from baton._engine.context import TaskRun, TaskRunContext
     from baton.states import State
+    from baton.transactions import Transaction
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 __all__ = ["Task", "exponential_backoff", "task", "task_input_hash"]
 
 TaskHook = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], object]
 RetryConditionFn = Callable[["Task[..., Any]", "TaskRun", "State[Any]"], bool]
+TransactionHook = Callable[["Transaction"], object]
 _NOT_SET: Any = object()
 # Prefect options accepted so Prefect code runs, with no effect here (docs/sdk.md).
-_ACCEPTED_PREFECT_OPTIONS = frozenset({"on_commit", "on_rollback", "on_running", "asset_deps"})
+_ACCEPTED_PREFECT_OPTIONS = frozenset({"asset_deps"})
 
 
 def task_input_hash(context: TaskRunContext, arguments: dict[str, Any]) -> str | None:
@@ -111,6 +114,9 @@ class Task(Generic[P, R]):
         refresh_cache: bool | None = None,
         on_completion: TaskHook | Iterable[TaskHook] | None = None,
         on_failure: TaskHook | Iterable[TaskHook] | None = None,
+        on_running: TaskHook | Iterable[TaskHook] | None = None,
+        on_commit: TransactionHook | Iterable[TransactionHook] | None = None,
+        on_rollback: TransactionHook | Iterable[TransactionHook] | None = None,
         retry_condition_fn: RetryConditionFn | None = None,
         viz_return_value: Any = None,
         **unsupported: Any,
@@ -124,7 +130,12 @@ class Task(Generic[P, R]):
         self._options = {k: v for k, v in given.items() if k not in ("self", "fn", "unsupported")}
         self._options.update(unsupported)
         self.fn = fn
-        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        if inspect.isasyncgenfunction(fn):
+            raise TypeError(
+                f"{fn!r} is an async generator; Baton's tasks cannot be async generators "
+                "(docs/compatibility.md)."
+            )
+        self.isasync = inspect.iscoroutinefunction(fn)
         self.name: str = name or str(getattr(fn, "__name__", type(fn).__name__))
         self.description = description or inspect.getdoc(fn)
         self.version = version
@@ -158,6 +169,9 @@ class Task(Generic[P, R]):
         self.cache_result_in_memory = cache_result_in_memory
         self.on_completion_hooks: list[TaskHook] = hook_list(on_completion)
         self.on_failure_hooks: list[TaskHook] = hook_list(on_failure)
+        self.on_running_hooks: list[TaskHook] = hook_list(on_running)
+        self.on_commit_hooks: list[TransactionHook] = hook_list(on_commit)
+        self.on_rollback_hooks: list[TransactionHook] = hook_list(on_rollback)
         self.viz_return_value = viz_return_value
         self.__doc__ = getattr(fn, "__doc__", None)
         self.__name__ = self.name
@@ -210,6 +224,14 @@ class Task(Generic[P, R]):
         )
 
     @overload
+    def __call__(
+        self: Task[P, Coroutine[Any, Any, T]],
+        *args: Any,
+        return_state: Literal[True],
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, State[T]]: ...
+
+    @overload
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     @overload
@@ -222,13 +244,28 @@ class Task(Generic[P, R]):
         """Run the task inline and return its result.
 
         ``return_state=True`` returns the final ``State`` instead (and does not
-        raise on failure); ``wait_for=[...]`` waits for other futures first.
+        raise on failure); ``wait_for=[...]`` waits for other futures first. An
+        ``async def`` task returns a coroutine: ``await`` it (inside an async flow,
+        or anywhere with an event loop).
         """
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
-        self._check_sync()
-        state = run_task(self, self._spec.bind(args, kwargs), wait_for)
-        return state if return_state else state.result()
+        parameters = self._spec.bind(args, kwargs)
+        if self.isasync:
+            return self._call_async(parameters, wait_for, return_state)
+        state = run_task(self, parameters, wait_for)
+        return state if return_state else state._result()
+
+    async def _call_async(
+        self, parameters: dict[str, Any], wait_for: Iterable[Any] | None, return_state: bool
+    ) -> Any:
+        state = await run_task_async(self, parameters, wait_for)
+        return state if return_state else state._result()
+
+    @overload
+    def submit(  # type: ignore[overload-overlap]
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> BatonFuture[T]: ...
 
     @overload
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> BatonFuture[R]: ...
@@ -243,14 +280,15 @@ class Task(Generic[P, R]):
         """Run the task on the flow's task runner; return a future at once.
 
         Futures passed as arguments are resolved on the runner before the body
-        runs. ``wait_for=[...]`` adds dependencies that pass no data.
+        runs. ``wait_for=[...]`` adds dependencies that pass no data. An ``async
+        def`` task runs on an event loop of its own on the runner's thread (as in
+        Prefect); its future is the same ``BatonFuture``, read with ``.result()``.
 
         Raises:
             RuntimeError: Called outside a flow run.
         """
         return_state = kwargs.pop("return_state", False)
         wait_for = kwargs.pop("wait_for", None)
-        self._check_sync()
         ctx = _require_flow_run("submit")
         future: BatonFuture[R] = ctx.task_runner.submit(
             self, self._spec.bind(args, kwargs), wait_for, ctx
@@ -260,13 +298,31 @@ class Task(Generic[P, R]):
             return future.state
         return future
 
+    @overload
+    def map(
+        self: Task[P, Coroutine[Any, Any, T]],
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> BatonFutureList[T]: ...
+
+    @overload
     def map(
         self,
         *args: Any,
         return_state: bool = False,
         wait_for: Iterable[Any] | None = None,
         **kwargs: Any,
-    ) -> BatonFutureList[R]:
+    ) -> BatonFutureList[R]: ...
+
+    def map(
+        self,
+        *args: Any,
+        return_state: bool = False,
+        wait_for: Iterable[Any] | None = None,
+        **kwargs: Any,
+    ) -> BatonFutureList[Any]:
         """Submit one task run per element of the iterable arguments.
 
         Iterable arguments (not ``str``/``bytes``) are zipped; wrap an iterable
@@ -278,7 +334,6 @@ class Task(Generic[P, R]):
             MappingLengthMismatch: Iterable arguments differ in length.
             RuntimeError: Called outside a flow run.
         """
-        self._check_sync()
         ctx = _require_flow_run("map")
         given = self._spec.signature.bind_partial(*args, **kwargs).arguments
         iterables: dict[str, list[Any]] = {}
@@ -307,7 +362,7 @@ class Task(Generic[P, R]):
                 "Received iterable parameters with different lengths. Parameters for map "
                 f"must all be the same length. Got lengths: {lengths}"
             )
-        futures: BatonFutureList[R] = BatonFutureList()
+        futures: BatonFutureList[Any] = BatonFutureList()
         for index in range(next(iter(lengths.values()))):
             call = dict(static)
             for key, values in iterables.items():
@@ -318,14 +373,8 @@ class Task(Generic[P, R]):
             )
         if return_state:
             futures.wait()
-            return cast("BatonFutureList[R]", [future.state for future in futures])
+            return cast("BatonFutureList[Any]", [future.state for future in futures])
         return futures
-
-    def _check_sync(self) -> None:
-        if self.isasync:
-            raise TypeError(
-                f"Task {self.name!r} is async; Baton runs synchronous tasks only (see docs/sdk.md)."
-            )
 
     # -- configuration -------------------------------------------------------
 
@@ -352,6 +401,21 @@ class Task(Generic[P, R]):
     def on_failure(self, fn: TaskHook) -> TaskHook:
         """Decorator adding a hook run when a task run fails."""
         self.on_failure_hooks.append(fn)
+        return fn
+
+    def on_running(self, fn: TaskHook) -> TaskHook:
+        """Decorator adding a hook run when each attempt of a task run starts."""
+        self.on_running_hooks.append(fn)
+        return fn
+
+    def on_commit(self, fn: TransactionHook) -> TransactionHook:
+        """Decorator adding a hook ``fn(txn)`` run when the run's transaction commits."""
+        self.on_commit_hooks.append(fn)
+        return fn
+
+    def on_rollback(self, fn: TransactionHook) -> TransactionHook:
+        """Decorator adding a hook ``fn(txn)`` run when the run's transaction rolls back."""
+        self.on_rollback_hooks.append(fn)
         return fn
 
     def __repr__(self) -> str:
@@ -388,6 +452,9 @@ def task(
     refresh_cache: bool | None = None,
     on_completion: TaskHook | Iterable[TaskHook] | None = None,
     on_failure: TaskHook | Iterable[TaskHook] | None = None,
+    on_running: TaskHook | Iterable[TaskHook] | None = None,
+    on_commit: TransactionHook | Iterable[TransactionHook] | None = None,
+    on_rollback: TransactionHook | Iterable[TransactionHook] | None = None,
     retry_condition_fn: RetryConditionFn | None = None,
     viz_return_value: Any = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
@@ -408,7 +475,8 @@ def task(fn: Callable[P, R] | None = None, /, **options: Any) -> Any:
             ``refresh_cache``, ``persist_result``, ``result_serializer``
             (``"pickle"`` or ``"json"``); ``task_run_name`` (a format string
             over the parameters, or a callable); ``log_prints``;
-            ``on_completion``/``on_failure`` hooks ``(task, task_run, state)``.
+            ``on_completion``/``on_failure``/``on_running`` hooks ``(task,
+            task_run, state)``, each plain or ``async def``.
 
     Returns:
         A ``Task`` (or a decorator producing one).

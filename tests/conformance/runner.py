@@ -53,6 +53,8 @@ def isolated_storage(framework: str, directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     if framework == "baton":
         os.environ["BATON_CACHE_DIR"] = str(directory)
+        # Keyed artifacts live as long as Prefect's server does: one per batch.
+        os.environ.setdefault("BATON_ARTIFACT_DIR", str(directory.parent / "artifacts"))
         yield
         return
     from prefect.settings import (

@@ -206,3 +206,48 @@ def test_parameters_too_large_for_the_environment_are_read_from_the_api(
     assert done.returncode == 0, done.stderr[-2000:]
     result = crds.get_json("flowrun", "big", "-n", namespace)["status"]["result"]
     assert result["preview"] == "0.25"  # b=4 from the run, over the Deployment's b=0
+
+
+def test_artifact_get_reads_the_latest_keyed_version_from_an_earlier_run(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """Each run is its own process (its own pod): only the cluster carries the artifact."""
+
+    def run(name: str, entrypoint: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        uid = make_run(crds, namespace, name, parameters)
+        local = str(tmp_path / name / "artifacts")  # a pod's files die with it
+        done = execute(
+            crds, namespace, name, uid, entrypoint, FLOWS, tmp_path, BATON_ARTIFACT_DIR=local
+        )
+        assert done.returncode == 0, done.stderr
+        return dict(crds.get_json("flowrun", name, "-n", namespace)["status"])
+
+    assert run("read-0", "keyed_artifacts.py:read_back", {})["result"]["preview"] == "'<none>'"
+    run("publish-1", "keyed_artifacts.py:publish", {"version": 1})
+    run("publish-2", "keyed_artifacts.py:publish", {"version": 2})
+    status = run("read-1", "keyed_artifacts.py:read_back", {})
+    assert status["result"]["preview"] == "'report v2 (nightly)'"
+    # One ConfigMap per key, owned by no run: it outlives the run that wrote it.
+    stored = crds.get_json("configmaps", "-n", namespace, "-l", "baton.dev/artifact-key=true")
+    assert len(stored["items"]) == 1
+    assert not stored["items"][0]["metadata"].get("ownerReferences")
+
+
+def test_an_emitted_event_is_a_kubernetes_event_on_the_flowrun(
+    crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    uid = make_run(crds, namespace, "ship-1", {"order": 42})
+    done = execute(crds, namespace, "ship-1", uid, "emits.py:ship", FLOWS, tmp_path)
+    assert done.returncode == 0, done.stderr
+    events = crds.get_json(
+        "events", "-n", namespace, "--field-selector", "involvedObject.name=ship-1"
+    )["items"]
+    emitted = [e for e in events if e["reason"] == "Emitted"]
+    assert len(emitted) == 1, events
+    event = emitted[0]
+    assert event["involvedObject"]["kind"] == "FlowRun" and event["involvedObject"]["uid"] == uid
+    assert event["message"] == 'order.shipped on order.42: {"items": 3}'
+    assert event["source"]["component"] == "baton-runtime"
+    recorded = json.loads(event["metadata"]["annotations"]["baton.dev/event"])
+    assert recorded["event"] == "order.shipped" and recorded["payload"] == {"items": 3}
+    assert recorded["resource"] == {"baton.resource.id": "order.42"}

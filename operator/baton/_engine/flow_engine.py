@@ -13,6 +13,9 @@ not returned are still waited for before the run ends.
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,10 +25,11 @@ from uuid import UUID, uuid4
 
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRun, FlowRunContext, TaskRunContext, current_tags
+from baton._engine.coroutines import run_coro_sync, sleep_async
 from baton._engine.observer import RunObserver, current_observer, notify, use_observer
 from baton._engine.outcomes import exception_to_failed_state, return_value_to_state
 from baton._engine.run_logger import configure_logging, flow_run_logger, patch_print
-from baton._engine.task_engine import run_hook
+from baton._engine.task_engine import run_hook, run_hook_async
 from baton._engine.timeouts import call_with_timeout
 from baton.exceptions import FlowRunTimeoutError, ParameterTypeError, SignatureMismatchError
 from baton.states import (
@@ -33,7 +37,6 @@ from baton.states import (
     Crashed,
     Failed,
     Pending,
-    Retrying,
     Running,
     State,
     StateType,
@@ -42,7 +45,7 @@ from baton.states import (
 if TYPE_CHECKING:
     from baton.flows import Flow
 
-__all__ = ["run_flow"]
+__all__ = ["run_flow", "run_flow_async"]
 
 
 def run_flow(
@@ -55,6 +58,9 @@ def run_flow(
     flow_run_id: UUID | None = None,
 ) -> State[Any]:
     """Run ``flow`` with ``parameters`` and return its final state.
+
+    An ``async def`` flow is run to its end on an event loop of its own (a run in
+    a pod, ``baton run``); ``run_flow_async`` awaits one on the running loop.
 
     Args:
         flow: The flow to run.
@@ -70,6 +76,67 @@ def run_flow(
     Returns:
         The final state; ``state.result()`` gives the return value or raises.
     """
+    options: dict[str, Any] = {
+        "observer": observer,
+        "flow_run_name": flow_run_name,
+        "scheduled_start_time": scheduled_start_time,
+        "flow_run_id": flow_run_id,
+    }
+    if flow.isasync:
+        return run_coro_sync(run_flow_async(flow, parameters, **options))
+    ctx, parent = _new_flow_run_context(flow, parameters, **options)
+    flow_token = FlowRunContext._var.set(ctx)
+    task_token = TaskRunContext._var.set(None)  # a subflow called from a task is not that task
+    try:
+        with use_observer(ctx.observer):
+            return _FlowRunEngine(ctx, is_subflow=parent is not None).run()
+    finally:
+        TaskRunContext._var.reset(task_token)
+        FlowRunContext._var.reset(flow_token)
+
+
+async def run_flow_async(
+    flow: Flow[..., Any],
+    parameters: dict[str, Any],
+    *,
+    observer: RunObserver | None = None,
+    flow_run_name: str | None = None,
+    scheduled_start_time: datetime | None = None,
+    flow_run_id: UUID | None = None,
+) -> State[Any]:
+    """``run_flow`` for an ``async def`` flow, on the running event loop.
+
+    Subflows gathered with ``asyncio.gather`` run concurrently: each asyncio task
+    has its own copy of the context, so each sees its own flow run.
+    """
+    ctx, parent = _new_flow_run_context(
+        flow,
+        parameters,
+        observer=observer,
+        flow_run_name=flow_run_name,
+        scheduled_start_time=scheduled_start_time,
+        flow_run_id=flow_run_id,
+    )
+    flow_token = FlowRunContext._var.set(ctx)
+    task_token = TaskRunContext._var.set(None)
+    try:
+        with use_observer(ctx.observer):
+            return await _FlowRunEngine(ctx, is_subflow=parent is not None).run_async()
+    finally:
+        TaskRunContext._var.reset(task_token)
+        FlowRunContext._var.reset(flow_token)
+
+
+def _new_flow_run_context(
+    flow: Flow[..., Any],
+    parameters: dict[str, Any],
+    *,
+    observer: RunObserver | None,
+    flow_run_name: str | None,
+    scheduled_start_time: datetime | None,
+    flow_run_id: UUID | None,
+) -> tuple[FlowRunContext, FlowRunContext | None]:
+    """The new run's context, and the enclosing flow run's (``None`` at the top)."""
     configure_logging()
     parent = FlowRunContext.get()
     if observer is None:
@@ -96,14 +163,7 @@ def run_flow(
         observer=observer,
         log_prints=log_prints,
     )
-    flow_token = FlowRunContext._var.set(ctx)
-    task_token = TaskRunContext._var.set(None)  # a subflow called from a task is not that task
-    try:
-        with use_observer(observer):
-            return _FlowRunEngine(ctx, is_subflow=parent is not None).run()
-    finally:
-        TaskRunContext._var.reset(task_token)
-        FlowRunContext._var.reset(flow_token)
+    return ctx, parent
 
 
 class _FlowRunEngine:
@@ -127,63 +187,132 @@ class _FlowRunEngine:
         notify(self.ctx.observer, "flow_run_state", state)
 
     def run(self) -> State[Any]:
-        flow, run = self.flow, self.run_record
-        self.set_state(Pending())
+        state = self._begin()
         try:
-            try:
-                run.parameters = flow.validate_parameters(run.parameters)
-            except (ParameterTypeError, SignatureMismatchError) as exc:
-                # As in Prefect: no attempt is made (so no "Beginning" line), the log
-                # line gives the bare error and the state message names its type.
-                # Not retried: the same parameters would fail the same way.
-                message = "Validation of flow parameters failed with error:"
-                self.logger.error("%s %s", message, exc)
-                state = exception_to_failed_state(exc, message)
-            else:
+            if state is None:
                 state = self._attempts()
         except BaseException as exc:  # KeyboardInterrupt, SystemExit
-            state = Crashed(message=f"Execution was interrupted: {exc!r}", data=exc)
+            state = self._crashed(exc)
             self._finish(state)
             raise
         self._finish(state)
         return state
 
-    def _finish(self, state: State[Any]) -> None:
+    async def run_async(self) -> State[Any]:
+        state = self._begin()
+        try:
+            if state is None:
+                state = await self._attempts_async()
+        except BaseException as exc:  # cancelled, KeyboardInterrupt, SystemExit
+            state = self._crashed(exc)
+            await self._finish_async(state)
+            raise
+        await self._finish_async(state)
+        return state
+
+    def _begin(self) -> State[Any] | None:
+        """Report ``Pending`` and validate; return the final state if no attempt is made."""
+        self.set_state(Pending())
+        run, flow = self.run_record, self.flow
+        try:
+            if flow.should_validate_parameters:
+                run.parameters = flow.validate_parameters(run.parameters)
+            else:
+                flow.check_required_parameters(run.parameters)
+        except (ParameterTypeError, SignatureMismatchError) as exc:
+            # As in Prefect: no attempt is made (so no "Beginning" line), the log
+            # line gives the bare error and the state message names its type.
+            # Not retried: the same parameters would fail the same way.
+            message = "Validation of flow parameters failed with error:"
+            self.logger.error("%s %s", message, exc)
+            return exception_to_failed_state(exc, message)
+        return None
+
+    @staticmethod
+    def _crashed(exc: BaseException) -> State[Any]:
+        return Crashed(message=f"Execution was interrupted: {exc!r}", data=exc)
+
+    def _final_hooks(self, state: State[Any]) -> list[Any]:
         # Prefect runs the hooks when the state is set, then logs the final line,
         # at INFO whatever the state (unlike a task run's).
         self.set_state(state)
-        hooks = {
+        return {
             StateType.COMPLETED: self.flow.on_completion_hooks,
             StateType.FAILED: self.flow.on_failure_hooks,
             StateType.CRASHED: self.flow.on_crashed_hooks,
-            StateType.CANCELLED: self.flow.on_cancellation_hooks,
+            # Not CANCELLED: Prefect runs on_cancellation hooks when a cancel is
+            # requested (the run is Cancelling), never for a returned Cancelled().
         }.get(state.type, [])
-        for hook in hooks:
+
+    def _finish(self, state: State[Any]) -> None:
+        for hook in self._final_hooks(state):
             run_hook(self.logger, hook, state, self.flow, self.run_record)
         self.logger.info("Finished in state %s", state)
 
+    async def _finish_async(self, state: State[Any]) -> None:
+        for hook in self._final_hooks(state):
+            await run_hook_async(self.logger, hook, state, self.flow, self.run_record)
+        # Prefect's async engine, unlike its sync one, logs a final state other than
+        # Completed at ERROR.
+        level = logging.INFO if state.type is StateType.COMPLETED else logging.ERROR
+        self.logger.log(level, "Finished in state %s", state)
+
+    def _start_attempt(self) -> State[Any]:
+        # Prefect's flow engine: every attempt enters ``Running`` (a retried task run
+        # enters ``Retrying``), and the on_running hooks run before the attempt is
+        # counted (they see ``run_count`` 0 on the first attempt).
+        running = Running()
+        self.set_state(running)
+        return running
+
+    def _log_beginning(self) -> None:
+        # As in Prefect, every attempt runs the on_running hooks, then logs this line.
+        kind = "subflow" if self.is_subflow else "flow"
+        self.logger.info(
+            "Beginning %s run %r for flow %r", kind, self.run_record.name, self.flow.name
+        )
+
+    def _retry_delay(self, state: State[Any]) -> float | None:
+        """Seconds until the next attempt (``AwaitingRetry`` is set), or ``None``: no retry."""
+        flow, run = self.flow, self.run_record
+        if state.type is not StateType.FAILED or run.run_count > flow.retries:
+            return None
+        delay = flow.retry_delay_seconds
+        self.set_state(AwaitingRetry(scheduled_time=get_clock().now() + timedelta(seconds=delay)))
+        self.logger.info(
+            "Received non-final state 'AwaitingRetry' when proposing final state %r "
+            "and will attempt to run again...",
+            state.name,
+        )
+        return delay
+
     def _attempts(self) -> State[Any]:
-        flow, run, clock = self.flow, self.run_record, get_clock()
+        flow = self.flow
         while True:
-            run.run_count += 1
-            running = Running() if run.run_count == 1 else Retrying()
-            self.set_state(running)
-            # As in Prefect, every attempt runs the on_running hooks, then logs this line.
+            running = self._start_attempt()
             for hook in flow.on_running_hooks:
-                run_hook(self.logger, hook, running, flow, run)
-            kind = "subflow" if self.is_subflow else "flow"
-            self.logger.info("Beginning %s run %r for flow %r", kind, run.name, flow.name)
+                run_hook(self.logger, hook, running, flow, self.run_record)
+            self.run_record.run_count += 1
+            self._log_beginning()
             state = self._attempt()
-            if state.type is not StateType.FAILED or run.run_count > flow.retries:
+            delay = self._retry_delay(state)
+            if delay is None:
                 return state
-            delay = flow.retry_delay_seconds
-            self.set_state(AwaitingRetry(scheduled_time=clock.now() + timedelta(seconds=delay)))
-            self.logger.info(
-                "Received non-final state 'AwaitingRetry' when proposing final state %r "
-                "and will attempt to run again...",
-                state.name,
-            )
-            clock.sleep(delay)
+            get_clock().sleep(delay)
+
+    async def _attempts_async(self) -> State[Any]:
+        flow = self.flow
+        while True:
+            running = self._start_attempt()
+            for hook in flow.on_running_hooks:
+                await run_hook_async(self.logger, hook, running, flow, self.run_record)
+            self.run_record.run_count += 1
+            self._log_beginning()
+            state = await self._attempt_async()
+            delay = self._retry_delay(state)
+            if delay is None:
+                return state
+            await sleep_async(delay)
 
     def _attempt(self) -> State[Any]:
         flow, ctx = self.flow, self.ctx
@@ -201,6 +330,10 @@ class _FlowRunEngine:
                     result = flow.fn(*args, **kwargs)
             else:
                 result = flow.fn(*args, **kwargs)
+            if inspect.iscoroutine(result):
+                # An async task called from a sync flow gives a coroutine; Prefect
+                # runs a returned one to its end, as Baton does (inside this run).
+                result = run_coro_sync(result)
             return return_value_to_state(result)
 
         try:
@@ -209,15 +342,63 @@ class _FlowRunEngine:
             attempt_ctx.abandoned.set()
             attempt_ctx.task_runner.shutdown(wait=False)
             ctx.task_runner = ctx.task_runner.duplicate()
-            message = f"Flow run exceeded timeout of {flow.timeout_seconds} second(s)"
-            self.logger.error(message)
-            return Failed(data=exc, message=message, name="TimedOut")
+            return self._timed_out(exc)
         except Exception as exc:
-            self.logger.error("Encountered exception during execution: %r", exc, exc_info=exc)
-            state = exception_to_failed_state(exc, "Flow run encountered an exception:")
+            state = self._raised(exc)
         # Task runs submitted but neither returned nor awaited still finish first.
         ctx.task_runner.wait_all()
         return state
+
+    async def _attempt_async(self) -> State[Any]:
+        import asyncio  # noqa: PLC0415 - loaded already (a coroutine runs); sync runs never load it
+
+        flow, ctx = self.flow, self.ctx
+        args, kwargs = flow.call_arguments(self.run_record.parameters)
+        timeout = flow.timeout_seconds
+        # As in ``_attempt``: a timed-out attempt's leftovers must not mark the next one.
+        attempt_ctx = ctx if timeout is None else replace(ctx, abandoned=threading.Event())
+        token = FlowRunContext._var.set(attempt_ctx)
+        try:
+            with patch_print() if ctx.log_prints else contextlib.nullcontext():
+                result = await self._await_body(flow.fn(*args, **kwargs), timeout)
+            state = return_value_to_state(result)
+        except FlowRunTimeoutError as exc:
+            attempt_ctx.abandoned.set()
+            attempt_ctx.task_runner.shutdown(wait=False)
+            ctx.task_runner = ctx.task_runner.duplicate()
+            return self._timed_out(exc)
+        except Exception as exc:
+            state = self._raised(exc)
+        finally:
+            FlowRunContext._var.reset(token)
+        # Submitted runs execute on the runner's threads: wait without blocking the loop.
+        await asyncio.to_thread(ctx.task_runner.wait_all)
+        return state
+
+    @staticmethod
+    async def _await_body(body: Any, timeout: float | None) -> Any:
+        if timeout is None:
+            return await body
+        import asyncio  # noqa: PLC0415 - loaded already (a coroutine runs)
+
+        # Unlike a thread, a coroutine can be stopped: the body is cancelled at the deadline.
+        scope = asyncio.timeout(timeout)
+        try:
+            async with scope:
+                return await body
+        except TimeoutError as exc:
+            if not scope.expired():  # the body's own TimeoutError
+                raise
+            raise FlowRunTimeoutError(f"Scope timed out after {timeout} second(s).") from exc
+
+    def _timed_out(self, exc: FlowRunTimeoutError) -> State[Any]:
+        message = f"Flow run exceeded timeout of {self.flow.timeout_seconds} second(s)"
+        self.logger.error(message)
+        return Failed(data=exc, message=message, name="TimedOut")
+
+    def _raised(self, exc: Exception) -> State[Any]:
+        self.logger.error("Encountered exception during execution: %r", exc, exc_info=exc)
+        return exception_to_failed_state(exc, "Flow run encountered an exception:")
 
     def _call(self, body: Callable[[], State[Any]]) -> State[Any]:
         timeout = self.flow.timeout_seconds

@@ -27,7 +27,7 @@ def _settle(state: State[Any], run_label: object, allow_failed: bool) -> Any:
     if state.type is StateType.COMPLETED:
         return state.data
     if allow_failed:
-        return state.result(raise_on_failure=False)
+        return state._result(raise_on_failure=False)
     raise UpstreamTaskError(f"Upstream task run '{run_label}' did not reach a 'COMPLETED' state.")
 
 

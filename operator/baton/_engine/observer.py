@@ -75,6 +75,10 @@ class RunObserver(Protocol):
         """A run logger emitted ``record`` (it carries ``flow_run_id``/``task_run_id``)."""
         ...
 
+    def event_emitted(self, event: dict[str, Any]) -> None:
+        """``emit_event`` sent ``event`` (``baton.events.Event.to_dict()`` plus the run ids)."""
+        ...
+
 
 class NullObserver:
     """The default observer: ignores everything."""
@@ -100,6 +104,9 @@ class NullObserver:
 
     def log(self, record: logging.LogRecord) -> None:
         """Ignore a log record."""
+
+    def event_emitted(self, event: dict[str, Any]) -> None:
+        """Ignore an event."""
 
 
 NULL_OBSERVER = NullObserver()

@@ -31,6 +31,7 @@ __all__ = [
     "RunFormatter",
     "RunLoggerAdapter",
     "configure_logging",
+    "disable_run_logger",
     "flow_run_logger",
     "get_run_logger",
     "patch_print",
@@ -173,7 +174,33 @@ def get_run_logger() -> RunLoggerAdapter:
     flow_ctx = FlowRunContext.get()
     if flow_ctx is not None:
         return flow_run_logger(flow_ctx)
+    if (
+        logging.getLogger(FLOW_RUNS_LOGGER).disabled
+        and logging.getLogger(TASK_RUNS_LOGGER).disabled
+    ):
+        # Inside ``disable_run_logger()``: a task's ``.fn`` called in a unit test logs nowhere.
+        null = logging.getLogger("baton.null")
+        null.disabled = True
+        return RunLoggerAdapter(null, {})
     raise MissingContextError("There is no active flow or task run context.")
+
+
+@contextmanager
+def disable_run_logger() -> Iterator[None]:
+    """Silence the flow and task run loggers inside the block, as Prefect's does.
+
+    Outside a run, ``get_run_logger()`` then returns a disabled logger instead of
+    raising, so a task's function can be unit-tested with ``my_task.fn(...)``.
+    """
+    loggers = [logging.getLogger(FLOW_RUNS_LOGGER), logging.getLogger(TASK_RUNS_LOGGER)]
+    before = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, disabled in zip(loggers, before, strict=True):
+            logger.disabled = disabled
 
 
 _original_print = builtins.print

@@ -14,13 +14,13 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from baton._kube.client import ApiError, Kind
+from baton._kube.client import ApiError
+from baton._kube.events import CORE_EVENTS
+from baton._kube.events import build_event as _build_event
 from baton._kube.gate import BACKGROUND
-from baton.resources._base import API_VERSION
 
 logger = logging.getLogger("baton.events")
 
-CORE_EVENTS = Kind("", "v1", "events")
 COMPONENT = "baton-operator"
 
 # Deployment
@@ -40,31 +40,10 @@ CANCELLED = "Cancelled"
 def build_event(
     metadata: dict[str, Any], kind: str, reason: str, message: str, *, warning: bool, now: datetime
 ) -> dict[str, Any]:
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "apiVersion": "v1",
-        "kind": "Event",
-        "metadata": {
-            "generateName": f"{metadata['name'][:200]}.",
-            "namespace": metadata["namespace"],
-        },
-        "involvedObject": {
-            "apiVersion": API_VERSION,
-            "kind": kind,
-            "name": metadata["name"],
-            "namespace": metadata["namespace"],
-            "uid": metadata.get("uid"),
-            "resourceVersion": metadata.get("resourceVersion"),
-        },
-        "reason": reason,
-        "message": message[:1024],
-        "type": "Warning" if warning else "Normal",
-        "source": {"component": COMPONENT},
-        "reportingComponent": COMPONENT,
-        "firstTimestamp": stamp,
-        "lastTimestamp": stamp,
-        "count": 1,
-    }
+    """An Event from the operator (the shape lives in ``baton._kube.events``)."""
+    return _build_event(
+        metadata, kind, reason, message, warning=warning, now=now, component=COMPONENT
+    )
 
 
 async def post(

@@ -6,16 +6,15 @@ Baton each do; docs/compatibility.md explains why. Keys not declared must match.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
-from casekit import count, counts, describe_state, jsonable, outcome
+from casekit import count, counts, describe_state, jsonable, outcome, run_logs
 from prefect import flow, task
 
 _WHY_DICT = "compatibility.md#failed-futures-inside-a-returned-dict"
-_WHY_ASYNC = "compatibility.md#async-flows-and-tasks"
 _WHY_DATACLASS = "compatibility.md#futures-inside-dataclasses-and-models"
+_WHY_COROUTINE = "compatibility.md#a-coroutine-returned-by-a-sync-flow-runs-inside-its-run"
 
 DIFFERENCES = {
     "case_failed_future_inside_returned_dict": {
@@ -25,16 +24,19 @@ DIFFERENCES = {
             "why": _WHY_DICT,
         },
     },
-    "case_async_task_and_flow": {
-        "task": {
-            "prefect": {"returned": 2},
-            "baton": {"raised": {"error": "TypeError", "message": "<async refused>"}},
-            "why": _WHY_ASYNC,
-        },
-        "flow": {
-            "prefect": {"returned": 3},
-            "baton": {"raised": {"error": "TypeError", "message": "<async refused>"}},
-            "why": _WHY_ASYNC,
+    "case_sync_flow_returns_an_async_tasks_coroutine": {
+        "logs": {
+            "prefect": [
+                "INFO flow: Beginning flow run <run> for flow <run>",
+                "INFO flow: Finished in state Completed()",
+                "INFO task: Finished in state Completed()",
+            ],
+            "baton": [
+                "INFO flow: Beginning flow run <run> for flow <run>",
+                "INFO task: Finished in state Completed()",
+                "INFO flow: Finished in state Completed()",
+            ],
+            "why": _WHY_COROUTINE,
         },
     },
     "case_future_inside_a_dataclass_argument": {
@@ -62,36 +64,16 @@ def case_failed_future_inside_returned_dict() -> dict:
     return {"state": describe_state(state)}
 
 
-def case_async_task_and_flow() -> dict:
+def case_sync_flow_returns_an_async_tasks_coroutine() -> dict:
     @task
     async def double(x: int) -> int:
         return 2 * x
 
     @flow
-    async def main() -> int:
-        return 3
-
-    @flow
     def sync_main() -> int:
-        return double(1)  # Prefect runs an async task called from a sync flow to completion
+        return double(1)  # a coroutine: Prefect runs a returned one to its end
 
-    def refused(result: dict) -> dict:
-        raised = result.get("raised")
-        if raised and raised["error"] == "TypeError" and "async" in raised["message"]:
-            return {"raised": {"error": "TypeError", "message": "<async refused>"}}
-        return result
-
-    def run_async_flow() -> int:
-        return asyncio.run(main())
-
-    def run_sync_flow_with_async_task() -> object:
-        value = sync_main()
-        return asyncio.run(value) if asyncio.iscoroutine(value) else value
-
-    return {
-        "task": refused(outcome(run_sync_flow_with_async_task)),
-        "flow": refused(outcome(run_async_flow)),
-    }
+    return {"outcome": outcome(sync_main), "logs": run_logs()}
 
 
 @dataclass

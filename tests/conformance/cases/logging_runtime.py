@@ -8,7 +8,7 @@ from datetime import datetime
 
 from casekit import describe_error, outcome, run_logs
 from prefect import flow, get_run_logger, tags, task
-from prefect.runtime import flow_run, task_run
+from prefect.runtime import deployment, flow_run, task_run
 
 
 def case_run_logger_lines() -> dict:
@@ -152,3 +152,11 @@ def case_logging_levels_of_engine_lines() -> dict:
 
     outcome(main)
     return {"warnings_and_up": run_logs(level=logging.WARNING)}
+
+
+def case_runtime_deployment_parameters_in_a_run() -> dict:
+    @flow
+    def f(x: int, y: int = 2) -> dict:
+        return {"deployment": deployment.parameters, "flow_run": flow_run.parameters}
+
+    return {"outcome": outcome(f, 1)}

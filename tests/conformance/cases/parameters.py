@@ -143,3 +143,20 @@ def case_parameters_seen_by_runtime() -> dict:
         return flow_run.parameters
 
     return outcome(main, "5")
+
+
+def case_validate_parameters_fills_defaults() -> dict:
+    @flow
+    def f(x: int, y: int = 2, z: str = "zed") -> int:
+        return x
+
+    @flow(validate_parameters=False)
+    def g(x: int, y: int = 2) -> int:
+        return x
+
+    return {
+        "some": outcome(f.validate_parameters, {"x": "1"}),
+        "all": outcome(f.validate_parameters, {"x": 1, "y": "3", "z": "a"}),
+        "unvalidated": outcome(g.validate_parameters, {"x": "1"}),
+        "missing": outcome(f.validate_parameters, {}),
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from casekit import count, counts, describe_state, outcome, run_logs
 from prefect import flow, task
 from prefect.runtime import flow_run
+from prefect.states import Cancelled
 
 
 def case_subflow_returns_value() -> dict:
@@ -131,3 +132,60 @@ def case_hook_decorator_form() -> dict:
         return ok()
 
     return {"outcome": outcome(main), "counts": counts()}
+
+
+def case_task_on_running_hooks() -> dict:
+    def running(task, task_run, state) -> None:
+        count(f"running:{task.name}:{state.name}:{task_run.run_count}")
+
+    @task(on_running=[running], retries=2, retry_delay_seconds=0)
+    def flaky() -> int:
+        if count("flaky") < 2:
+            raise ValueError("first")
+        return 1
+
+    @task(on_running=[running], retries=1, retry_delay_seconds=0.1)
+    def delayed() -> int:
+        if count("delayed") < 2:
+            raise ValueError("first")
+        return 2
+
+    @task
+    def plain() -> int:
+        return 3
+
+    @plain.on_running
+    def decorated(task, task_run, state) -> None:
+        count(f"decorated:{state.type.value}")
+
+    @flow
+    def main() -> list:
+        return [flaky(), delayed(), plain()]
+
+    return {"outcome": outcome(main), "counts": counts(), "logs": run_logs()}
+
+
+def case_retried_flow_on_running_sees_running() -> dict:
+    def running(flow, flow_run, state) -> None:
+        count(f"running:{state.name}:{state.type.value}:{flow_run.run_count}")
+
+    @flow(retries=1, retry_delay_seconds=0, on_running=[running])
+    def shaky() -> str:
+        count(f"state seen by body:{flow_run.run_count}")
+        if count("shaky") < 2:
+            raise ValueError("first")
+        return "ok"
+
+    return {"outcome": outcome(shaky), "counts": counts(), "logs": run_logs()}
+
+
+def case_returned_cancelled_does_not_run_on_cancellation() -> dict:
+    def cancelled_hook(flow, flow_run, state) -> None:
+        count("on_cancellation")
+
+    @flow(on_cancellation=[cancelled_hook])
+    def gives_up() -> object:
+        return Cancelled(message="not today")
+
+    state = gives_up(return_state=True)
+    return {"state": describe_state(state), "counts": counts(), "logs": run_logs()}

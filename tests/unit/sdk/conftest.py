@@ -18,6 +18,7 @@ from baton._engine.run_logger import configure_logging
 def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
     """Every test gets a fake clock and an empty cache directory."""
     monkeypatch.setenv("BATON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("BATON_ARTIFACT_DIR", str(tmp_path / "artifacts"))
     previous = set_cache_store(None)
     fake = FakeClock()
     with use_clock(fake):

@@ -62,6 +62,7 @@ class RecordingObserver:
     created: list[dict[str, Any]] = field(default_factory=list)
     updated: list[dict[str, Any]] = field(default_factory=list)
     records: list[logging.LogRecord] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def flow_run_state(self, state: State[Any]) -> None:
@@ -87,6 +88,9 @@ class RecordingObserver:
 
     def log(self, record: logging.LogRecord) -> None:
         self.records.append(record)
+
+    def event_emitted(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
 
     def task_state_names(self, task_name_prefix: str) -> list[str]:
         return [

@@ -1,20 +1,25 @@
-"""Artifacts: recorded on the run context and reported through the observer."""
+"""Artifacts: recorded on the run context and reported through the observer; keyed ones
+kept for ``Artifact.get``; the test harness and ``disable_run_logger`` users test with."""
 
 from __future__ import annotations
 
 import logging
 import math
+import os
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
-from sdk_testkit import RecordingObserver
+from sdk_testkit import ListHandler, RecordingObserver
 
-from baton import flow, task
+from baton import flow, get_run_logger, task
+from baton._engine.artifact_store import FileArtifactStore, set_artifact_store
 from baton._engine.context import FlowRunContext
 from baton._engine.flow_engine import run_flow
 from baton._engine.observer import use_observer
 from baton.artifacts import (
+    Artifact,
     create_image_artifact,
     create_link_artifact,
     create_markdown_artifact,
@@ -22,6 +27,9 @@ from baton.artifacts import (
     create_table_artifact,
     update_progress_artifact,
 )
+from baton.exceptions import MissingContextError
+from baton.logging import disable_run_logger
+from baton.testing.utilities import baton_test_harness, prefect_test_harness
 
 pytestmark = pytest.mark.unit
 
@@ -104,3 +112,80 @@ def test_outside_a_run_only_the_observer_sees_it(observer: RecordingObserver) ->
         artifact_id = create_image_artifact("https://example.com/a.png", key="pic")
     assert observer.created[0]["id"] == str(artifact_id)
     assert observer.created[0]["flow_run_id"] is None
+
+
+def test_keyed_artifacts_outlive_their_run_in_the_local_store(tmp_path: Path) -> None:
+    @flow
+    def publish(n: int) -> None:
+        create_markdown_artifact(f"v{n}", key="kept")
+        create_markdown_artifact("not kept")  # unkeyed: stays with its run
+
+    publish(1)
+    publish(2)
+    stored = FileArtifactStore(tmp_path / "artifacts").latest("kept")  # conftest's directory
+    assert stored is not None and stored["data"] == "v2"
+    found = Artifact.get("kept")
+    assert found is not None and found.data == "v2" and found.flow_run_id is not None
+    assert len(list((tmp_path / "artifacts").iterdir())) == 1
+
+
+def test_a_store_that_refuses_costs_artifact_get_not_the_run(logs: ListHandler) -> None:
+    class Refusing:
+        def latest(self, key: str) -> dict[str, Any] | None:
+            return None
+
+        def put(self, artifact: dict[str, Any]) -> None:
+            raise PermissionError("configmaps is forbidden")
+
+    previous = set_artifact_store(Refusing())
+    try:
+
+        @flow
+        def main() -> str | None:
+            create_markdown_artifact("x", key="refused")
+            seen = Artifact.get("refused")  # this run's own version
+            return seen.data if seen else None
+
+        assert main() == "x"
+    finally:
+        set_artifact_store(previous)
+    assert any("could not keep artifact 'refused'" in m for m in logs.messages)
+    assert Artifact.get("refused") is None
+
+
+def test_test_harness_isolates_cache_and_artifacts(tmp_path: Path) -> None:
+    computed: list[int] = []
+
+    @task(cache_key_fn=lambda context, parameters: "fixed")
+    def cached() -> int:
+        computed.append(1)
+        return len(computed)
+
+    @flow
+    def main() -> int:
+        create_markdown_artifact("inside", key="harnessed")
+        return cached()
+
+    assert main() == 1
+    with prefect_test_harness():
+        assert main() == 2  # a cache of its own: computed again
+        assert main() == 2
+        inside = Artifact.get("harnessed")
+        harness_dir = Path(os.environ["BATON_ARTIFACT_DIR"]).parent
+    assert baton_test_harness is prefect_test_harness
+    assert inside is not None and not harness_dir.exists()
+    assert main() == 1  # the outer cache is untouched
+    assert os.environ["BATON_ARTIFACT_DIR"] == str(tmp_path / "artifacts")
+
+
+def test_disable_run_logger_lets_a_task_function_run_alone() -> None:
+    @task
+    def talk() -> str:
+        get_run_logger().info("hello")
+        return "done"
+
+    with pytest.raises(MissingContextError):
+        talk.fn()
+    with disable_run_logger():
+        assert talk.fn() == "done"
+    assert not logging.getLogger("baton.task_runs").disabled

@@ -411,3 +411,27 @@ def test_runtime_inside_subflow_and_task() -> None:
         return inner()
 
     assert outer() == ("inner", "where", 1, True)
+
+
+def test_emitted_events_reach_the_observer_related_to_their_run(
+    observer: RecordingObserver,
+) -> None:
+    from baton.events import emit_event  # noqa: PLC0415 - the module under test
+
+    @task
+    def inner() -> None:
+        emit_event(event="task.said", resource={"baton.resource.id": "thing.1"})
+
+    @flow
+    def main() -> None:
+        emit_event(event="flow.said", resource={"prefect.resource.id": "thing.2"}, payload={"n": 1})
+        inner()
+
+    run_flow(main, {}, observer=observer)
+    flow_run_id = str(observer.flow_states[-1].state_details.flow_run_id)
+    said = {e["event"]: e for e in observer.events}
+    assert (
+        said["flow.said"]["flow_run_id"] == flow_run_id and said["flow.said"]["task_run_id"] is None
+    )
+    assert said["task.said"]["flow_run_id"] == flow_run_id and said["task.said"]["task_run_id"]
+    assert said["flow.said"]["payload"] == {"n": 1}

@@ -337,15 +337,6 @@ def test_tags_context_applies_to_task_runs() -> None:
         assert read_tags() == ["outer", "own"]
 
 
-def test_async_task_is_refused_clearly() -> None:
-    @task
-    async def not_supported() -> None:
-        return None
-
-    with pytest.raises(TypeError, match="async"):
-        not_supported()
-
-
 def test_task_states_reported_in_order(observer: RecordingObserver) -> None:
     @flow
     def f() -> None:
