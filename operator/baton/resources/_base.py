@@ -169,9 +169,7 @@ class Condition(StatusModel):
         ge=0,
         description="The metadata.generation this condition was computed from.",
     )
-    last_transition_time: datetime = Field(
-        description="When status (or reason) last changed."
-    )
+    last_transition_time: datetime = Field(description="When status (or reason) last changed.")
     reason: str = Field(
         description="A CamelCase word saying why the condition is in its status.",
         min_length=1,
