@@ -69,7 +69,7 @@ async def configure(
     settings.watching.connect_timeout = 10
     settings.networking.error_backoffs = [1, 2, 5, 10]
 
-    client = AsyncKubeClient()
+    client = AsyncKubeClient(observer=metrics.observe_request)
     recorder = events.Recorder(client)
     scheduler = Scheduler(client, recorder)
     runs = RunController(client, recorder, timing=timing_from_env())
