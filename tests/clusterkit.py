@@ -74,6 +74,8 @@ class OperatorProcess:
             "BATON_CANCEL_GRACE_SECONDS": "6",
             "BATON_IMAGE_PULL_TIMEOUT_SECONDS": "4",
         }
+        #: Set before ``start()`` to serve /metrics on this port (127.0.0.1 works).
+        self.metrics_port: int | None = None
 
     def start(self) -> subprocess.Popen[bytes]:
         port = controlplane.free_port()
@@ -85,6 +87,7 @@ class OperatorProcess:
             "operator",
             *(arg for ns in self.namespaces for arg in ("-n", ns)),
             f"--liveness=http://127.0.0.1:{port}/healthz",
+            *([f"--metrics-port={self.metrics_port}"] if self.metrics_port else []),
         ]
         with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)

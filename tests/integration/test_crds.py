@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from clusterkit import ROOT, Cluster
+from kube_helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +203,53 @@ def test_status_only_through_the_subresource(crds: Cluster, namespace: str) -> N
         '{"status": {"observedGeneration": 7}}',
     )
     assert crds.get_json("flow", "hello", "-n", namespace)["status"]["observedGeneration"] == 7
+
+
+def test_conditions_are_validated_like_metav1_condition(crds: Cluster, namespace: str) -> None:
+    crds.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples" / "minimal.yaml"))
+
+    def write(condition: dict[str, object]) -> str:
+        patch = {"status": {"conditions": [condition]}}
+        done = crds.kubectl(
+            "patch", "flow", "hello", "-n", namespace, "--type=merge", "--subresource=status",
+            "-p", json.dumps(patch), check=False,
+        )  # fmt: skip
+        return done.stderr if done.returncode else ""
+
+    refused = write({"type": "Ready", "status": "True"})
+    for field in ("reason", "message", "lastTransitionTime"):
+        assert f"status.conditions[0].{field}: Required value" in refused, refused
+    good = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "ParameterSchemaValid",
+        "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+    assert write(good) == ""
+    assert "status.conditions[0].reason" in write({**good, "reason": "not a reason"})
+    assert "status.conditions[0].status" in write({**good, "status": "Yes"})
+    assert "status.conditions[0].message" in write({**good, "message": "x" * 32769})
+
+
+def test_kubectl_explain_describes_nested_fields(crds: Cluster) -> None:
+    """kubectl explain reads the published OpenAPI: every field says what it is."""
+
+    def explained() -> str:
+        done = crds.kubectl("explain", "flowrun.status.history", check=False)
+        return done.stdout if "FIELDS:" in done.stdout else ""
+
+    text = wait_for(explained, 30, "the FlowRun schema in the API server's OpenAPI")
+    assert "Recent state transitions (bounded)." in text
+    for field, description in (
+        ("state", "The state entered."),
+        ("timestamp", "When it was entered."),
+        ("reason", "CamelCase reason for the change."),
+    ):
+        assert re.search(rf"^\s+{field}\s", text, re.MULTILINE), text
+        assert description in text, text
+    assert "`" not in text
+    items = crds.kubectl("explain", "flowrun.status.taskRuns.items").stdout
+    assert "Task run name, e.g. extract-0." in items
+    spec = crds.kubectl("explain", "workpool.spec").stdout
+    assert "Where and how runs execute" in spec
