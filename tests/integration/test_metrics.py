@@ -74,7 +74,7 @@ def test_scrape_after_a_scenario(metered: OperatorProcess, namespace: str, tmp_p
     apply(
         cluster,
         ns,
-        flow(image="x"),
+        flow("f", "x.py:f"),
         pool("held", paused=True),
         deployment("yearly", schedules=[yearly], workPoolRef={"name": "held"}),
         deployment("asleep", schedules=[yearly], paused=True),
@@ -199,6 +199,7 @@ def test_scrape_after_a_scenario(metered: OperatorProcess, namespace: str, tmp_p
             (s := scrape(metered))
             and value(s, "baton_deployment_active_runs", **yearly_ns) is None
             and value(s, "baton_work_pool_queued_runs", **held) is None
+            and value(s, "baton_deployment_active_runs", **ok) == 0
             and s
         ),
         30,
@@ -208,4 +209,3 @@ def test_scrape_after_a_scenario(metered: OperatorProcess, namespace: str, tmp_p
         key for key in gone if ("deployment", "yearly") in key[1] or ("pool", "held") in key[1]
     ]
     assert not leftovers, leftovers
-    assert value(gone, "baton_deployment_active_runs", **ok) == 0

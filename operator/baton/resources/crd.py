@@ -19,12 +19,12 @@ from baton.resources._base import CATEGORY, GROUP, VERSION, Model, ResourceKind
 #: JSON Schema keywords that mean nothing to Kubernetes.
 _DROP = ("title", "$schema")
 
-#: What ``kubectl explain`` says of the fields every object has (as for built-in kinds).
+#: What ``kubectl explain`` says of apiVersion and kind (as for built-in kinds). The API
+#: server describes ``metadata`` itself (ObjectMeta) and refuses a schema that does.
 _OBJECT_FIELDS = {
     "apiVersion": "APIVersion defines the versioned schema of this representation of an "
     "object: baton.dev/v1alpha1.",
     "kind": "Kind is a string value representing the REST resource this object represents.",
-    "metadata": "Standard object metadata: name, namespace, labels, annotations, owners.",
 }
 
 
@@ -128,9 +128,10 @@ def custom_resource_definition(kind: ResourceKind) -> dict[str, Any]:
         "description": kind.description,
         "properties": {
             **{
-                name: {"type": "object" if name == "metadata" else "string", "description": text}
+                name: {"type": "string", "description": text}
                 for name, text in _OBJECT_FIELDS.items()
             },
+            "metadata": {"type": "object"},
             "spec": spec,
             "status": status,
         },

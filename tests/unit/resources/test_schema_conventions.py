@@ -49,6 +49,8 @@ def fields(node: dict[str, Any], path: str) -> list[tuple[str, dict[str, Any]]]:
 def test_every_field_has_a_plain_text_description(kind: Any) -> None:
     missing, marked = [], []
     for path, node in [(kind.kind, schema_of(kind)), *fields(schema_of(kind), kind.kind)]:
+        if path == f"{kind.kind}.metadata":
+            continue  # ObjectMeta: the API server describes it, and refuses a schema that does
         text = node.get("description", "").strip()
         if not text:
             missing.append(path)
