@@ -9,6 +9,7 @@ or a WorkPool removes its series.
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,9 +33,17 @@ def metered(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[OperatorP
     process = OperatorProcess(crds, namespace, tmp_path)
     process.metrics_port = controlplane.free_port()
     process.start()
+    wait_for(lambda: _answers(process), 30, "the operator's /metrics to answer")
     yield process
     process.stop()
     assert "Traceback" not in process.logs(), process.logs()[-5000:]
+
+
+def _answers(operator: OperatorProcess) -> bool:
+    try:
+        return bool(scrape(operator))
+    except urllib.error.URLError:
+        return False
 
 
 def scrape(operator: OperatorProcess) -> Samples:
