@@ -204,11 +204,6 @@ def condition(
     }
 
 
-def find_condition(conditions: list[Condition], type_: str) -> Condition | None:
-    """The condition of ``type_`` in a status, if there is one."""
-    return next((c for c in conditions if c.type == type_), None)
-
-
 class ObservedStatus(StatusModel):
     """The status fields every kind has."""
 
