@@ -78,6 +78,8 @@ class OperatorProcess:
             "BATON_LEASE_RENEW_DEADLINE_SECONDS": "3",
             "BATON_LEASE_RETRY_PERIOD_SECONDS": "0.5",
         }
+        #: Set before ``start()`` to serve /metrics on this port (127.0.0.1 works).
+        self.metrics_port: int | None = None
 
     def start(self, pod: str | None = None) -> subprocess.Popen[bytes]:
         """Start a replica; ``pod`` plays the pod it runs in (its leader identity), so a
@@ -94,6 +96,7 @@ class OperatorProcess:
             "operator",
             *(arg for ns in self.namespaces for arg in ("-n", ns)),
             f"--liveness=http://127.0.0.1:{port}/healthz",
+            *([f"--metrics-port={self.metrics_port}"] if self.metrics_port else []),
         ]
         with open(self.log_dir / f"operator-{len(self.procs)}.log", "wb") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)

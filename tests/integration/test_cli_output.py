@@ -139,3 +139,43 @@ def test_kubectl_plugin_names_itself(crds: Cluster) -> None:
         [str(kubectl), "baton", "--help"], env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("usage: kubectl baton"), done.stdout[:200]
+
+
+def test_every_listing_has_the_same_output_formats(crds: Cluster, namespace: str) -> None:
+    """`deployment ls` and `work-pool ls` print through the listing `runs` uses."""
+    ns = ("-n", namespace)
+    apply(
+        crds,
+        namespace,
+        {"apiVersion": "baton.dev/v1alpha1", "kind": "WorkPool", "metadata": {"name": "b-pool"},
+         "spec": {"type": "process"}},
+        {"apiVersion": "baton.dev/v1alpha1", "kind": "WorkPool", "metadata": {"name": "a-pool"}},
+        {"apiVersion": "baton.dev/v1alpha1", "kind": "Deployment", "metadata": {"name": "etl"},
+         "spec": {"flowRef": {"name": "etl"}, "workPoolRef": {"name": "a-pool"}}},
+    )  # fmt: skip
+    ready = {
+        "type": "Ready", "status": "False", "reason": "NoWorkers", "message": "none",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+    crds.kubectl(
+        "patch", "workpool", "b-pool", *ns, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"conditions": [ready], "workers": []}}),
+    )  # fmt: skip
+    for words, resource, names in (
+        (("work-pool", "ls"), "workpools", ["a-pool", "b-pool"]),
+        (("deployment", "ls"), "deployments.baton.dev", ["etl"]),
+    ):
+        expected = crds.get_json(resource, *ns)["items"]
+        listed = json.loads(baton(crds, *words, "-o", "json", *ns).stdout)
+        assert (listed["apiVersion"], listed["kind"]) == ("v1", "List")
+        assert listed["items"] == expected
+        assert yaml.safe_load(baton(crds, *words, "-o", "yaml", *ns).stdout) == listed
+        assert baton(crds, *words, "-o", "name", *ns).stdout.split() == names
+    wide = baton(crds, "work-pool", "ls", "-o", "wide", *ns).stdout.splitlines()
+    assert wide[0].split()[-3:] == ["WORKERS", "READY", "REASON"]
+    assert wide[2].split()[0] == "b-pool" and wide[2].split()[-2:] == ["False", "NoWorkers"]
+    table = baton(crds, "deployment", "ls", *ns).stdout.splitlines()
+    assert table[0].split() == ["FLOW/DEPLOYMENT", "POOL", "SCHEDULES", "PAUSED", "NEXT"]
+    assert "ACTIVE" in baton(crds, "deployment", "ls", "-o", "wide", *ns).stdout.splitlines()[0]
+    empty = baton(crds, "deployment", "ls", "-o", "json", "-n", f"{namespace}-none")
+    assert json.loads(empty.stdout)["items"] == []

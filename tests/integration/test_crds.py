@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from clusterkit import ROOT, Cluster
+from kube_helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -78,49 +79,66 @@ def test_defaults_come_from_the_schema(crds: Cluster, namespace: str) -> None:
     assert "concurrency" not in spec
 
 
-def test_flowrun_spec_is_immutable_but_cancel_is_one_way(crds: Cluster, namespace: str) -> None:
-    run = {
-        "apiVersion": "baton.dev/v1alpha1",
-        "kind": "FlowRun",
-        "metadata": {"name": "r"},
-        "spec": {"deploymentRef": {"name": "d"}, "parameters": {"x": 1}},
-    }
-    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=json.dumps(run))
-    changed = crds.kubectl(
-        "patch",
-        "flowrun",
-        "r",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"parameters": {"x": 2}}}',
-        check=False,
+def _flow_run(name: str, **spec: object) -> str:
+    return json.dumps(
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "FlowRun",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
     )
-    assert changed.returncode != 0
-    assert "parameters are immutable once a run exists" in changed.stderr
+
+
+#: (spec at creation, merge patch, the field the API server must blame). Each patch is a
+#: way round a rule written on the field itself (``self == oldSelf``), which the API
+#: server skips when the old object has no value for the field.
+BYPASSES = [
+    ({"deploymentRef": {"name": "d"}}, {"scheduledTime": "2030-01-01T00:00:00Z"}, "scheduledTime"),
+    ({"deploymentRef": {"name": "d"}, "scheduledTime": "2030-01-01T00:00:00Z"},
+     {"scheduledTime": None}, "scheduledTime"),
+    ({"deploymentRef": {"name": "d"}}, {"deploymentRef": None, "flowRef": {"name": "f"}},
+     "deploymentRef"),
+    ({"flowRef": {"name": "f"}}, {"flowRef": None, "deploymentRef": {"name": "d"}}, "flowRef"),
+    ({"flowRef": {"name": "f"}}, {"flowRef": {"name": "g"}}, "flowRef"),
+    ({"deploymentRef": {"name": "d"}, "parameters": {"x": 1}}, {"parameters": {"x": 2}},
+     "parameters"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("created", "patch", "field"), BYPASSES, ids=lambda v: str(v)[:40])
+def test_flowrun_spec_cannot_be_changed_added_or_swapped(
+    crds: Cluster, namespace: str, created: dict[str, object], patch: dict[str, object], field: str
+) -> None:
+    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=_flow_run("r", **created))
+    refused = crds.kubectl(
+        "patch", "flowrun", "r", "-n", namespace, "--type=merge",
+        "-p", json.dumps({"spec": patch}), check=False,
+    )  # fmt: skip
+    assert refused.returncode != 0, f"{patch} was accepted"
+    # fieldPath names the field, reason FieldValueInvalid makes it "Invalid value".
+    assert f"spec.{field}: Invalid value" in refused.stderr, refused.stderr
+    assert f"{field} is fixed at creation" in refused.stderr, refused.stderr
+    after = crds.get_json("flowrun", "r", "-n", namespace)["spec"]
+    assert {k: after.get(k) for k in created} == created
+
+
+def test_cancel_request_is_one_way(crds: Cluster, namespace: str) -> None:
     crds.kubectl(
-        "patch",
-        "flowrun",
-        "r",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"cancelRequested": true}}',
+        "apply", "-n", namespace, "-f", "-", stdin=_flow_run("r", deploymentRef={"name": "d"})
     )
+    # The one spec field that may change after creation, once.
+    crds.kubectl(
+        "patch", "flowrun", "r", "-n", namespace, "--type=merge",
+        "-p", '{"spec": {"cancelRequested": true}}',
+    )  # fmt: skip
     withdrawn = crds.kubectl(
-        "patch",
-        "flowrun",
-        "r",
-        "-n",
-        namespace,
-        "--type=merge",
-        "-p",
-        '{"spec": {"cancelRequested": false}}',
-        check=False,
-    )
-    assert "a cancel request cannot be withdrawn" in withdrawn.stderr
+        "patch", "flowrun", "r", "-n", namespace, "--type=merge",
+        "-p", '{"spec": {"cancelRequested": false}}', check=False,
+    )  # fmt: skip
+    assert "spec.cancelRequested: Forbidden: a cancel request cannot be withdrawn" in (
+        withdrawn.stderr
+    ), withdrawn.stderr
 
 
 def test_printer_columns_and_category(crds: Cluster, namespace: str) -> None:
@@ -185,3 +203,53 @@ def test_status_only_through_the_subresource(crds: Cluster, namespace: str) -> N
         '{"status": {"observedGeneration": 7}}',
     )
     assert crds.get_json("flow", "hello", "-n", namespace)["status"]["observedGeneration"] == 7
+
+
+def test_conditions_are_validated_like_metav1_condition(crds: Cluster, namespace: str) -> None:
+    crds.kubectl("apply", "-n", namespace, "-f", str(ROOT / "examples" / "minimal.yaml"))
+
+    def write(condition: dict[str, object]) -> str:
+        patch = {"status": {"conditions": [condition]}}
+        done = crds.kubectl(
+            "patch", "flow", "hello", "-n", namespace, "--type=merge", "--subresource=status",
+            "-p", json.dumps(patch), check=False,
+        )  # fmt: skip
+        return done.stderr if done.returncode else ""
+
+    refused = write({"type": "Ready", "status": "True"})
+    for field in ("reason", "message", "lastTransitionTime"):
+        assert f"status.conditions[0].{field}: Required value" in refused, refused
+    good = {
+        "type": "Ready",
+        "status": "True",
+        "reason": "ParameterSchemaValid",
+        "message": "",
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+    assert write(good) == ""
+    assert "status.conditions[0].reason" in write({**good, "reason": "not a reason"})
+    assert "status.conditions[0].status" in write({**good, "status": "Yes"})
+    assert "status.conditions[0].message" in write({**good, "message": "x" * 32769})
+
+
+def test_kubectl_explain_describes_nested_fields(crds: Cluster) -> None:
+    """kubectl explain reads the published OpenAPI: every field says what it is."""
+
+    def explained() -> str:
+        done = crds.kubectl("explain", "flowrun.status.history", check=False)
+        return done.stdout if "FIELDS:" in done.stdout else ""
+
+    text = wait_for(explained, 30, "the FlowRun schema in the API server's OpenAPI")
+    assert "Recent state transitions (bounded)." in text
+    for field, description in (
+        ("state", "The state entered."),
+        ("timestamp", "When it was entered."),
+        ("reason", "CamelCase reason for the change."),
+    ):
+        assert re.search(rf"^\s+{field}\s", text, re.MULTILINE), text
+        assert description in text, text
+    assert "`" not in text
+    items = crds.kubectl("explain", "flowrun.status.taskRuns.items").stdout
+    assert "Task run name, e.g. extract-0." in items
+    spec = crds.kubectl("explain", "workpool.spec").stdout
+    assert "Where and how runs execute" in spec

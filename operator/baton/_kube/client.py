@@ -24,6 +24,15 @@ Json = dict[str, Any]
 PatchType = Literal["merge", "json", "strategic"]
 #: A list of objects (the name ``list`` is a method inside the clients, shadowing the builtin).
 Items = list[Json]
+#: Told of every request the async client made: method, path, status code (or ``error``),
+#: seconds to the response headers, and whether it was a watch. The operator's metrics
+#: plug in here, so this module needs no metrics library.
+RequestObserver = Callable[[str, str, str, float, bool], None]
+
+
+def _ignore(method: str, path: str, code: str, seconds: float, watch: bool) -> None:
+    return None
+
 
 _PATCH_CONTENT = {
     "merge": "application/merge-patch+json",
@@ -361,10 +370,12 @@ class AsyncKubeClient:
         max_in_flight: int = 12,
         max_streams: int = 8,
         fence: Callable[[], bool] | None = None,
+        observer: RequestObserver = _ignore,
     ) -> None:
         self.credentials = credentials or load()
         #: Writes wait while this is False (leader election: only the Lease holder writes).
         self._fence = fence
+        self._observe = observer
         # Requests beyond ``max_in_flight`` wait in a priority gate (see ``gate``), not in
         # httpcore's pool: the pool
         # re-checks every connection for every queued request (quadratic, with a socket
@@ -403,9 +414,15 @@ class AsyncKubeClient:
         for delay in (*_RETRY_DELAYS, None):
             try:
                 async with self._gate.slot(priority):
-                    response = await self._http.request(
-                        method, path, content=content, params=params, headers=headers
-                    )
+                    started = time.monotonic()
+                    code = "error"
+                    try:
+                        response = await self._http.request(
+                            method, path, content=content, params=params, headers=headers
+                        )
+                        code = str(response.status_code)
+                    finally:
+                        self._observe(method, path, code, time.monotonic() - started, False)
                 return _decode(response)
             except (ApiError, httpx.TransportError) as error:
                 if delay is None or not _retryable(method, error):
@@ -501,17 +518,28 @@ class AsyncKubeClient:
     async def stream_lines(self, path: str, params: Mapping[str, str]) -> AsyncIterator[Json]:
         """Each JSON line of a streaming GET (a watch), until the server ends it."""
         timeout = httpx.Timeout(10.0, read=float(params.get("timeoutSeconds", 300)) + 30)
-        async with self._http.stream(
-            "GET",
-            path,
-            params=params,
-            headers=_headers(self.credentials, _STREAMING),
-            timeout=timeout,
-        ) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                _raise_for(response)
-            splitter = _LineSplitter()
-            async for chunk in response.aiter_bytes():
-                for line in splitter.feed(chunk):
-                    yield json.loads(line)
+        started = time.monotonic()
+        observed = False
+        try:
+            async with self._http.stream(
+                "GET",
+                path,
+                params=params,
+                headers=_headers(self.credentials, _STREAMING),
+                timeout=timeout,
+            ) as response:
+                self._observe(
+                    "GET", path, str(response.status_code), time.monotonic() - started, True
+                )
+                observed = True
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for(response)
+                splitter = _LineSplitter()
+                async for chunk in response.aiter_bytes():
+                    for line in splitter.feed(chunk):
+                        yield json.loads(line)
+        except httpx.TransportError:
+            if not observed:
+                self._observe("GET", path, "error", time.monotonic() - started, True)
+            raise

@@ -19,6 +19,7 @@ from typing import TypeAlias
 
 from baton import __version__
 from baton.cli.common import CliError, debug, describe_error
+from baton.cli.render import LIST_OUTPUTS
 
 Handler = Callable[[argparse.Namespace], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -207,14 +208,19 @@ def _define_runs(commands: Commands, name: str = "runs") -> argparse.ArgumentPar
     runs.add_argument(
         "-w", "--watch", action="store_true", help="after listing, print runs as they change"
     )
-    runs.add_argument(
+    _output_option(runs)
+    return runs
+
+
+def _output_option(parser: argparse.ArgumentParser) -> None:
+    """``-o`` of every listing, printed by ``render.listing``."""
+    parser.add_argument(
         "-o",
         "--output",
-        choices=["table", "wide", "name", "json", "yaml"],
+        choices=LIST_OUTPUTS,
         default="table",
-        help="json/yaml print the API objects, as kubectl does (default: table)",
+        help="json/yaml print the API objects as a List, as kubectl does (default: table)",
     )
-    return runs
 
 
 def _define_describe(commands: Commands, name: str = "describe") -> argparse.ArgumentParser:
@@ -286,7 +292,7 @@ def _add_prefect_commands(commands: Commands) -> None:
         return sub
 
     deployment = group("deployment", "deployments, as Prefect's CLI names them")
-    _command(deployment, "ls", _lazy(words, "deployment_ls"), "list deployments")
+    _output_option(_command(deployment, "ls", _lazy(words, "deployment_ls"), "list deployments"))
     for name, function, summary in (
         ("inspect", "deployment_inspect", "print a deployment (YAML)"),
         ("delete", "deployment_delete", "delete a deployment (its runs go with it)"),
@@ -325,7 +331,7 @@ def _add_prefect_commands(commands: Commands) -> None:
     created.add_argument("name")
     created.add_argument("--type", choices=["process", "kubernetes"], default="kubernetes")
     created.add_argument("--concurrency-limit", type=int, help="most runs at once")
-    _command(pool, "ls", _lazy(words, "pool_ls"), "list work pools")
+    _output_option(_command(pool, "ls", _lazy(words, "pool_ls"), "list work pools"))
     for name, function, summary in (
         ("inspect", "pool_inspect", "print a work pool (YAML)"),
         ("pause", "pool_pause", "hold the pool's new runs (spec.paused=true)"),

@@ -12,7 +12,8 @@ Under GitOps these writes show as drift, as ``kubectl edit`` would.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from baton.cli import render
@@ -43,17 +44,38 @@ def _listing(
     what: str,
     headers: list[str],
     row: Callable[[Json], list[Any]],
+    *,
+    wide: tuple[list[str], Callable[[Json], list[Any]]],
 ) -> int:
-    """``ls``: the namespace's objects of ``kind`` by name, a row each."""
+    """``ls``: the namespace's objects of ``kind`` by name, in the ``-o`` format asked.
+
+    ``wide`` is the extra columns of ``-o wide`` and their values, after ``row``'s.
+    """
     conn = connect(args)
     with conn.client:
-        items = conn.client.list(kind, conn.namespace)
-    if not items:
-        print(f'No {what} found in namespace "{conn.namespace}".')
+        items = sorted(
+            conn.client.list(kind, conn.namespace), key=lambda i: str(i["metadata"]["name"])
+        )
+    if not items and args.output not in ("json", "yaml"):
+        print(f'No {what} found in namespace "{conn.namespace}".', file=sys.stderr)
         return 0
-    rows = [row(item) for item in sorted(items, key=lambda i: str(i["metadata"]["name"]))]
-    print(render.table(headers, rows))
+
+    def rows(objects: Sequence[Json], with_wide: bool) -> str:
+        if not with_wide:
+            return render.table(headers, [row(o) for o in objects])
+        return render.table(headers + wide[0], [row(o) + wide[1](o) for o in objects])
+
+    print(render.listing(items, args.output, rows))
     return 0
+
+
+def _ready(item: Json) -> list[Any]:
+    """The READY and REASON columns: the object's Ready condition."""
+    ready: Json = next(
+        (c for c in (item.get("status") or {}).get("conditions") or [] if c.get("type") == "Ready"),
+        {},
+    )
+    return [ready.get("status", "-"), ready.get("reason", "-")]
 
 
 def deployment_ls(args: argparse.Namespace) -> int:
@@ -69,8 +91,17 @@ def deployment_ls(args: argparse.Namespace) -> int:
             render.timestamp(status.get("nextRunTime")),
         ]
 
+    def wide(item: Json) -> list[Any]:
+        status = item.get("status") or {}
+        return [
+            status.get("activeRuns", 0),
+            (status.get("lastRun") or {}).get("state", "-"),
+            *_ready(item),
+        ]
+
     headers = ["FLOW/DEPLOYMENT", "POOL", "SCHEDULES", "PAUSED", "NEXT"]
-    return _listing(args, DEPLOYMENTS, "deployments", headers, row)
+    extra = ["ACTIVE", "LAST", "READY", "REASON"]
+    return _listing(args, DEPLOYMENTS, "deployments", headers, row, wide=(extra, wide))
 
 
 def deployment_inspect(args: argparse.Namespace) -> int:
@@ -228,8 +259,12 @@ def pool_ls(args: argparse.Namespace) -> int:
             status.get("queued", "-"),
         ]
 
+    def wide(item: Json) -> list[Any]:
+        return [len((item.get("status") or {}).get("workers") or []), *_ready(item)]
+
     headers = ["NAME", "TYPE", "PAUSED", "LIMIT", "RUNNING", "QUEUED"]
-    return _listing(args, WORKPOOLS, "work pools", headers, row)
+    extra = ["WORKERS", "READY", "REASON"]
+    return _listing(args, WORKPOOLS, "work pools", headers, row, wide=(extra, wide))
 
 
 def pool_inspect(args: argparse.Namespace) -> int:

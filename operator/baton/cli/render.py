@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +67,25 @@ def api_objects(objects: Json | Sequence[Json], output: str) -> str:
     import yaml  # noqa: PLC0415 - only for -o yaml
 
     return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True)).rstrip("\n")
+
+
+#: What ``-o`` accepts on every listing (``runs``, ``deployment ls``, ``work-pool ls``).
+LIST_OUTPUTS = ("table", "wide", "name", "json", "yaml")
+
+
+def listing(
+    objects: Sequence[Json], output: str, rows: Callable[[Sequence[Json], bool], str]
+) -> str:
+    """A listing in one ``-o`` format: ``rows(objects, wide)`` renders table and wide.
+
+    ``name`` prints one name a line; ``json``/``yaml`` the API objects as a ``List``
+    (``api_objects``), so every listing scripts the same way as ``kubectl get``.
+    """
+    if output == "name":
+        return "\n".join(str(o["metadata"]["name"]) for o in objects)
+    if output in ("json", "yaml"):
+        return api_objects(list(objects), output)
+    return rows(objects, output == "wide")
 
 
 def _without_managed_fields(body: Json) -> Json:

@@ -14,6 +14,7 @@ import secrets
 import string
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -225,19 +226,17 @@ def _order(run: Json) -> tuple[str, str]:
 
 def _print_runs(runs: list[Json], args: argparse.Namespace, *, first: bool) -> None:
     """One batch of runs in the chosen ``-o`` format (a watch prints one batch per event)."""
-    if args.output == "name":
-        for run in runs:
-            print(run["metadata"]["name"], flush=True)
-    elif args.output in ("json", "yaml"):
-        if first and not args.watch:
-            print(render.api_objects(runs, args.output))
-            return
+    if args.watch and args.output in ("json", "yaml"):
+        separator = "\n---" if args.output == "yaml" else ""
         for run in runs:  # watching: one document per object, as kubectl -w prints them
-            print(render.api_objects(run, args.output) + ("\n---" if args.output == "yaml" else ""))
-    else:
-        text = runs_table(
-            runs, all_namespaces=args.all_namespaces, wide=args.output == "wide", headers=first
-        )
+            print(render.api_objects(run, args.output) + separator, flush=True)
+        return
+
+    def rows(items: Sequence[Json], wide: bool) -> str:
+        return runs_table(list(items), all_namespaces=args.all_namespaces, wide=wide, headers=first)
+
+    text = render.listing(runs, args.output, rows)
+    if text:
         print(text, flush=True)
 
 

@@ -5,15 +5,17 @@ its Deployment is paused and both concurrency limits have room. When the Deploym
 limit is full, its collision strategy decides: ``Enqueue`` waits, ``CancelNew`` cancels
 the newcomer, ``CancelOld`` cancels the oldest active run to make room (the newcomer
 then waits for that slot, so a limit of 1 never has two Jobs at once).
+
+``pool_readiness`` is the pool's own Ready condition: whether its runs can start at all.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from baton.resources import CollisionStrategy, DeploymentSpec, WorkPoolSpec
+from baton.resources import CollisionStrategy, DeploymentSpec, PoolType, WorkPoolSpec
 
 RunKey = tuple[str, str]
 
@@ -95,3 +97,50 @@ def plan_admission(
         pool_active += 1
         running.append(ActiveRun(candidate.key, candidate.deployment, candidate.scheduled))
     return plan
+
+
+# Reasons of a WorkPool's Ready condition.
+POOL_READY = "AcceptingRuns"
+POOL_PAUSED_READY = "Paused"
+NO_WORKERS = "NoWorkers"
+WORKERS_READY = "WorkersHeartbeating"
+
+
+@dataclass(frozen=True)
+class PoolReadiness:
+    """A WorkPool's Ready condition, and when it may change without any event."""
+
+    status: str
+    reason: str
+    message: str
+    #: The next live worker's heartbeat deadline (process pools): look again then.
+    recheck_at: datetime | None = None
+
+
+def pool_readiness(
+    name: str, spec: WorkPoolSpec, heartbeats: dict[str, datetime], now: datetime
+) -> PoolReadiness:
+    """Ready: can runs of this pool start? A process pool needs a live worker for that.
+
+    A worker is live while its last heartbeat is younger than ``heartbeatTimeoutSeconds``,
+    the same deadline after which its runs are marked Crashed (WorkerLost).
+    """
+    recheck = None
+    if spec.type == PoolType.PROCESS:
+        timeout = timedelta(seconds=spec.heartbeat_timeout_seconds)
+        deadlines = sorted(beat + timeout for beat in heartbeats.values() if beat + timeout > now)
+        if not deadlines:
+            return PoolReadiness(
+                "False",
+                NO_WORKERS,
+                f"no process worker has heartbeated in the last {spec.heartbeat_timeout_seconds}s;"
+                f" start one with: baton worker start -p {name}",
+            )
+        recheck = deadlines[0]
+        if not spec.paused:
+            return PoolReadiness(
+                "True", WORKERS_READY, f"{len(deadlines)} worker(s) heartbeating", recheck
+            )
+    if spec.paused:
+        return PoolReadiness("True", POOL_PAUSED_READY, "paused: no new runs start", recheck)
+    return PoolReadiness("True", POOL_READY, "runs start as Jobs")

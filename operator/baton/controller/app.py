@@ -76,7 +76,7 @@ async def configure(
     settings.networking.error_backoffs = [1, 2, 5, 10]
 
     # With leader election, writes wait while this process does not hold the Lease.
-    client = AsyncKubeClient(fence=getattr(memo, "fence", None))
+    client = AsyncKubeClient(fence=getattr(memo, "fence", None), observer=metrics.observe_request)
     recorder = events.Recorder(client)
     scheduler = Scheduler(client, recorder)
     runs = RunController(client, recorder, timing=timing_from_env())

@@ -4,18 +4,23 @@ Both controllers are level-based: an event or a timer only says *which* object t
 at; the reconcile function reads the current state and decides. This queue coalesces
 repeated marks of one key, runs at most ``concurrency`` reconciles at once, never runs
 two reconciles of the same key at the same time, and sleeps exactly until the earliest
-wake-up — no polling interval.
+wake-up — no polling interval. Its depth, the latency from a key becoming due to its
+reconcile, and each reconcile's duration are exported (``metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
+
+from baton.controller import metrics
 
 K = TypeVar("K", bound=Hashable)
 
@@ -49,10 +54,16 @@ class WorkQueue(Generic[K]):
         self._busy: set[K] = set()
         self._wake = asyncio.Event()
         self._counter = 0
+        # When each dirty key became due (monotonic), for the queue-latency histogram.
+        self._due_since: dict[K, float] = {}
+        self._depth = metrics.QUEUE_DEPTH.labels(name)
+        self._latency = metrics.QUEUE_LATENCY.labels(name)
+        self._duration = metrics.RECONCILE_DURATION.labels(name)
 
     def mark(self, key: K) -> None:
         """Reconcile ``key`` as soon as possible."""
         self._dirty[key] = None
+        self._due_since.setdefault(key, time.monotonic())
         self._wake.set()
 
     def wake_at(self, key: K, at: datetime | None) -> None:
@@ -78,6 +89,7 @@ class WorkQueue(Generic[K]):
 
     def forget(self, key: K) -> None:
         self._dirty.pop(key, None)
+        self._due_since.pop(key, None)
         self._wake_at.pop(key, None)
 
     def _collect_due(self) -> None:
@@ -87,6 +99,7 @@ class WorkQueue(Generic[K]):
             if self._wake_at.get(key) == at:
                 del self._wake_at[key]
                 self._dirty[key] = None
+                self._due_since.setdefault(key, time.monotonic())
 
     def _next_timeout(self) -> float | None:
         while self._heap and self._wake_at.get(self._heap[0][2]) != self._heap[0][0]:
@@ -96,6 +109,7 @@ class WorkQueue(Generic[K]):
         return max(0.0, (self._heap[0][0] - self._clock()).total_seconds())
 
     async def _one(self, key: K) -> None:
+        started = time.monotonic()
         try:
             again = await self._reconcile(key)
         except asyncio.CancelledError:
@@ -105,12 +119,19 @@ class WorkQueue(Generic[K]):
             logger.exception("%s: reconciling %s failed; retrying", self._name, key)
             again = self._clock() + self._retry_delay
         finally:
+            self._duration.observe(time.monotonic() - started)
             self._busy.discard(key)
             self._wake.set()
         # A wake-up requested while this reconcile ran (``soon``) stays if it is earlier.
         pending = self._wake_at.get(key)
         if again is not None and (pending is None or again < pending):
             self.wake_at(key, again)
+
+    def _finished(self, tasks: set[asyncio.Task[None]], task: asyncio.Task[None]) -> None:
+        # The slot is free only now, after ``_one`` returned: wake the loop again, or a
+        # queue at its concurrency limit would sleep until the next mark.
+        tasks.discard(task)
+        self._wake.set()
 
     async def run(self) -> None:
         tasks: set[asyncio.Task[None]] = set()
@@ -130,12 +151,14 @@ class WorkQueue(Generic[K]):
             room = self._concurrency - len(tasks)
             for key in ready[: max(0, room)]:
                 del self._dirty[key]
+                self._latency.observe(time.monotonic() - self._due_since.pop(key, time.monotonic()))
                 # This pass decides the next wake-up; an older one is superseded.
                 self._wake_at.pop(key, None)
                 self._busy.add(key)
                 task = asyncio.create_task(self._one(key))
                 tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                task.add_done_callback(functools.partial(self._finished, tasks))
+            self._depth.set(len(self._dirty))
             if (
                 self._dirty
                 and len(tasks) < self._concurrency

@@ -41,6 +41,7 @@ from baton.controller.admission import (
     ActiveRun,
     Candidate,
     plan_admission,
+    pool_readiness,
 )
 from baton.controller.cache import (
     ADMITTED,
@@ -55,7 +56,7 @@ from baton.controller.jobs import build_job, controlled_by, job_name
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
-from baton.resources._base import condition
+from baton.resources._base import Condition, condition
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import JOB_VARIABLES_REFUSED, job_variable_problems
 from baton.resources.workpool import PoolType
@@ -204,8 +205,14 @@ class RunController:
         self._mark(self.cache.deployment_event(event_type, body))
 
     def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
-        if event_type != "DELETED":
-            self._pool_status.setdefault(key_of(body), body.get("status") or {})
+        key = key_of(body)
+        if event_type == "DELETED":
+            self._pool_status.pop(key, None)
+            self._pool_wanted.pop(key, None)
+            self.queue.forget(("pool-status", *key))
+            metrics.forget_pool(*key)
+        else:
+            self._pool_status.setdefault(key, body.get("status") or {})
         self._mark(self.cache.pool_event(event_type, body))
 
     def job_event(self, event_type: str, body: dict[str, Any]) -> None:
@@ -220,8 +227,7 @@ class RunController:
         if kind == "pool":
             return await self._admit(namespace, name)
         if kind == "pool-status":
-            await self._write_pool_status((namespace, name))
-            return None
+            return await self._write_pool_status((namespace, name))
         if kind == "flow":
             await self._write_flow_status((namespace, name))
             return None
@@ -240,6 +246,8 @@ class RunController:
         self.cache.runs[(run.namespace, run.name)] = updated
         if "state" in patch:
             metrics.STATE_TRANSITIONS.labels(run.namespace, patch["state"]).inc()
+            if patch["state"] in TERMINAL_STATES and run.status.state not in TERMINAL_STATES:
+                self._count_finished(run, step, now)
         if "state" in patch and patch["state"] != (run.status.state or None):
             self._events.record(
                 updated["metadata"],
@@ -249,6 +257,24 @@ class RunController:
                 warning=patch["state"] in ("Failed", "Crashed", "TimedOut"),
             )
         return True
+
+    @staticmethod
+    def _count_finished(run: FlowRun, step: Step, now: datetime) -> None:
+        """Runs by final state and the run-duration histogram, once per run."""
+        started, ended = step.fields.get("startTime"), step.fields.get("endTime")
+        if not isinstance(started, datetime):
+            started = run.status.start_time or (
+                run.status.runtime.start_time if run.status.runtime else None
+            )
+        if not isinstance(ended, datetime):
+            ended = now
+        assert step.state is not None
+        metrics.run_finished(
+            run.namespace,
+            run.spec.deployment_ref.name if run.spec.deployment_ref else None,
+            step.state.value,
+            (ended - started).total_seconds() if started else None,
+        )
 
     @staticmethod
     def parameters(run: FlowRun, deployment: Deployment | None) -> dict[str, Any]:
@@ -363,8 +389,8 @@ class RunController:
         writes.extend(self._replace(key, now) for key in plan.cancel_old)
         await asyncio.gather(*writes)
         running, queued = len(view.active) + len(plan.admit), len(plan.wait)
-        metrics.RUNNING.labels(namespace, pool_name).set(running)
-        metrics.QUEUE_DEPTH.labels(namespace, pool_name).set(queued)
+        metrics.POOL_ACTIVE.labels(namespace, pool_name).set(running)
+        metrics.POOL_QUEUED.labels(namespace, pool_name).set(queued)
         # The counts are a summary: written a moment later, once per burst of passes,
         # so the pass (and the runs waiting for the next one) never waits on it.
         self._pool_wanted[(namespace, pool_name)] = {
@@ -690,15 +716,40 @@ class RunController:
         self.cache.run_event("MODIFIED", live)
         return True
 
-    async def _write_pool_status(self, key: Key) -> None:
-        wanted = self._pool_wanted.get(key)
+    async def _write_pool_status(self, key: Key) -> datetime | None:
+        """The pool's counts and Ready condition; returns when Ready may change by itself."""
+        counts = self._pool_wanted.get(key)
+        pool = self.cache.model(WorkPool, self.cache.pools, key)
+        if counts is None or pool is None:
+            return None
         current = self._pool_status.get(key, {})
-        if wanted is None or all(current.get(k) == v for k, v in wanted.items()):
-            return
+        now = self._clock()
+        readiness = pool_readiness(pool.name, pool.spec, self.cache.heartbeats(pool), now)
+        previous = next(
+            (
+                Condition.model_validate(c)
+                for c in current.get("conditions") or []
+                if c.get("type") == "Ready" and c.get("lastTransitionTime")
+            ),
+            None,
+        )
+        ready = condition(
+            "Ready",
+            readiness.status,
+            readiness.reason,
+            readiness.message,
+            generation=pool.generation,
+            previous=previous,
+            now=now,
+        )
+        wanted = {**counts, "conditions": [ready]}
+        if all(current.get(k) == v for k, v in wanted.items()):
+            return readiness.recheck_at
         try:
             await self._client.patch_status(
                 WORKPOOLS, key[1], key[0], {"status": wanted}, priority=REPORT
             )
         except NotFound:
-            return
+            return None
         self._pool_status[key] = {**current, **wanted}
+        return readiness.recheck_at

@@ -101,6 +101,7 @@ class Scheduler:
         if event_type == "DELETED":
             self._tracked.pop(key, None)
             self.queue.forget(key)
+            metrics.forget_deployment(*key)
             return
         tracked = self._tracked.get(key)
         if tracked is None:
@@ -172,6 +173,13 @@ class Scheduler:
         plan = plan_schedules(deployment, now=now, pool=pool)
         await self._create_runs(deployment, plan, tracked)
         status = deployment_status(deployment, plan, list(tracked.runs.values()), now)
+        metrics.observe_deployment(
+            *key,
+            next_fire=plan.wake_at,
+            last_scheduled=parse_time(status["lastScheduledTime"]),
+            active_runs=status["activeRuns"],
+            paused=deployment.spec.paused,
+        )
         await self._write_status(key, tracked, deployment, status, plan)
         for name in runs_to_delete(deployment.spec, list(tracked.runs.values())):
             with contextlib.suppress(NotFound):

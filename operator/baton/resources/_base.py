@@ -26,9 +26,44 @@ CATEGORY = "baton"
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
 
 
-def cel(rule: str, message: str, **extra: str) -> dict[str, str]:
-    """One ``x-kubernetes-validations`` entry: a CEL rule and the message users see."""
-    return {"rule": rule, "message": message, **extra}
+#: ``reason`` values the API server accepts on a CEL rule (the field error's type).
+CelReason = Literal["FieldValueInvalid", "FieldValueForbidden", "FieldValueRequired"]
+
+
+def cel(
+    rule: str,
+    message: str,
+    *,
+    reason: CelReason | None = None,
+    field_path: str | None = None,
+) -> dict[str, str]:
+    """One ``x-kubernetes-validations`` entry: a CEL rule and the message users see.
+
+    ``field_path`` (relative to the node holding the rule, e.g. ``.flowRef``) names the
+    field in the API server's error, so a rule on a parent still blames the right field.
+    """
+    entry = {"rule": rule, "message": message}
+    if reason:
+        entry["reason"] = reason
+    if field_path:
+        entry["fieldPath"] = field_path
+    return entry
+
+
+def immutable(field: str) -> dict[str, str]:
+    """A rule, for the parent object, that keeps its optional ``field`` as created.
+
+    A rule on the field itself (``self == oldSelf``) is skipped when the old object has
+    no value, so the field could be added later, or one optional field swapped for
+    another in one update. On the parent both presence and value are compared.
+    """
+    return cel(
+        f"has(self.{field}) == has(oldSelf.{field}) && "
+        f"(!has(self.{field}) || self.{field} == oldSelf.{field})",
+        f"{field} is fixed at creation: it cannot be changed, added or removed",
+        reason="FieldValueInvalid",
+        field_path=f".{field}",
+    )
 
 
 def schema_extra(
@@ -106,19 +141,44 @@ class ConditionStatus(StrEnum):
     UNKNOWN = "Unknown"
 
 
-class Condition(StatusModel):
-    """Shaped like ``metav1.Condition`` so generic tooling (kubectl wait, Argo CD) reads it."""
+#: metav1.Condition's validation, as ``k8s.io/apimachinery`` declares it (kubebuilder
+#: markers on ``Condition``): a qualified name for the type, a CamelCase reason.
+CONDITION_TYPE_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+CONDITION_REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+CONDITION_MESSAGE_MAX = 32768
 
-    type: str = Field(description="Condition type, e.g. Ready.")
+
+class Condition(StatusModel):
+    """One condition, shaped and validated like metav1.Condition (kubectl wait reads it).
+
+    The API server refuses a condition without ``reason``, ``message`` or
+    ``lastTransitionTime``, exactly as it does for a built-in kind's conditions.
+    """
+
+    type: str = Field(
+        description="Condition type in CamelCase, e.g. Ready or Succeeded.",
+        max_length=316,
+        pattern=CONDITION_TYPE_PATTERN,
+    )
     status: ConditionStatus = Field(description="True, False or Unknown.")
     observed_generation: int | None = Field(
-        default=None, description="metadata.generation this condition was computed from."
+        default=None,
+        ge=0,
+        description="The metadata.generation this condition was computed from.",
     )
-    last_transition_time: datetime | None = Field(
-        default=None, description="When status last changed."
+    last_transition_time: datetime = Field(description="When status (or reason) last changed.")
+    reason: str = Field(
+        description="A CamelCase word saying why the condition is in its status.",
+        min_length=1,
+        max_length=1024,
+        pattern=CONDITION_REASON_PATTERN,
     )
-    reason: str = Field(default="", description="CamelCase reason code.")
-    message: str = Field(default="", description="Human-readable explanation.")
+    message: str = Field(
+        description="Human-readable details (may be empty).", max_length=CONDITION_MESSAGE_MAX
+    )
 
 
 def condition(
@@ -138,11 +198,9 @@ def condition(
         "type": type_,
         "status": status,
         "reason": reason,
-        "message": message,
+        "message": message[:CONDITION_MESSAGE_MAX],
         "observedGeneration": generation,
-        "lastTransitionTime": transition.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        if transition
-        else None,
+        "lastTransitionTime": transition.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 

@@ -19,6 +19,23 @@ from baton.resources._base import CATEGORY, GROUP, VERSION, Model, ResourceKind
 #: JSON Schema keywords that mean nothing to Kubernetes.
 _DROP = ("title", "$schema")
 
+#: What ``kubectl explain`` says of apiVersion and kind (as for built-in kinds). The API
+#: server describes ``metadata`` itself (ObjectMeta) and refuses a schema that does.
+_OBJECT_FIELDS = {
+    "apiVersion": "APIVersion defines the versioned schema of this representation of an "
+    "object: baton.dev/v1alpha1.",
+    "kind": "Kind is a string value representing the REST resource this object represents.",
+}
+
+
+def _plain(docstring: str) -> str:
+    """A model docstring as a CRD description: its first paragraph, on one line.
+
+    The rest of a docstring speaks to Python readers; ``kubectl explain`` prints plain
+    text, so descriptions are written without markup (a unit test walks every schema).
+    """
+    return " ".join(docstring.strip().split("\n\n", 1)[0].split())
+
 
 class _WithFactoryDefaults(GenerateJsonSchema):
     """Also emit defaults produced by ``default_factory`` (the API server applies them)."""
@@ -93,6 +110,9 @@ def openapi_schema(model: type[Model], *, keep_defaults: bool = True) -> dict[st
         by_alias=True, mode="validation", schema_generator=_WithFactoryDefaults
     )
     defs = raw.pop("$defs", {})
+    for node in (raw, *defs.values()):
+        if "description" in node:
+            node["description"] = _plain(node["description"])
     resolved = _resolve(raw, defs)
     schema: dict[str, Any] = _structural(resolved, keep_defaults=keep_defaults)
     return schema
@@ -107,8 +127,10 @@ def custom_resource_definition(kind: ResourceKind) -> dict[str, Any]:
         "type": "object",
         "description": kind.description,
         "properties": {
-            "apiVersion": {"type": "string"},
-            "kind": {"type": "string"},
+            **{
+                name: {"type": "string", "description": text}
+                for name, text in _OBJECT_FIELDS.items()
+            },
             "metadata": {"type": "object"},
             "spec": spec,
             "status": status,

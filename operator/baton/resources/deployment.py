@@ -51,7 +51,7 @@ INTERVAL_PATTERN = r"^([0-9]+([.][0-9]+)?|([0-9]+[smhdw])+|P(T?[0-9]+[DHMSW])+|P
 
 
 class Schedule(Model):
-    """One schedule: exactly one of ``cron``, ``interval`` or ``rrule``."""
+    """One schedule: exactly one of cron, interval or rrule."""
 
     model_config = Model.model_config | {
         "json_schema_extra": schema_extra(
@@ -78,11 +78,11 @@ class Schedule(Model):
         default=None,
         min_length=1,
         max_length=256,
-        description="Five-field cron expression (or @hourly, @daily...), in `timezone`.",
+        description="Five-field cron expression (or @hourly, @daily...), in the timezone.",
     )
     interval: int | str | None = Field(
         default=None,
-        description="Run every N seconds, or a duration like `90s`, `1h30m`, `PT1H`.",
+        description="Run every N seconds, or a duration like 90s, 1h30m or PT1H.",
         # maxLength bounds the CEL cost estimate of the rule below.
         json_schema_extra={
             "maxLength": 64,
@@ -102,7 +102,7 @@ class Schedule(Model):
         default=None,
         min_length=1,
         max_length=4096,
-        description="RFC 5545 recurrence rule, in `timezone`.",
+        description="RFC 5545 recurrence rule, in the timezone.",
     )
     timezone: str = Field(
         default="UTC",
@@ -183,6 +183,8 @@ class Catchup(Model):
 
 
 class DeploymentSpec(Model):
+    """When and with what a Flow runs: schedules, parameters, concurrency, catch-up."""
+
     flow_ref: LocalObjectReference = Field(description="The Flow to run.")
     work_pool_ref: LocalObjectReference = Field(
         default_factory=lambda: LocalObjectReference(name=DEFAULT_WORK_POOL),
@@ -236,12 +238,16 @@ class DeploymentSpec(Model):
 
 
 class LastRun(StatusModel):
+    """The Deployment's most recent FlowRun."""
+
     name: str = Field(description="FlowRun name.")
     state: str = Field(default="", description="Its state.")
     scheduled_time: datetime | None = Field(default=None, description="Its scheduled time.")
 
 
 class DeploymentStatus(ObservedStatus):
+    """Written by the scheduler: Ready, the last and next fire times, active runs."""
+
     schedule_summary: str = Field(
         default="", description="The schedules in words (printer column)."
     )

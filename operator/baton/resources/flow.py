@@ -98,6 +98,8 @@ class FlowSource(Model):
 
 
 class FlowSpec(Model):
+    """What runs: the image, the entrypoint in it and the parameters it accepts."""
+
     image: str = Field(
         description="Container image holding Baton's runtime and the flow code.",
         min_length=1,
@@ -107,7 +109,7 @@ class FlowSpec(Model):
         default=PullPolicy.IF_NOT_PRESENT, description="Kubernetes imagePullPolicy for runs."
     )
     entrypoint: str = Field(
-        description="The flow function: `path/to/file.py:func` or `package.module:func`.",
+        description="The flow function, as path/to/file.py:func or package.module:func.",
         pattern=ENTRYPOINT_PATTERN,
         max_length=1024,
         json_schema_extra=schema_extra(validations=[ENTRYPOINT_RULE]),
@@ -123,7 +125,7 @@ class FlowSpec(Model):
         return value
 
     parameter_schema: FreeForm = free_form(
-        "JSON Schema of the flow's parameters (`baton flow schema` generates it). Runs whose "
+        "JSON Schema of the flow's parameters (baton flow schema generates it). Runs whose "
         "parameters do not match fail before any Job is created.",
         default_factory=dict,
     )
@@ -139,7 +141,7 @@ class FlowSpec(Model):
 
 
 class FlowStatus(ObservedStatus):
-    pass
+    """Written by the operator: Ready says whether the parameterSchema is usable."""
 
 
 FLOW_KIND = ResourceKind(

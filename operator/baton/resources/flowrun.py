@@ -30,12 +30,16 @@ from baton.resources._base import (
     ResourceKind,
     StatusModel,
     cel,
+    immutable,
     schema_extra,
 )
 
 
 class RunState(StrEnum):
-    """Prefect's state names. The type each belongs to is ``STATE_TYPES[state]``."""
+    """A run state, with Prefect's names.
+
+    The type each belongs to is ``STATE_TYPES[state]``.
+    """
 
     SCHEDULED = "Scheduled"
     LATE = "Late"
@@ -89,7 +93,13 @@ def is_terminal(state: str | None) -> bool:
     return state in TERMINAL_STATES
 
 
+#: Fixed when the run is created: what it runs, with which parameters, and when.
+IMMUTABLE_FIELDS = ("deploymentRef", "flowRef", "parameters", "scheduledTime")
+
+
 class FlowRunSpec(Model):
+    """One run: what it runs (a Deployment or a Flow), its parameters and its time."""
+
     model_config = Model.model_config | {
         "json_schema_extra": schema_extra(
             validations=[
@@ -101,7 +111,10 @@ class FlowRunSpec(Model):
                     "!has(self.workPoolRef) || has(self.flowRef)",
                     "workPoolRef is only for ad-hoc runs of a flowRef; a deploymentRef run "
                     "uses the Deployment's pool",
+                    reason="FieldValueForbidden",
+                    field_path=".workPoolRef",
                 ),
+                *(immutable(f) for f in IMMUTABLE_FIELDS),
             ]
         )
     }
@@ -109,49 +122,45 @@ class FlowRunSpec(Model):
     deployment_ref: LocalObjectReference | None = Field(
         default=None,
         description="The Deployment this run belongs to.",
-        json_schema_extra=schema_extra(
-            validations=[cel("self == oldSelf", "deploymentRef is immutable")]
-        ),
     )
     flow_ref: LocalObjectReference | None = Field(
         default=None,
         description="Ad-hoc run of a Flow without a Deployment.",
-        json_schema_extra=schema_extra(
-            validations=[cel("self == oldSelf", "flowRef is immutable")]
-        ),
     )
     work_pool_ref: LocalObjectReference | None = Field(
-        default=None, description="Ad-hoc runs only: the WorkPool (default: `default`)."
+        default=None, description="Ad-hoc runs only: the WorkPool (default: default)."
     )
     parameters: FreeForm = Field(
         default_factory=dict,
         description="Parameters of this run, merged over the Deployment's defaults.",
-        json_schema_extra=schema_extra(
-            preserve_unknown=True,
-            validations=[cel("self == oldSelf", "parameters are immutable once a run exists")],
-        ),
+        json_schema_extra=schema_extra(preserve_unknown=True),
     )
     scheduled_time: datetime | None = Field(
         default=None,
         description="When the run should start (unset: as soon as admitted).",
-        json_schema_extra=schema_extra(
-            validations=[cel("self == oldSelf", "scheduledTime is immutable")]
-        ),
     )
     cancel_requested: bool = Field(
         default=False,
-        description="Set to true to cancel the run (`baton cancel`).",
+        description="Set to true to cancel the run (baton cancel does).",
         json_schema_extra=schema_extra(
-            validations=[cel("self || !oldSelf", "a cancel request cannot be withdrawn")]
+            validations=[
+                cel(
+                    "self || !oldSelf",
+                    "a cancel request cannot be withdrawn",
+                    reason="FieldValueForbidden",
+                )
+            ]
         ),
     )
 
 
 class StateTransition(StatusModel):
-    state: RunState
-    timestamp: datetime
-    reason: str = ""
-    message: str = ""
+    """One state the run entered."""
+
+    state: RunState = Field(description="The state entered.")
+    timestamp: datetime = Field(description="When it was entered.")
+    reason: str = Field(default="", description="CamelCase reason for the change.")
+    message: str = Field(default="", description="Human-readable message, bounded.")
 
 
 class RuntimeReport(StatusModel):
@@ -166,15 +175,19 @@ class RuntimeReport(StatusModel):
 
 
 class TaskRunSummary(StatusModel):
-    id: str
-    name: str
-    state: str
-    start_time: datetime | None = None
-    end_time: datetime | None = None
-    message: str = ""
+    """One task run of the flow run."""
+
+    id: str = Field(description="The task run's ID (unique within the flow run).")
+    name: str = Field(description="Task run name, e.g. extract-0.")
+    state: str = Field(description="Its state name, e.g. Completed or Failed.")
+    start_time: datetime | None = Field(default=None, description="When it started.")
+    end_time: datetime | None = Field(default=None, description="When it ended.")
+    message: str = Field(default="", description="Its state message, bounded.")
 
 
 class TaskRuns(StatusModel):
+    """Task runs of the flow run: counts and a bounded list."""
+
     total: int = Field(default=0, description="Task runs in this flow run.")
     counts: dict[str, int] = Field(default_factory=dict, description="Task runs per state name.")
     items: list[TaskRunSummary] = Field(
@@ -184,28 +197,36 @@ class TaskRuns(StatusModel):
 
 
 class Artifact(StatusModel):
-    key: str | None = None
+    """An artifact the run created (markdown, table, link or progress)."""
+
+    key: str | None = Field(default=None, description="The artifact's key, if it has one.")
     type: str = Field(description="markdown, table, link or progress.")
-    description: str | None = None
+    description: str | None = Field(default=None, description="Its description.")
     data: str = Field(default="", description="The content (JSON text for tables), bounded.")
     truncated: bool = Field(default=False, description="data was cut to fit the status.")
     config_map: str | None = Field(default=None, description="ConfigMap holding the full content.")
-    created: datetime | None = None
+    created: datetime | None = Field(default=None, description="When it was created.")
 
 
 class Result(StatusModel):
+    """A preview of the flow's return value."""
+
     type: str = Field(default="", description="Python type of the return value.")
     preview: str = Field(default="", description="repr() of the result, bounded.")
-    truncated: bool = False
+    truncated: bool = Field(default=False, description="preview was cut to fit the status.")
 
 
 class RunError(StatusModel):
+    """The exception that ended the run."""
+
     type: str = Field(default="", description="Exception type.")
     message: str = Field(default="", description="Exception message, bounded.")
     traceback: str = Field(default="", description="The traceback's last lines.")
 
 
 class FlowRunStatus(ObservedStatus):
+    """What happened: state (operator), task runs, artifacts, result and error (runtime)."""
+
     # Operator-owned.
     state: RunState | None = Field(default=None, description="Current state.")
     reason: str = Field(default="", description="CamelCase reason for the state.")

@@ -23,7 +23,7 @@ MAX_LIST_ITEMS = 128
 
 
 class EnvVar(Model):
-    """An environment variable for the flow container (``value`` or ``valueFrom``)."""
+    """An environment variable of the flow container: a value or a valueFrom source."""
 
     name: str = Field(description="Variable name.", min_length=1)
     value: str | None = Field(default=None, description="Literal value.")
@@ -140,7 +140,7 @@ class JobTemplate(Model):
 
 
 class JobVariable(StrEnum):
-    """A ``jobTemplate`` field a WorkPool may let Deployments set in ``jobVariables``.
+    """A jobTemplate field a WorkPool may let its Deployments set in their jobVariables.
 
     ``serviceAccountName``, ``podSecurityContext`` and ``securityContext`` are not among
     them: who a flow pod runs as and how privileged it is are the pool owner's decisions

@@ -26,10 +26,12 @@ class PoolType(StrEnum):
 
 
 class WorkPoolSpec(Model):
+    """Where and how runs execute: the pool type, its limits and the base Job template."""
+
     type: PoolType = Field(
         default=PoolType.KUBERNETES,
-        description="`kubernetes`: the operator runs each flow run as a Job. `process`: "
-        "`baton worker start -p <pool>` runs them as local processes.",
+        description="kubernetes: the operator runs each flow run as a Job. process: "
+        "process workers (baton worker start -p POOL) run them as local processes.",
     )
     paused: bool = Field(default=False, description="Stop starting new runs from this pool.")
     concurrency_limit: int | None = Field(
@@ -57,12 +59,16 @@ class WorkPoolSpec(Model):
 
 
 class WorkerStatus(StatusModel):
+    """One process worker serving the pool, as its last heartbeat recorded it."""
+
     name: str = Field(description="Worker identity (host/pid).")
     last_heartbeat: datetime = Field(description="When the worker last reported.")
     running: int = Field(default=0, description="Runs the worker is executing.")
 
 
 class WorkPoolStatus(ObservedStatus):
+    """Written by the operator (counts, Ready) and by process workers (heartbeats)."""
+
     running: int = Field(default=0, description="Runs of this pool Pending or Running.")
     queued: int = Field(default=0, description="Runs waiting for a slot in this pool.")
     workers: list[WorkerStatus] = Field(

@@ -10,10 +10,15 @@ from baton.controller.admission import (
     AWAITING_POOL_SLOT,
     AWAITING_SLOT,
     DEPLOYMENT_PAUSED,
+    NO_WORKERS,
     POOL_PAUSED,
+    POOL_PAUSED_READY,
+    POOL_READY,
+    WORKERS_READY,
     ActiveRun,
     Candidate,
     plan_admission,
+    pool_readiness,
 )
 from baton.resources import DeploymentSpec, WorkPoolSpec
 
@@ -112,3 +117,36 @@ def test_paused_deployment_holds_its_runs_only() -> None:
     )
     assert plan.wait[("ns", "a")][0] == DEPLOYMENT_PAUSED
     assert plan.admit == [("ns", "b")]
+
+
+def process_pool(**kwargs: object) -> WorkPoolSpec:
+    return WorkPoolSpec.model_validate({"type": "process", "heartbeatTimeoutSeconds": 60, **kwargs})
+
+
+def test_a_process_pool_without_a_live_worker_is_not_ready() -> None:
+    none = pool_readiness("p", process_pool(), {}, T0)
+    assert (none.status, none.reason, none.recheck_at) == ("False", NO_WORKERS, None)
+    assert "baton worker start -p p" in none.message
+    # A heartbeat exactly one timeout old is no longer live (the WorkerLost deadline).
+    stale = pool_readiness("p", process_pool(), {"w": T0 - timedelta(seconds=60)}, T0)
+    assert stale.reason == NO_WORKERS
+
+
+def test_live_workers_make_a_process_pool_ready_until_the_next_deadline() -> None:
+    beats = {"old": T0 - timedelta(seconds=50), "new": T0 - timedelta(seconds=5)}
+    ready = pool_readiness("p", process_pool(), beats, T0)
+    assert (ready.status, ready.reason) == ("True", WORKERS_READY)
+    assert ready.message == "2 worker(s) heartbeating"
+    # The count changes when the oldest heartbeat expires: look again then.
+    assert ready.recheck_at == T0 + timedelta(seconds=10)
+    later = pool_readiness("p", process_pool(), beats, T0 + timedelta(seconds=10))
+    assert later.message == "1 worker(s) heartbeating"
+    assert later.recheck_at == T0 + timedelta(seconds=55)
+
+
+def test_kubernetes_pools_are_ready_and_paused_is_said() -> None:
+    assert pool_readiness("k", WorkPoolSpec(), {}, T0).reason == POOL_READY
+    paused = pool_readiness("k", WorkPoolSpec(paused=True), {}, T0)
+    assert (paused.status, paused.reason) == ("True", POOL_PAUSED_READY)
+    # A paused process pool with no worker is still unready: nothing could run it.
+    assert pool_readiness("p", process_pool(paused=True), {}, T0).reason == NO_WORKERS

@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
 from baton.controller.queue import WorkQueue, utcnow
 
@@ -125,3 +126,23 @@ def test_marks_of_a_busy_key_run_it_once_more_afterwards() -> None:
         return len(calls)
 
     assert asyncio.run(scenario()) == 2
+
+
+def test_queue_latency_depth_and_reconcile_time_are_exported() -> None:
+    def sample(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"queue": "metered"}) or 0.0
+
+    async def scenario() -> None:
+        queue = WorkQueue(Recorder(), name="metered", concurrency=1)
+        for key in ("a", "b", "c"):
+            queue.mark(key)
+        queue.mark("a")  # coalesced: three keys, three reconciles
+        await drive(queue, 0.3)
+
+    before = sample("baton_work_queue_latency_seconds_count")
+    asyncio.run(scenario())
+    assert sample("baton_work_queue_latency_seconds_count") - before == 3
+    assert sample("baton_work_queue_reconcile_duration_seconds_count") >= 3
+    # The reconciles each slept 10 ms; the last key waited for the two before it.
+    assert sample("baton_work_queue_latency_seconds_sum") >= 0.015
+    assert sample("baton_work_queue_depth") == 0
