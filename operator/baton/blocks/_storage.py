@@ -86,8 +86,10 @@ def read_mounted(place: Mounted, slug: str, name: str) -> Stored:
         secrets = json.loads((directory / naming.SECRETS_KEY).read_text())
     except FileNotFoundError:
         raise _not_found(
-            slug, name, f"declared, but no Secret {naming.secret_name(slug, name)} exists in "
-            "the run's namespace; create it with `baton block create` or .save()"
+            slug,
+            name,
+            f"declared, but no Secret {naming.secret_name(slug, name)} exists in "
+            "the run's namespace; create it with `baton block create` or .save()",
         ) from None
     return Stored(slug, name, fields, secrets)
 

@@ -24,6 +24,7 @@ from baton import _store
 from baton.blocks import _storage, naming
 
 Json = dict[str, Any]
+Place = _store.Mounted | _store.Cluster | _store.Local
 _SECRET_TYPES = (SecretStr, SecretBytes, PydanticSecret)
 
 _REGISTRY: dict[str, type[Block]] = {}
@@ -145,6 +146,10 @@ class Block(BaseModel):
             ValueError: A block of this type and name exists and ``overwrite`` is false
                 (Prefect's message), or ``name`` is not a valid block name.
         """
+        return self.save_at(_store.mounted_blocks() or _store.cluster_or_local(), name, overwrite)
+
+    def save_at(self, place: Place, name: str | None = None, overwrite: bool = False) -> UUID:
+        """``save`` into an explicit place (the CLI's ``--kubeconfig``/``-n``)."""
         name = name or self._block_document_name
         if not name:
             raise ValueError("No name provided, either as an argument or on the block.")
@@ -153,7 +158,6 @@ class Block(BaseModel):
         stored = _storage.Stored(
             self.get_block_type_slug(), name, fields, secrets, block_class=self._class_path()
         )
-        place = _store.mounted_blocks() or _store.cluster_or_local()
         uid = _storage.write(place, stored, overwrite=overwrite)
         self._block_document_name = name
         self._block_document_id = UUID(uid) if uid else None
@@ -176,11 +180,17 @@ class Block(BaseModel):
             LookupError: In a flow pod, the block is not declared in the Flow's or
                 Deployment's ``spec.blocks`` (the message says how to declare it).
         """
+        return cls.load_from(_store.mounted_blocks() or _store.cluster_or_local(), name, validate)
+
+    @classmethod
+    def load_from(cls, place: Place, name: str, validate: bool = True) -> Self:
+        """``load`` from an explicit place."""
         block_class, slug, block_name = cls._locate(name)
-        place = _store.mounted_blocks() or _store.cluster_or_local()
         stored = _storage.read(place, slug, block_name)
         data = join_fields(stored.fields, stored.secrets)
-        block = block_class.model_validate(data) if validate else block_class.model_construct(**data)
+        block = (
+            block_class.model_validate(data) if validate else block_class.model_construct(**data)
+        )
         block._block_document_name = block_name
         block._block_document_id = UUID(stored.uid) if _is_uuid(stored.uid) else None
         return block  # type: ignore[return-value]  # Block.load returns the registered class

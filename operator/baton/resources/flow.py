@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from baton.blocks.naming import REFERENCE_PATTERN
 from baton.resources._base import (
     AGE,
     FreeForm,
@@ -22,6 +24,24 @@ from baton.resources._base import (
     free_form,
     schema_extra,
 )
+
+#: ``<type-slug>/<name>`` of a block a run may load (baton.blocks.naming).
+BlockReference = Annotated[str, StringConstraints(pattern=REFERENCE_PATTERN, max_length=127)]
+MAX_BLOCKS = 32
+
+
+def blocks_field(owner: str) -> Any:
+    """``spec.blocks`` of a Flow or a Deployment: the blocks their runs' pods may load."""
+    return Field(
+        default_factory=list,
+        max_length=MAX_BLOCKS,
+        description=f"Blocks (`<type-slug>/<name>`, e.g. `secret/db-password`) this {owner}'s "
+        "runs may load: the operator mounts each block's Secret into the run's pod "
+        "(read-only, a projected volume). A block not listed here (or on the "
+        f"{'Deployment' if owner == 'Flow' else 'Flow'}) fails to load in the pod.",
+        json_schema_extra=schema_extra(list_type="set"),
+    )
+
 
 #: ``path/to/file.py:func`` or ``package.module:func``.
 ENTRYPOINT_PATTERN = r"^[^:\s]+:[A-Za-z_][A-Za-z0-9_]*$"
@@ -87,6 +107,77 @@ def directory_files(directory: str | Path) -> dict[str, bytes]:
     }
 
 
+#: A git URL: http(s) or git://, with no user or password in it (credentials belong in
+#: a Secret: the URL is visible in the Job and the FlowRun).
+GIT_URL_PATTERN = r"^(https?|git)://[^\s/@]+(/[^\s]*)?$"
+#: A branch or tag name (``main``, ``v1.2``, ``feature/x``); '..' is refused separately.
+GIT_REF_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$"
+GIT_COMMIT_PATTERN = r"^[0-9a-f]{40}$"
+SUBPATH_ESCAPES = r"^/|(^|/)[.][.](/|$)"
+
+
+class GitCredentials(Model):
+    """A Secret in the Flow's namespace with keys ``username`` and ``password`` (a token)."""
+
+    secret_name: str = Field(
+        description="Secret with `username` and `password` keys, mounted only into the "
+        "clone's init container (never the flow's container).",
+        min_length=1,
+        max_length=253,
+    )
+
+
+class GitSource(Model):
+    """Flow code cloned from a git repository before each run starts."""
+
+    url: str = Field(
+        description="Repository URL: https://, http:// or git://.",
+        pattern=GIT_URL_PATTERN,
+        max_length=2048,
+    )
+    ref: str | None = Field(
+        default=None,
+        description="Branch or tag to check out (default: the remote's HEAD). "
+        "Each run records the commit it ran in status.sourceCommit.",
+        pattern=GIT_REF_PATTERN,
+        max_length=255,
+        json_schema_extra=schema_extra(
+            validations=[cel("!self.contains('..')", "git: ref may not contain '..'")]
+        ),
+    )
+    commit: str | None = Field(
+        default=None,
+        description="A full 40-character commit to check out (instead of ref).",
+        pattern=GIT_COMMIT_PATTERN,
+    )
+    sub_path: str | None = Field(
+        default=None,
+        description="Directory inside the repository that the entrypoint is relative to.",
+        max_length=1024,
+        json_schema_extra=schema_extra(
+            validations=[
+                cel(
+                    f"!self.matches('{SUBPATH_ESCAPES}')",
+                    "subPath must be relative: no leading '/' and no '..'",
+                )
+            ]
+        ),
+    )
+    credentials: GitCredentials | None = Field(
+        default=None, description="Basic-auth credentials for the repository."
+    )
+
+    @model_validator(mode="after")
+    def _one_revision(self) -> GitSource:
+        if self.ref and self.commit:
+            raise ValueError("git: set ref or commit, not both")
+        if self.ref and ".." in self.ref:
+            raise ValueError("git: ref may not contain '..'")
+        if self.sub_path and re.search(SUBPATH_ESCAPES, self.sub_path):
+            raise ValueError("git: subPath must be relative: no leading '/' and no '..'")
+        return self
+
+
 class FlowSource(Model):
     """Where the flow's code comes from when it is not baked into the image."""
 
@@ -95,6 +186,22 @@ class FlowSource(Model):
         description="Mount this ConfigMap's keys as files; the entrypoint path "
         "is relative to the mount.",
     )
+    git: GitSource | None = Field(
+        default=None,
+        description="Clone this repository into the pod (an init container) before the "
+        "flow starts; the entrypoint path is relative to the checkout (or its subPath).",
+        json_schema_extra=schema_extra(
+            validations=[
+                cel("!(has(self.ref) && has(self.commit))", "git: set ref or commit, not both")
+            ]
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FlowSource:
+        if self.config_map and self.git:
+            raise ValueError("source: set configMap or git, not both")
+        return self
 
 
 class FlowSpec(Model):
@@ -112,7 +219,19 @@ class FlowSpec(Model):
         max_length=1024,
         json_schema_extra=schema_extra(validations=[ENTRYPOINT_RULE]),
     )
-    source: FlowSource | None = Field(default=None, description="Code source other than the image.")
+    source: FlowSource | None = Field(
+        default=None,
+        description="Code source other than the image.",
+        json_schema_extra=schema_extra(
+            validations=[
+                cel(
+                    "!(has(self.configMap) && has(self.git))",
+                    "source: set configMap or git, not both",
+                )
+            ]
+        ),
+    )
+    blocks: list[BlockReference] = blocks_field("Flow")
 
     @field_validator("entrypoint")
     @classmethod
@@ -167,12 +286,17 @@ class Flow(Resource):
 
 __all__ = [
     "FLOW_KIND",
+    "MAX_BLOCKS",
+    "BlockReference",
     "ConfigMapSource",
     "Flow",
     "FlowSource",
     "FlowSpec",
     "FlowStatus",
+    "GitCredentials",
+    "GitSource",
     "PullPolicy",
+    "blocks_field",
     "directory_files",
     "entrypoint_problem",
     "source_digest",

@@ -232,6 +232,12 @@ class FlowRunStatus(ObservedStatus):
     )
     result: Result | None = Field(default=None, description="The flow's return value.")
     error: RunError | None = Field(default=None, description="The error that ended the run.")
+    source_commit: str | None = Field(
+        default=None,
+        description="Git sources: the commit the run's code was checked out at (written by "
+        "the runtime from its checkout).",
+        max_length=64,
+    )
 
 
 FLOWRUN_KIND = ResourceKind(

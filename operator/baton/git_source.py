@@ -1,0 +1,183 @@
+"""Flow code from git: clone a Flow's ``source.git`` before the flow starts.
+
+Used in two places, the same way: the Job's init container (``baton git-fetch``, in the
+flow's own image, controller/jobs.py) and a process worker (into a per-run directory).
+The clone is done by dulwich, a pure-Python git, so the runtime image needs no git
+binary. A branch or tag is fetched shallow (depth 1); a commit needs the history.
+
+Credentials are read from files (the Secret mounted into the init container only) and
+handed to the HTTP client, never put in the URL, the environment of the flow, or a
+message: any error text is scrubbed of the password before it is reported.
+
+A failed clone (bad URL, missing ref, wrong credentials) ends the FlowRun Failed with
+git's error before any flow code exists in the pod.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger("baton.git")
+
+#: The init container's inputs (controller/jobs.py writes them, ``main`` reads them).
+URL_ENV = "BATON_GIT_URL"
+REF_ENV = "BATON_GIT_REF"
+COMMIT_ENV = "BATON_GIT_COMMIT"
+TARGET_ENV = "BATON_GIT_TARGET"
+CREDENTIALS_DIR_ENV = "BATON_GIT_CREDENTIALS_DIR"
+#: In the flow's container: the checkout the runtime reads its commit from.
+CHECKOUT_ENV = "BATON_SOURCE_CHECKOUT"
+
+
+class GitFetchError(RuntimeError):
+    """The repository could not be cloned at the requested revision."""
+
+
+@dataclass(frozen=True)
+class GitRequest:
+    url: str
+    ref: str | None = None
+    commit: str | None = None
+    username: str | None = None
+    password: str | None = None
+
+
+def _describe(error: Exception, request: GitRequest) -> str:
+    from dulwich.client import HTTPUnauthorized  # noqa: PLC0415
+    from dulwich.errors import NotGitRepository  # noqa: PLC0415
+
+    if isinstance(error, HTTPUnauthorized):
+        text = f"authentication failed for {request.url} (check the credentials Secret)"
+    elif isinstance(error, NotGitRepository):
+        text = f"{request.url} is not a git repository (or it does not exist)"
+    elif isinstance(error, KeyError) and request.commit:
+        text = f"commit {request.commit} is not in {request.url}"
+    else:
+        text = str(error).strip() or type(error).__name__
+        if isinstance(error, ValueError) and request.ref and "not a valid branch" in text:
+            text = f"ref {request.ref!r} is not a branch or tag of {request.url}"
+    if request.password:
+        text = text.replace(request.password, "***")
+    return f"git: {text}"
+
+
+def fetch(request: GitRequest, target: Path) -> str:
+    """Clone ``request`` into ``target`` (emptied first); return the checked-out commit.
+
+    Raises:
+        GitFetchError: With git's error, the password scrubbed from it.
+    """
+    from dulwich import porcelain  # noqa: PLC0415 - only git-sourced runs pay for it
+
+    if target.exists():
+        shutil.rmtree(target)
+    auth = {"username": request.username, "password": request.password} if request.username else {}
+    try:
+        repo = porcelain.clone(
+            request.url,
+            str(target),
+            depth=None if request.commit else 1,
+            branch=None if request.commit else request.ref,
+            errstream=io.BytesIO(),
+            **auth,  # type: ignore[arg-type]
+        )
+        try:
+            if request.commit:
+                repo[request.commit.encode()]  # KeyError when absent
+                porcelain.reset(repo, "hard", request.commit)
+            commit = repo.head().decode()
+        finally:
+            repo.close()
+    except Exception as error:
+        shutil.rmtree(target, ignore_errors=True)
+        raise GitFetchError(_describe(error, request)) from None
+    return commit
+
+
+def checked_out_commit(checkout: Path) -> str | None:
+    """The commit ``checkout`` is at, read from its ``.git`` (None if it is no checkout)."""
+    from dulwich.errors import NotGitRepository  # noqa: PLC0415
+    from dulwich.repo import Repo  # noqa: PLC0415
+
+    try:
+        repo = Repo(str(checkout))
+    except NotGitRepository:
+        return None
+    try:
+        return repo.head().decode()
+    finally:
+        repo.close()
+
+
+def read_credentials(directory: Path) -> tuple[str | None, str | None]:
+    """``username`` and ``password`` files of a mounted basic-auth Secret."""
+
+    def read(name: str) -> str | None:
+        path = directory / name
+        return path.read_text().strip() if path.exists() else None
+
+    return read("username"), read("password")
+
+
+def request_from_env(env: dict[str, str]) -> GitRequest:
+    username = password = None
+    if env.get(CREDENTIALS_DIR_ENV):
+        username, password = read_credentials(Path(env[CREDENTIALS_DIR_ENV]))
+    return GitRequest(
+        url=env[URL_ENV],
+        ref=env.get(REF_ENV) or None,
+        commit=env.get(COMMIT_ENV) or None,
+        username=username,
+        password=password,
+    )
+
+
+def main(env: dict[str, str] | None = None) -> int:
+    """``baton git-fetch``: the init container. On failure the run ends Failed, reported
+    here (the flow's container never starts)."""
+    values = dict(env if env is not None else os.environ)
+    request = request_from_env(values)
+    target = Path(values[TARGET_ENV])
+    try:
+        commit = fetch(request, target)
+    except GitFetchError as error:
+        sys.stderr.write(f"{error}\n")
+        _report_failure(values, str(error))
+        return 1
+    sys.stderr.write(f"git: {request.url} at {commit}\n")
+    return 0
+
+
+def _report_failure(env: dict[str, str], message: str) -> None:
+    if not env.get("BATON_FLOW_RUN_NAME"):
+        return
+    from baton._kube.client import KubeClient  # noqa: PLC0415
+    from baton.reporting import StatusReporter  # noqa: PLC0415
+
+    reporter = StatusReporter(
+        KubeClient(),
+        env["BATON_FLOW_RUN_NAME"],
+        env["BATON_FLOW_RUN_NAMESPACE"],
+        uid=env.get("BATON_FLOW_RUN_UID", ""),
+        attempt=int(env.get("BATON_ATTEMPT", "1")),
+    ).start()
+    reporter.report_final("Failed", message, GitFetchError(message))
+    if not reporter.close():
+        logger.error("could not report the failed clone to the FlowRun")
+
+
+__all__ = [
+    "CHECKOUT_ENV",
+    "GitFetchError",
+    "GitRequest",
+    "checked_out_commit",
+    "fetch",
+    "main",
+    "read_credentials",
+]
