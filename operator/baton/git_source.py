@@ -22,6 +22,10 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from baton._kube.client import KubeClient
 
 logger = logging.getLogger("baton.git")
 
@@ -125,6 +129,36 @@ def read_credentials(directory: Path) -> tuple[str | None, str | None]:
     return read("username"), read("password")
 
 
+def request_for_flow(client: KubeClient, flow: dict[str, Any], namespace: str) -> GitRequest | None:
+    """A process worker's clone of ``flow``'s ``source.git``, credentials read with the
+    worker's own identity (None when the Flow has no git source)."""
+    import base64  # noqa: PLC0415
+
+    from baton._kube.client import SECRETS, NotFound  # noqa: PLC0415
+
+    git = ((flow.get("spec") or {}).get("source") or {}).get("git")
+    if not git:
+        return None
+    username = password = None
+    secret_name = (git.get("credentials") or {}).get("secretName")
+    if secret_name:
+        try:
+            data = client.get(SECRETS, secret_name, namespace).get("data") or {}
+        except NotFound:
+            raise GitFetchError(
+                f'git: the credentials Secret "{secret_name}" does not exist'
+            ) from None
+        username = base64.b64decode(data.get("username", "")).decode() or None
+        password = base64.b64decode(data.get("password", "")).decode() or None
+    return GitRequest(
+        url=str(git["url"]),
+        ref=git.get("ref"),
+        commit=git.get("commit"),
+        username=username,
+        password=password,
+    )
+
+
 def request_from_env(env: dict[str, str]) -> GitRequest:
     username = password = None
     if env.get(CREDENTIALS_DIR_ENV):
@@ -158,10 +192,16 @@ def _report_failure(env: dict[str, str], message: str) -> None:
     if not env.get("BATON_FLOW_RUN_NAME"):
         return
     from baton._kube.client import KubeClient  # noqa: PLC0415
+
+    report_failure(KubeClient(), env, message)
+
+
+def report_failure(client: KubeClient, env: dict[str, str], message: str) -> None:
+    """End the run named in ``env`` Failed with the clone's error, before the flow starts."""
     from baton.reporting import StatusReporter  # noqa: PLC0415
 
     reporter = StatusReporter(
-        KubeClient(),
+        client,
         env["BATON_FLOW_RUN_NAME"],
         env["BATON_FLOW_RUN_NAMESPACE"],
         uid=env.get("BATON_FLOW_RUN_UID", ""),
@@ -180,4 +220,6 @@ __all__ = [
     "fetch",
     "main",
     "read_credentials",
+    "report_failure",
+    "request_for_flow",
 ]

@@ -5,8 +5,8 @@ buffers. A flusher thread writes one merge patch to the FlowRun's status subreso
 most once per ``interval`` — and at once when the flow run itself changes state — on
 the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result``,
 ``error`` and ``sourceCommit``. Everything is bounded so a run with 10,000 task runs
-stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list (failed first, then
-latest), artifacts and results are cut with a visible note, and an artifact too large
+stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list
+(failed first, then latest), artifacts and results are cut with a visible note, and an artifact too large
 for the status is stored whole in a ConfigMap owned by the FlowRun.
 
 The API server may be down when the flow ends. Nothing is dropped then: a patch that
