@@ -44,6 +44,30 @@ class GitFetchError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class GitRepository:
+    """A repository for ``Flow.from_source`` (Prefect's ``prefect.runner.storage``).
+
+    ``credentials`` is Baton's: the name of a Secret in the Flow's namespace with keys
+    ``username`` and ``password``, mounted only into the clone's init container.
+    """
+
+    url: str
+    branch: str | None = None
+    commit_sha: str | None = None
+    credentials: str | None = None
+    sub_path: str | None = None
+
+    def source(self) -> dict[str, Any]:
+        """``Flow.spec.source`` for this repository."""
+        git: dict[str, Any] = {"url": self.url}
+        optional = {"ref": self.branch, "commit": self.commit_sha, "subPath": self.sub_path}
+        git.update({k: v for k, v in optional.items() if v})
+        if self.credentials:
+            git["credentials"] = {"secretName": self.credentials}
+        return {"git": git}
+
+
+@dataclass(frozen=True)
 class GitRequest:
     url: str
     ref: str | None = None
@@ -159,6 +183,46 @@ def request_for_flow(client: KubeClient, flow: dict[str, Any], namespace: str) -
     )
 
 
+def load_from_source(source: str | GitRepository, entrypoint: str) -> Any:
+    """``Flow.from_source``: clone ``source`` here and load ``entrypoint`` from the clone;
+    the flow remembers its source, so ``.deploy()`` writes ``spec.source.git``."""
+    import tempfile  # noqa: PLC0415
+
+    from baton.cli.loading import load_flow  # noqa: PLC0415
+
+    repository = source if isinstance(source, GitRepository) else GitRepository(url=source)
+    username = password = None
+    if repository.credentials:
+        username, password = _local_credentials(repository.credentials)
+    checkout = Path(tempfile.mkdtemp(prefix="baton-source-")) / "repo"
+    fetch(
+        GitRequest(repository.url, repository.branch, repository.commit_sha, username, password),
+        checkout,
+    )
+    base = checkout / repository.sub_path if repository.sub_path else checkout
+    flow = load_flow(entrypoint, base=base)
+    if not hasattr(flow, "fn"):
+        raise TypeError(f"{entrypoint} in {repository.url} is not a @flow")
+    flow._baton_source = repository.source()
+    flow._baton_entrypoint = entrypoint
+    return flow
+
+
+def _local_credentials(secret_name: str) -> tuple[str | None, str | None]:
+    """A repository's credentials Secret, read with the user's kubeconfig."""
+    from baton._kube.client import KubeClient  # noqa: PLC0415
+    from baton._kube.config import load  # noqa: PLC0415
+
+    credentials = load()
+    with KubeClient(credentials) as client:
+        request = request_for_flow(
+            client,
+            {"spec": {"source": {"git": {"url": "x", "credentials": {"secretName": secret_name}}}}},
+            credentials.namespace,
+        )
+    return (request.username, request.password) if request else (None, None)
+
+
 def request_from_env(env: dict[str, str]) -> GitRequest:
     username = password = None
     if env.get(CREDENTIALS_DIR_ENV):
@@ -215,9 +279,11 @@ def report_failure(client: KubeClient, env: dict[str, str], message: str) -> Non
 __all__ = [
     "CHECKOUT_ENV",
     "GitFetchError",
+    "GitRepository",
     "GitRequest",
     "checked_out_commit",
     "fetch",
+    "load_from_source",
     "main",
     "read_credentials",
     "report_failure",

@@ -6,8 +6,8 @@ most once per ``interval`` — and at once when the flow run itself changes stat
 the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result``,
 ``error`` and ``sourceCommit``. Everything is bounded so a run with 10,000 task runs
 stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list
-(failed first, then latest), artifacts and results are cut with a visible note, and an artifact too large
-for the status is stored whole in a ConfigMap owned by the FlowRun.
+(failed first, then latest), artifacts and results are cut with a visible note, and an
+artifact too large for the status is stored whole in a ConfigMap owned by the FlowRun.
 
 The API server may be down when the flow ends. Nothing is dropped then: a patch that
 does not arrive leaves its fields pending, each retry renders the whole buffer afresh,

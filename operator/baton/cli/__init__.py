@@ -340,6 +340,18 @@ def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "-p", "--param", action="append", metavar="NAME=VALUE", help="default parameter"
     )
     deploy.add_argument("--description", help="the Flow's description")
+    deploy.add_argument(
+        "--block", action="append", dest="blocks", metavar="TYPE/NAME",
+        help="a block its runs may load (repeatable; Flow spec.blocks)",
+    )  # fmt: skip
+    deploy.add_argument("--git-url", help="clone the flow's code from this repository per run")
+    deploy.add_argument("--git-ref", help="with --git-url: branch or tag (default: HEAD)")
+    deploy.add_argument("--git-commit", help="with --git-url: a full commit instead of a ref")
+    deploy.add_argument("--git-sub-path", help="with --git-url: the entrypoint's directory")
+    deploy.add_argument(
+        "--git-credentials", metavar="SECRET",
+        help="with --git-url: Secret with username and password keys",
+    )  # fmt: skip
     deploy.add_argument("--dry-run", action="store_true", help="print the manifests, apply nothing")
     deploy.add_argument("-o", "--output", choices=["yaml", "json"], help="with --dry-run")
 
