@@ -15,7 +15,6 @@ git's error before any flow code exists in the pod.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
@@ -102,18 +101,21 @@ def fetch(request: GitRequest, target: Path) -> str:
         GitFetchError: With git's error, the password scrubbed from it.
     """
     from dulwich import porcelain  # noqa: PLC0415 - only git-sourced runs pay for it
+    from dulwich.client import get_transport_and_path  # noqa: PLC0415
 
     if target.exists():
         shutil.rmtree(target)
     auth = {"username": request.username, "password": request.password} if request.username else {}
+    client = None
     try:
-        repo = porcelain.clone(
-            request.url,
+        client, path = get_transport_and_path(request.url, **auth)  # type: ignore[arg-type]
+        repo = client.clone(
+            path,
             str(target),
+            mkdir=True,
             depth=None if request.commit else 1,
             branch=None if request.commit else request.ref,
-            errstream=io.BytesIO(),
-            **auth,  # type: ignore[arg-type]
+            origin_url=request.url,
         )
         try:
             if request.commit:
@@ -124,8 +126,27 @@ def fetch(request: GitRequest, target: Path) -> str:
             repo.close()
     except Exception as error:
         shutil.rmtree(target, ignore_errors=True)
-        raise GitFetchError(_describe(error, request)) from None
+        message = _describe(error, request)
+        del error
+        _drop_abandoned_connections()
+        raise GitFetchError(message) from None
+    finally:
+        # dulwich's HTTP client keeps its connection pool open: close it here.
+        pool = getattr(client, "pool_manager", None)
+        if pool is not None:
+            pool.clear()
     return commit
+
+
+def _drop_abandoned_connections() -> None:
+    """dulwich raises on a 401 without releasing the response, so its connection is only
+    closed by the garbage collector, with a ResourceWarning: collect it now, quietly."""
+    import gc  # noqa: PLC0415
+    import warnings  # noqa: PLC0415
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def checked_out_commit(checkout: Path) -> str | None:
