@@ -137,7 +137,9 @@ def test_in_a_pod_only_declared_mounted_blocks_load(
     assert fields_of(WarehouseConnector.load("prod")) == fields_of(connector())
     with pytest.raises(_storage.BlockNotDeclared, match=r'blocks: \["secret/other"\]'):
         Secret.load("other")
-    with pytest.raises(ValueError, match=r"declared, but no Secret baton-block\.secret\.never-saved"):
+    with pytest.raises(
+        ValueError, match=r"declared, but no Secret baton-block\.secret\.never-saved"
+    ):
         Secret.load("never-saved")
     with pytest.raises(RuntimeError, match="cannot save blocks"):
         Secret(value="y").save("new")
