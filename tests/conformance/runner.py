@@ -53,6 +53,9 @@ def isolated_storage(framework: str, directory: Path) -> Iterator[None]:
     directory.mkdir(parents=True, exist_ok=True)
     if framework == "baton":
         os.environ["BATON_CACHE_DIR"] = str(directory)
+        # Blocks and variables in the case's own local store, never a cluster's.
+        os.environ["BATON_STORE"] = "local"
+        os.environ["BATON_HOME"] = str(directory / "home")
         yield
         return
     from prefect.settings import (
