@@ -17,6 +17,8 @@ worker and a flow pod agree on where a name resolves:
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -84,6 +86,28 @@ def cluster_or_local(
     return Cluster(KubeClient(credentials), chosen)
 
 
+@contextmanager
+def variables_place() -> Iterator[Cluster | Local]:
+    """Where this process keeps variables; a cluster client is closed on leaving."""
+    place = cluster_or_local()
+    try:
+        yield place
+    finally:
+        if isinstance(place, Cluster):
+            place.client.close()
+
+
+@contextmanager
+def blocks_place() -> Iterator[Mounted | Cluster | Local]:
+    """Where this process reads blocks: a flow pod's mount, else as variables."""
+    mounted = mounted_blocks()
+    if mounted is not None:
+        yield mounted
+        return
+    with variables_place() as place:
+        yield place
+
+
 __all__ = [
     "BLOCKS_DIR_ENV",
     "HOME_ENV",
@@ -93,6 +117,8 @@ __all__ = [
     "Mounted",
     "StoreError",
     "baton_home",
+    "blocks_place",
     "cluster_or_local",
     "mounted_blocks",
+    "variables_place",
 ]

@@ -84,23 +84,22 @@ class Variable(BaseModel, Generic[T]):
         Raises:
             ValueError: It exists and ``overwrite`` is false, or the name or value is invalid.
         """
-        _check_name(name)
-        _check_value(value)
-        tags = list(tags or [])
-        _write(_place(), name, lambda exists: _refuse(name) if exists and not overwrite else None,
-               value=value, tags=tags)  # fmt: skip
-        return cls(name=name, value=value, tags=tags)
+        with _store.variables_place() as place:
+            set_at(place, name, value, tags=tags, overwrite=overwrite)
+        return cls(name=name, value=value, tags=list(tags or []))
 
     @classmethod
     def get(cls, name: str, default: Any = None) -> Any:
         """The value of ``name``, or ``default`` when it does not exist."""
-        found = _read(_place(), name)
+        with _store.variables_place() as place:
+            found = _read(place, name)
         return default if found is None else found[0]
 
     @classmethod
     def unset(cls, name: str) -> bool:
         """Delete ``name``; True if it existed."""
-        return _delete(_place(), name)
+        with _store.variables_place() as place:
+            return _delete(place, name)
 
     @classmethod
     async def aset(
@@ -119,10 +118,6 @@ class Variable(BaseModel, Generic[T]):
 
 def _refuse(name: str) -> None:
     raise ValueError(f"Variable {name!r} already exists. Use `overwrite=True` to update it.")
-
-
-def _place() -> _store.Cluster | _store.Local:
-    return _store.cluster_or_local()
 
 
 # -- storage ------------------------------------------------------------------------------------

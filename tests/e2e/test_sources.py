@@ -114,10 +114,10 @@ def test_git_sources_blocks_and_their_secrets_on_the_node(
             "create", "secret", "generic", name, f"--from-literal=username={GIT_USER}",
             f"--from-literal=password={password}", "-n", ns,
         )  # fmt: skip
-    place = Place(KubeClient(from_kubeconfig(cluster.kubeconfig)), ns)
-    WarehouseConnector(account="acme", password=SecretStr(block_password)).save_at(
-        place, "warehouse"
-    )
+    with KubeClient(from_kubeconfig(cluster.kubeconfig)) as client:
+        WarehouseConnector(account="acme", password=SecretStr(block_password)).save_at(
+            Place(client, ns), "warehouse"
+        )
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

@@ -330,9 +330,10 @@ def test_a_run_reads_only_the_blocks_it_declares(
 
     password = f"canary-{uuid.uuid4().hex}"
     other = f"other-{uuid.uuid4().hex}"
-    place = Place(KubeClient(from_kubeconfig(crds.kubeconfig)), namespace)
-    FaultConnector(account="acme", password=password).save_at(place, "warehouse")
-    Secret(value=other).save_at(place, "undeclared")
+    with KubeClient(from_kubeconfig(crds.kubeconfig)) as client:
+        place = Place(client, namespace)
+        FaultConnector(account="acme", password=password).save_at(place, "warehouse")
+        Secret(value=other).save_at(place, "undeclared")
     apply(
         crds,
         namespace,

@@ -6,6 +6,7 @@ read any block through the API while it can use variables."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import subprocess
 import sys
@@ -40,8 +41,11 @@ class SnowflakeConnector(Block):
     login: Login
 
 
-def place_of(cluster: Cluster, namespace: str) -> Place:
-    return Place(KubeClient(from_kubeconfig(cluster.kubeconfig)), namespace)
+@contextlib.contextmanager
+def place_of(cluster: Cluster, namespace: str) -> Iterator[Place]:
+    """The namespace as a place for blocks and variables, with admin credentials."""
+    with KubeClient(from_kubeconfig(cluster.kubeconfig)) as client:
+        yield Place(client, namespace)
 
 
 def stored_secret(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -51,7 +55,11 @@ def stored_secret(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]
 
 
 def test_each_block_type_is_a_labelled_secret_and_loads_back(crds: Cluster, namespace: str) -> None:
-    place = place_of(crds, namespace)
+    with place_of(crds, namespace) as place:
+        check_each_block_type(crds, namespace, place)
+
+
+def check_each_block_type(crds: Cluster, namespace: str, place: Place) -> None:
     connector = SnowflakeConnector(
         account="acme", login=Login(user="etl", password=SecretStr("pw-snow-1"))
     )
@@ -108,7 +116,8 @@ def test_block_and_variable_commands(crds: Cluster, namespace: str, tmp_path: Pa
     shown = baton(crds, namespace, "block", "inspect", "secret/db")
     assert json.loads(shown.stdout)["secretFields"] == {"value": "********"}
     assert value not in shown.stdout + listed.stdout + made.stdout + made.stderr
-    assert Secret.load_from(place_of(crds, namespace), "db").get() == value
+    with place_of(crds, namespace) as place:
+        assert Secret.load_from(place, "db").get() == value
     assert baton(crds, namespace, "block", "delete", "secret/db").returncode == 0
     assert "no blocks" in baton(crds, namespace, "block", "ls").stdout
 
@@ -170,9 +179,15 @@ def test_the_runner_identity_reads_no_block_but_uses_variables(
     crds: Cluster, installed: Installed, tmp_path: Path
 ) -> None:
     ns = installed.namespace
-    Secret(value="never-for-the-runner").save_at(place_of(crds, ns), "db")
+    with place_of(crds, ns) as admin:
+        Secret(value="never-for-the-runner").save_at(admin, "db")
     path = service_account_kubeconfig(crds, ns, "baton-runner", tmp_path / "runner.yaml")
-    runner = Place(KubeClient(from_kubeconfig(path)), ns)
+    with KubeClient(from_kubeconfig(path)) as client:
+        check_runner(crds, installed, Place(client, ns))
+
+
+def check_runner(crds: Cluster, installed: Installed, runner: Place) -> None:
+    ns = runner.namespace
     with pytest.raises(ApiError) as raised:
         Secret.load_from(runner, "db")
     assert raised.value.status == 403

@@ -146,7 +146,8 @@ class Block(BaseModel):
             ValueError: A block of this type and name exists and ``overwrite`` is false
                 (Prefect's message), or ``name`` is not a valid block name.
         """
-        return self.save_at(_store.mounted_blocks() or _store.cluster_or_local(), name, overwrite)
+        with _store.blocks_place() as place:
+            return self.save_at(place, name, overwrite)
 
     def save_at(self, place: Place, name: str | None = None, overwrite: bool = False) -> UUID:
         """``save`` into an explicit place (the CLI's ``--kubeconfig``/``-n``)."""
@@ -180,7 +181,8 @@ class Block(BaseModel):
             LookupError: In a flow pod, the block is not declared in the Flow's or
                 Deployment's ``spec.blocks`` (the message says how to declare it).
         """
-        return cls.load_from(_store.mounted_blocks() or _store.cluster_or_local(), name, validate)
+        with _store.blocks_place() as place:
+            return cls.load_from(place, name, validate)
 
     @classmethod
     def load_from(cls, place: Place, name: str, validate: bool = True) -> Self:
@@ -199,7 +201,8 @@ class Block(BaseModel):
     def delete(cls, name: str) -> None:
         """Remove the saved block ``name``."""
         _, slug, block_name = cls._locate(name)
-        _storage.delete(_store.mounted_blocks() or _store.cluster_or_local(), slug, block_name)
+        with _store.blocks_place() as place:
+            _storage.delete(place, slug, block_name)
 
 
 def _is_uuid(text: str) -> bool:
