@@ -78,8 +78,8 @@ def read_mounted(place: Mounted, slug: str, name: str) -> Stored:
         raise BlockNotDeclared(
             f"block {reference!r} is not declared for this run: a flow pod reads only the "
             f"blocks its Flow or Deployment lists. Add it to spec.blocks of the Flow or "
-            f'the Deployment (blocks: ["{reference}"]), or pass blocks=["{reference}"] '
-            "to baton deploy / flow.deploy(...)"
+            f'the Deployment (blocks: ["{reference}"]): `baton deploy --block {reference}` '
+            f'or flow.deploy(..., blocks=["{reference}"])'
         )
     try:
         fields = json.loads((directory / naming.FIELDS_KEY).read_text())
