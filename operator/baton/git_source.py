@@ -105,6 +105,7 @@ def fetch(request: GitRequest, target: Path) -> str:
 
     if target.exists():
         shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
     auth = {"username": request.username, "password": request.password} if request.username else {}
     client = None
     try:

@@ -1,7 +1,8 @@
-"""Blocks and variables against the real API server: each block type saved as a labelled
-Secret and loaded back, overwrite rules, the CLI, variables in their ConfigMap with
-concurrent writers, and the chart's runner identity (what a flow pod holds) unable to
-read any block through the API while it can use variables."""
+"""Blocks, variables and git sources against the real API server: each block type saved
+as a labelled Secret and loaded back, overwrite rules, the CLI, variables in their
+ConfigMap with concurrent writers, the chart's runner identity (what a flow pod holds)
+unable to read any block through the API while it can use variables, and a process
+worker cloning a git-sourced Flow from a real git server on 127.0.0.1 per run."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from typing import Any
 import pytest
 from chart_support import Installed, can_i, install, service_account_kubeconfig
 from pydantic import BaseModel, SecretStr
+from worker_helpers import WorkerProcess, adhoc_run, process_pool, wait_for
+from worker_helpers import apply as apply_baton
 
 from baton import variables
 from baton._kube.client import ApiError, KubeClient
@@ -25,7 +28,8 @@ from baton._kube.config import from_kubeconfig
 from baton._store import Cluster as Place
 from baton.blocks import Block
 from baton.blocks.system import JSON, Secret, String
-from clusterkit import Cluster
+from clusterkit import Cluster, OperatorProcess
+from git_server import git_server, make_repo
 
 pytestmark = pytest.mark.integration
 
@@ -197,3 +201,74 @@ def check_runner(crds: Cluster, installed: Installed, runner: Place) -> None:
     assert not can_i(crds, installed.operator_sa, "get", "secrets", "-n", ns)
     variables.set_at(runner, "from-the-runner", {"ok": True})
     assert variables.get_at(runner, "from-the-runner") == ({"ok": True}, [])
+
+
+# -- a process worker clones a git-sourced Flow per run ---------------------------------------
+WORKER_FLOW = """
+from baton import flow
+
+VERSION = "{version}"
+
+
+@flow
+def versioned() -> str:
+    return VERSION
+"""
+
+
+def test_a_process_worker_clones_each_run_and_records_its_commit(
+    operator: OperatorProcess, namespace: str, tmp_path: Path
+) -> None:
+    cluster = operator.cluster
+    password = "tok-worker-51c0"
+    (tmp_path / "srv").mkdir()
+    (tmp_path / "scratch").mkdir()
+    copy = make_repo(tmp_path / "srv", "flows", tmp_path / "scratch")
+    first = copy.commit({"sub/flows.py": WORKER_FLOW.format(version="A")}, "A")
+    for name, secret in (("git-creds", password), ("git-wrong", "nope")):
+        cluster.kubectl(
+            "create", "secret", "generic", name, "--from-literal=username=ci",
+            f"--from-literal=password={secret}", "-n", namespace,
+        )  # fmt: skip
+    work_dir = tmp_path / "work"
+    work_dir.mkdir()
+    with git_server(tmp_path / "srv", username="ci", password=password) as base:
+
+        def git_flow(name: str, secret: str) -> dict[str, Any]:
+            source = {"url": f"{base}/flows.git", "subPath": "sub",
+                      "credentials": {"secretName": secret}}  # fmt: skip
+            return {
+                "kind": "Flow",
+                "metadata": {"name": name},
+                "spec": {"image": "local", "entrypoint": "flows.py:versioned",
+                         "source": {"git": source}},
+            }  # fmt: skip
+
+        apply_baton(cluster, namespace, process_pool("procs"), git_flow("git", "git-creds"),
+                    git_flow("wrong", "git-wrong"))  # fmt: skip
+        worker = WorkerProcess(cluster, namespace, "procs", tmp_path, work_dir=work_dir)
+        try:
+            states = {}
+            for name, flow_name in (("run-a", "git"), ("bad", "wrong")):
+                apply_baton(cluster, namespace, adhoc_run(name, flow_name, "procs"))
+                states[name] = wait_for(
+                    lambda n=name: ended(cluster, namespace, n), 90, f"{name} to end"
+                )
+            second = copy.commit({"sub/flows.py": WORKER_FLOW.format(version="B")}, "B")
+            apply_baton(cluster, namespace, adhoc_run("run-b", "git", "procs"))
+            states["run-b"] = wait_for(lambda: ended(cluster, namespace, "run-b"), 90, "run-b")
+        finally:
+            worker.stop()
+    a, b, bad = states["run-a"], states["run-b"], states["bad"]
+    assert a["state"] == "Completed", (a, worker.output()[-3000:])
+    assert (a["state"], a["result"]["preview"], a["sourceCommit"]) == ("Completed", "'A'", first)
+    assert (b["state"], b["result"]["preview"], b["sourceCommit"]) == ("Completed", "'B'", second)
+    assert bad["state"] == "Failed", bad
+    assert "git: authentication failed" in bad["message"], bad
+    assert not (work_dir / ".baton-runs").exists() or not any((work_dir / ".baton-runs").iterdir())
+    assert password not in worker.output()
+
+
+def ended(cluster: Cluster, namespace: str, name: str) -> dict[str, Any] | None:
+    status = cluster.get_json("flowrun", name, "-n", namespace).get("status") or {}
+    return status if status.get("state") in ("Completed", "Failed", "Crashed") else None
