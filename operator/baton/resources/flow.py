@@ -261,6 +261,58 @@ class FlowStatus(ObservedStatus):
     pass
 
 
+FLOW_GUIDE = """
+### Code sources
+
+Where a run's code comes from, in `spec.source` (at most one of them):
+
+| source | how it reaches the pod | when to use it |
+|---|---|---|
+| none | baked into `spec.image` (the entrypoint is relative to the image's working directory, `/opt/baton/flow` in the runtime image) | production code with pinned dependencies |
+| `configMap` | the ConfigMap's keys mounted read-only at `/opt/baton/flow`; the runtime refuses files whose digest is not `sha256` (`baton flow digest`) | quick starts, code under 1 MiB |
+| `git` | cloned before the flow starts into an `emptyDir` by an init container | code that changes more often than the image |
+
+**Git.** `url` is `https://`, `http://` or `git://` with no user or password in it;
+`ref` a branch or tag (default: the remote's HEAD), or `commit` a full 40-character
+commit; `subPath` the directory the entrypoint is relative to; `credentials.secretName`
+a Secret with `username` and `password` (a token) keys:
+
+```yaml
+kind: Flow
+spec:
+  image: baton-runtime:0.1.0          # any image with Baton in it: the clone uses it too
+  entrypoint: flows/etl.py:etl        # relative to the checkout (and subPath)
+  source:
+    git:
+      url: https://git.example/data/pipelines.git
+      ref: main
+      subPath: etl
+      credentials: {secretName: pipelines-token}
+```
+
+`baton deploy ENTRYPOINT --git-url URL [--git-ref REF] [--git-sub-path DIR]
+[--git-credentials SECRET]` and `flow.from_source("<url>", entrypoint=...)` (or a
+`baton.runner.storage.GitRepository(url, branch=..., commit_sha=..., credentials=...)`)
+followed by `.deploy(...)` write it.
+
+The Job gets an init container `git-clone` running `baton git-fetch` in the Flow's own
+image (the clone is done by dulwich, a pure-Python git, so the image needs no git
+binary): a branch or tag is fetched at depth 1, a commit with its history. The
+credentials Secret is mounted into that init container only, never into the flow's
+container. The checkout is mounted read-only at `/opt/baton/source/repo` in the flow's
+container, which starts there (or in `subPath`); the runtime reads the commit from the
+checkout and writes it to the FlowRun's `status.sourceCommit` before the flow starts, so
+each run records the code it ran. A bad URL, a missing ref or commit, or wrong
+credentials end the run `Failed` with git's error (e.g. `git: authentication failed for
+https://…`, `git: ref 'x' is not a branch or tag of …`) before any flow code exists in
+the pod; the password never appears in the message. A process worker clones the same
+way into a per-run directory ([workers.md](workers.md)).
+
+Cost, measured on the real e2e node (`tests/e2e/test_sources.py`, a one-file
+repository served by `git http-backend` on the node's address, 2-core machine shared
+with other work): STARTUP_FIGURES
+"""
+
 FLOW_KIND = ResourceKind(
     kind="Flow",
     plural="flows",
@@ -275,6 +327,7 @@ FLOW_KIND = ResourceKind(
         PrinterColumn("Ready", '.status.conditions[?(@.type=="Ready")].status'),
         AGE,
     ),
+    guide=FLOW_GUIDE,
 )
 
 
