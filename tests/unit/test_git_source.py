@@ -68,3 +68,58 @@ def test_failures_name_the_git_error_and_never_the_password(
         fetch(request, tmp_path / "c")
     assert PASSWORD not in str(raised.value)
     assert not (tmp_path / "c").exists()
+
+
+FLOW_FILE = """
+from baton import flow
+
+
+@flow
+def hello(name: str = "world") -> str:
+    return f"hello {name}"
+"""
+
+
+def test_from_source_and_deploy_write_the_git_source(
+    served: tuple[str, WorkingCopy], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """``flow.from_source`` clones to load the flow (its schema) and remembers the source;
+    ``baton deploy --git-url`` writes the same source from a local clone."""
+    import json  # noqa: PLC0415
+
+    from baton import Flow  # noqa: PLC0415
+    from baton.cli import main  # noqa: PLC0415
+    from baton.deploy import build_manifests  # noqa: PLC0415
+    from baton.runner.storage import GitRepository  # noqa: PLC0415
+
+    url, copy = served
+    copy.commit({"pipelines/hello.py": FLOW_FILE}, "hello")
+    repository = GitRepository(url, branch="main", credentials="git-token", sub_path="pipelines")
+    monkeypatch.setattr("baton.git_source._local_credentials", lambda _: (USER, PASSWORD))
+    loaded = Flow.from_source(repository, entrypoint="hello.py:hello")
+    assert loaded.fn("you") == "hello you"
+    flow_manifest = next(
+        m
+        for m in build_manifests(loaded, name="hello", entrypoint="hello.py:hello", image="img")
+        if m["kind"] == "Flow"
+    )
+    assert flow_manifest["spec"]["source"] == {
+        "git": {
+            "url": url,
+            "ref": "main",
+            "subPath": "pipelines",
+            "credentials": {"secretName": "git-token"},
+        }
+    }
+    assert flow_manifest["spec"]["parameterSchema"]["properties"]["name"]["default"] == "world"
+
+    monkeypatch.chdir(copy.work / "pipelines")
+    argv = ["deploy", "hello.py:hello", "--name", "hello", "--image", "img", "--git-url", url,
+            "--git-sub-path", "pipelines", "--block", "secret/api-key", "--dry-run",
+            "-o", "json"]  # fmt: skip
+    assert main(argv) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    spec = next(i for i in items if i["kind"] == "Flow")["spec"]
+    assert spec["source"] == {"git": {"url": url, "subPath": "pipelines"}}
+    assert spec["blocks"] == ["secret/api-key"]
