@@ -266,11 +266,14 @@ FLOW_GUIDE = """
 
 Where a run's code comes from, in `spec.source` (at most one of them):
 
-| source | how it reaches the pod | when to use it |
-|---|---|---|
-| none | baked into `spec.image` (the entrypoint is relative to the image's working directory, `/opt/baton/flow` in the runtime image) | production code with pinned dependencies |
-| `configMap` | the ConfigMap's keys mounted read-only at `/opt/baton/flow`; the runtime refuses files whose digest is not `sha256` (`baton flow digest`) | quick starts, code under 1 MiB |
-| `git` | cloned before the flow starts into an `emptyDir` by an init container | code that changes more often than the image |
+- **none**: the code is baked into `spec.image`; the entrypoint is relative to the
+  image's working directory (`/opt/baton/flow` in the runtime image). For production
+  code with pinned dependencies.
+- **`configMap`**: the ConfigMap's keys mounted read-only at `/opt/baton/flow`; the
+  runtime refuses files whose digest is not `sha256` (`baton flow digest`). For quick
+  starts, code under 1 MiB.
+- **`git`**: cloned into an `emptyDir` by an init container before the flow starts. For
+  code that changes more often than the image.
 
 **Git.** `url` is `https://`, `http://` or `git://` with no user or password in it;
 `ref` a branch or tag (default: the remote's HEAD), or `commit` a full 40-character
