@@ -4,7 +4,8 @@ A real git server (``git http-backend`` behind HTTP basic auth, tests/git_server
 listens on the node's address 10.244.0.1, the host side of the pods' bridge, so the
 pods' init containers clone from it as they would from a forge. A Flow sourced from it
 runs commit A, then commit B after a push, each recorded in its run's status; a
-seed-style flow loads a custom connector block mounted into its pod; a wrong git
+seed-style flow loads a custom connector block mounted into its pod, and not a block of
+the same namespace its Flow does not declare; a wrong git
 credential ends the run Failed before the flow's container starts; neither secret
 appears in any FlowRun, Event, Job, pod or log. The added start-up time of a git-sourced
 run over a ConfigMap-sourced one is measured (``record``) for docs/resources.md.
@@ -28,6 +29,7 @@ from baton._kube.client import KubeClient
 from baton._kube.config import from_kubeconfig
 from baton._store import Cluster as Place
 from baton.blocks import Block
+from baton.blocks.system import Secret
 from baton.resources.flow import source_digest
 from clusterkit import NodeCluster, node
 from git_server import WorkingCopy, git_server, make_repo
@@ -46,6 +48,7 @@ from pydantic import SecretStr
 
 from baton import flow
 from baton.blocks import Block
+from baton.blocks.system import Secret
 
 VERSION = "A"
 
@@ -116,10 +119,12 @@ def test_git_sources_blocks_and_their_secrets_on_the_node(
             "create", "secret", "generic", name, f"--from-literal=username={GIT_USER}",
             f"--from-literal=password={password}", "-n", ns,
         )  # fmt: skip
+    undeclared_value = f"undeclared-{uuid.uuid4().hex}"
     with KubeClient(from_kubeconfig(cluster.kubeconfig)) as client:
         WarehouseConnector(account="acme", password=SecretStr(block_password)).save_at(
             Place(client, ns), "warehouse"
         )
+        Secret(value=undeclared_value).save_at(Place(client, ns), "undeclared")
     configmap = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -159,10 +164,11 @@ def test_git_sources_blocks_and_their_secrets_on_the_node(
     (init,) = pod["status"]["initContainerStatuses"]
     assert init["name"] == "git-clone" and init["state"]["terminated"]["exitCode"] == 0
 
-    # A seed-style flow loads its custom connector block inside the pod.
+    # A seed-style flow loads its custom connector block inside the pod; a block saved in
+    # the namespace but not declared by the Flow does not load there.
     connected, _ = run_to_completion(cluster, ns, "connect-1", "connect")
     expected = hashlib.sha256(block_password.encode()).hexdigest()
-    assert connected["status"]["result"]["preview"] == repr(expected)
+    assert connected["status"]["result"]["preview"] == repr([expected, "BlockNotDeclared"])
 
     # A wrong credential: Failed with git's error; the flow's container never started.
     apply(cluster, ns, flow_run("wrong-1", "wrong"))
@@ -232,7 +238,6 @@ def test_git_sources_blocks_and_their_secrets_on_the_node(
     }
     assert "connecting to acme" in logs and "running version B" in logs
     assert f"git: {url} at {commit_b}" in logs
-    leaks = [
-        where for where, text in places.items() if block_password in text or git_password in text
-    ]
+    secrets = (block_password, git_password, undeclared_value)
+    leaks = [where for where, text in places.items() if any(s in text for s in secrets)]
     assert leaks == [], f"a secret appears in: {leaks}"
