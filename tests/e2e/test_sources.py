@@ -65,10 +65,15 @@ def versioned() -> str:
 
 
 @flow(log_prints=True)
-def connect() -> str:
+def connect() -> list[str]:
     connector = WarehouseConnector.load("warehouse")
     print(f"connecting to {connector.account}")
-    return hashlib.sha256(connector.password.get_secret_value().encode()).hexdigest()
+    try:
+        Secret.load("undeclared")
+        undeclared = "read"
+    except LookupError as error:
+        undeclared = type(error).__name__
+    return [hashlib.sha256(connector.password.get_secret_value().encode()).hexdigest(), undeclared]
 """
 
 
