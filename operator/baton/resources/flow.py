@@ -316,9 +316,10 @@ repository served by `git http-backend` on the node's address, 2-core machine sh
 with other work, five runs of each, alternating): a git-sourced run took 7.7-10.1 s from
 FlowRun creation to `Completed` (median 9.3 s), the same flow from a ConfigMap 5.4-6.4 s
 (median 5.7 s), so the clone adds about **3.6 s** at the median (3.7 s in a second run of
-five each: 8.2-9.4 s against 4.2-5.9 s; 4.5 s in an earlier run of three each). The init container itself ran 2-3 s (the kubelet's start and finish times
-have one-second resolution): a second container start, Python importing Baton and
-dulwich, and a depth-1 clone.
+five each: 8.2-9.4 s against 4.2-5.9 s; 4.5 s in an earlier run of three each). The
+init container itself ran 2-3 s (the kubelet's start and finish times have one-second
+resolution): a second container start, Python importing Baton and dulwich, and a
+depth-1 clone.
 """
 
 FLOW_KIND = ResourceKind(
