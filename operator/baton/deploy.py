@@ -135,6 +135,8 @@ def build_manifests(
     parameters: Mapping[str, Any] | None = None,
     namespace: str | None = None,
     description: str | None = None,
+    source: Json | None = None,
+    blocks: Sequence[str] | None = None,
 ) -> list[Json]:
     """The Flow, Deployment and — when ``pool_type`` is given — WorkPool for ``flow_obj``.
 
@@ -159,6 +161,11 @@ def build_manifests(
     flow_spec: Json = {"image": image, "entrypoint": entrypoint, "parameterSchema": schema}
     if about:
         flow_spec["description"] = str(about)[:4096]
+    source = source or getattr(flow_obj, "_baton_source", None)  # Flow.from_source
+    if source:
+        flow_spec["source"] = source
+    if blocks:
+        flow_spec["blocks"] = sorted(set(blocks))
     deployment_spec: Json = {
         "flowRef": {"name": flow_name},
         "workPoolRef": {"name": pool},
@@ -257,6 +264,7 @@ def deploy(
     description: str | None = None,
     kubeconfig: str | None = None,
     context: str | None = None,
+    blocks: Sequence[str] | None = None,
 ) -> str:
     """Write the Flow and Deployment (``Flow.deploy``); the Deployment's name.
 
@@ -267,7 +275,9 @@ def deploy(
     manifests = build_manifests(
         flow_obj,
         name=name,
-        entrypoint=entrypoint or entrypoint_of(flow_obj),
+        entrypoint=entrypoint
+        or getattr(flow_obj, "_baton_entrypoint", None)
+        or entrypoint_of(flow_obj),
         image=image,
         pool=work_pool_name,
         pool_type=work_pool_type,
@@ -278,6 +288,7 @@ def deploy(
         parameters=parameters,
         namespace=namespace,
         description=description,
+        blocks=blocks,
     )
     with _client(kubeconfig, context) as client:
         apply(manifests, client, namespace=namespace)

@@ -144,6 +144,16 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     parameters = identity.parameters
     if parameters is None:  # too large for the environment: read them from the API
         parameters = read_parameters(client, identity.name, identity.namespace)
+    checkout = os.environ.get("BATON_SOURCE_CHECKOUT")
+    if checkout:
+        from baton.git_source import checked_out_commit  # noqa: PLC0415
+
+        commit = checked_out_commit(Path(checkout))
+        if commit is None:
+            message = f"git: no checkout in {checkout}: the clone did not complete"
+            reporter.report_final("Failed", message, RuntimeError(message))
+            return EXIT_FAILED
+        reporter.record_source_commit(commit)
     problem = source_mismatch(identity.source_sha256, Path.cwd())
     if problem:
         reporter.report_final("Failed", problem, PermissionError(problem))

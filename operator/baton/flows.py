@@ -290,6 +290,7 @@ class Flow(Generic[P, R]):
         description: str | None = None,
         kubeconfig: str | None = None,
         context: str | None = None,
+        blocks: list[str] | None = None,
     ) -> str:
         """Write this flow's Flow and Deployment resources to the cluster (no worker).
 
@@ -301,6 +302,8 @@ class Flow(Generic[P, R]):
             entrypoint: ``path/file.py:func`` inside the image (default: this flow's
                 file relative to the current directory).
             work_pool_type: Also create or update the WorkPool with this type.
+            blocks: ``<type-slug>/<name>`` of the blocks its runs may load (Flow
+                ``spec.blocks``; the operator mounts them into the run's pod).
 
         Returns:
             The Deployment's name.
@@ -326,7 +329,19 @@ class Flow(Generic[P, R]):
             description=description,
             kubeconfig=kubeconfig,
             context=context,
+            blocks=blocks,
         )
+
+    @classmethod
+    def from_source(cls, source: Any, entrypoint: str) -> Flow[Any, Any]:
+        """The flow at ``entrypoint`` in git repository ``source`` (a URL or a
+        ``baton.runner.storage.GitRepository``), cloned here to load it; ``.deploy()``
+        then writes ``spec.source.git`` so each run clones it again (docs/resources.md).
+        """
+        from baton.git_source import load_from_source  # noqa: PLC0415
+
+        flow: Flow[Any, Any] = load_from_source(source, entrypoint)
+        return flow
 
     def on_completion(self, fn: FlowHook) -> FlowHook:
         """Decorator adding a hook run when a flow run completes."""

@@ -3,11 +3,11 @@
 The engine calls the reporter (a ``RunObserver``) from any thread; the reporter only
 buffers. A flusher thread writes one merge patch to the FlowRun's status subresource at
 most once per ``interval`` — and at once when the flow run itself changes state — on
-the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result`` and
-``error``. Everything is bounded so a run with 10,000 task runs stays far below etcd's
-1.5 MiB object limit: task runs become counts plus a short list (failed first, then
-latest), artifacts and results are cut with a visible note, and an artifact too large
-for the status is stored whole in a ConfigMap owned by the FlowRun.
+the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result``,
+``error`` and ``sourceCommit``. Everything is bounded so a run with 10,000 task runs
+stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list
+(failed first, then latest), artifacts and results are cut with a visible note, and an
+artifact too large for the status is stored whole in a ConfigMap owned by the FlowRun.
 
 The API server may be down when the flow ends. Nothing is dropped then: a patch that
 does not arrive leaves its fields pending, each retry renders the whole buffer afresh,
@@ -107,6 +107,7 @@ class _Buffer:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    source_commit: str | None = None
     dirty: set[str] = field(default_factory=set)
     seq: int = 0
 
@@ -273,6 +274,13 @@ class StatusReporter:
             if error is not None:
                 self.record_error(error)
 
+    def record_source_commit(self, commit: str) -> None:
+        """The git commit the run's code was checked out at (``status.sourceCommit``)."""
+        with self._lock:
+            self._buffer.source_commit = commit
+            self._buffer.dirty.add("sourceCommit")
+        self._wake.set()
+
     def record_error(self, error: BaseException) -> None:
         lines = "".join(traceback.format_exception(error)).splitlines()
         self._buffer.error = {
@@ -388,6 +396,8 @@ class StatusReporter:
                     status["result"] = self._buffer.result
                 if "error" in dirty:
                     status["error"] = self._buffer.error
+                if "sourceCommit" in dirty:
+                    status["sourceCommit"] = self._buffer.source_commit
             if "artifacts" in dirty:  # may write ConfigMaps: outside the lock
                 status["artifacts"] = self._artifacts()
         except BaseException:

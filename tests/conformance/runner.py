@@ -55,6 +55,9 @@ def isolated_storage(framework: str, directory: Path) -> Iterator[None]:
         os.environ["BATON_CACHE_DIR"] = str(directory)
         # Keyed artifacts live as long as Prefect's server does: one per batch.
         os.environ.setdefault("BATON_ARTIFACT_DIR", str(directory.parent / "artifacts"))
+        # Blocks and variables in the case's own local store, never a cluster's.
+        os.environ["BATON_STORE"] = "local"
+        os.environ["BATON_HOME"] = str(directory / "home")
         yield
         return
     from prefect.settings import (

@@ -4,6 +4,7 @@ watch that times when each FlowRun of a victim namespace appears."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -32,8 +33,34 @@ def job_environment(cluster: Cluster, job: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def project_blocks(cluster: Cluster, job: dict[str, Any], root: Path) -> dict[str, str]:
+    """Play the kubelet for the Job's projected block volume: each listed Secret's items
+    written under ``root`` (a missing optional Secret leaves its files absent); the
+    environment that points the runtime at ``root`` instead of the mount path."""
+    namespace = job["metadata"]["namespace"]
+    for volume in job["spec"]["template"]["spec"].get("volumes", []):
+        for source in (volume.get("projected") or {}).get("sources", []):
+            ref = source["secret"]
+            found = cluster.kubectl("get", "secret", ref["name"], "-n", namespace, "-o", "json",
+                                    check=False)  # fmt: skip
+            if found.returncode != 0:
+                assert ref.get("optional"), ref
+                continue
+            data = json.loads(found.stdout)["data"]
+            for item in ref["items"]:
+                path = root / item["path"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(base64.b64decode(data[item["key"]]))
+    return {"BATON_BLOCKS_DIR": str(root)}
+
+
 def start_pod_command(
-    cluster: Cluster, job: dict[str, Any], log: Path, *, cwd: Path = FLOWS
+    cluster: Cluster,
+    job: dict[str, Any],
+    log: Path,
+    *,
+    cwd: Path = FLOWS,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Play the kubelet: the Job's command (``baton execute``) as a local process with
     the container's environment, its output in ``log``."""
@@ -44,6 +71,7 @@ def start_pod_command(
         **job_environment(cluster, job),
         "KUBECONFIG": str(cluster.kubeconfig),
         "BATON_CACHE_DIR": "/nonexistent",  # the cache must be the cluster's
+        **(extra_env or {}),
     }
     with log.open("wb") as out:
         return subprocess.Popen(

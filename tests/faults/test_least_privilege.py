@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from chart_support import Installed, can_i, install, service_account_kubeconfig
-from fault_support import FLOWS, start_pod_command
+from fault_support import FLOWS, job_environment, project_blocks, start_pod_command
 from worker_helpers import WorkerProcess
 
 from baton._kube.client import (
@@ -388,3 +388,73 @@ def test_a_pods_token_writes_only_the_runtime_fields_of_its_own_run(
         "Pending",
     )
     assert "runtime" not in crds.get_json("flowrun", "other", "-n", ns)["status"]
+
+
+# -- blocks: a run reads the blocks it declares, and no other ------------------------------
+def test_a_run_reads_only_the_blocks_it_declares(
+    operator: OperatorProcess, crds: Cluster, namespace: str, tmp_path: Path
+) -> None:
+    """A Flow declaring ``faultconnector/warehouse`` gets that block's Secret in its Job's
+    projected volume and nothing else; the run loads it, and loading an undeclared block
+    (saved in the same namespace) fails with how to declare it. The test plays the
+    kubelet: it projects the listed Secrets into a directory and runs ``baton execute``
+    with the Job's environment (with admin credentials, so only the runtime's own rule
+    stands between the flow and the undeclared block). The password appears nowhere."""
+    from pydantic import SecretStr  # noqa: PLC0415
+
+    from baton._store import Cluster as Place  # noqa: PLC0415
+    from baton.blocks import Block  # noqa: PLC0415
+    from baton.blocks.system import Secret  # noqa: PLC0415
+
+    class FaultConnector(Block):  # the flow's block type (flows/fault_flows.py), as saved
+        account: str
+        password: SecretStr
+
+    password = f"canary-{uuid.uuid4().hex}"
+    other = f"other-{uuid.uuid4().hex}"
+    with KubeClient(from_kubeconfig(crds.kubeconfig)) as client:
+        place = Place(client, namespace)
+        FaultConnector(account="acme", password=SecretStr(password)).save_at(place, "warehouse")
+        Secret(value=other).save_at(place, "undeclared")
+    apply(
+        crds,
+        namespace,
+        flow("uses", entrypoint="fault_flows.py:uses_blocks", blocks=["faultconnector/warehouse"]),
+        pool("default"),
+        deployment("d", "uses"),
+    )
+    apply(crds, namespace, flow_run("blocks", "d"))
+    job = job_of(crds, namespace, "blocks")
+    pod_spec = job["spec"]["template"]["spec"]
+    projected = [v for v in pod_spec["volumes"] if "projected" in v]
+    assert [s["secret"]["name"] for v in projected for s in v["projected"]["sources"]] == [
+        "baton-block.faultconnector.warehouse"
+    ]
+    env = job_environment(crds, job)
+    assert env["BATON_BLOCKS"] == "faultconnector/warehouse"
+
+    mount = project_blocks(crds, job, tmp_path / "blocks")
+    pod = start_pod_command(crds, job, tmp_path / "pod.log", extra_env=mount)
+    assert pod.wait(timeout=120) == 0, (tmp_path / "pod.log").read_text()[-3000:]
+    job_pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]), what="the pod")
+    set_pod_status(crds, namespace, job_pod["metadata"]["name"], terminated(0))
+    status = wait_state(crds, namespace, "blocks", "Completed")
+    preview = status["result"]["preview"]
+    assert "'account': 'acme'" in preview, preview
+    assert hashlib.sha256(password.encode()).hexdigest() in preview, preview
+    assert "secret/undeclared\\' is not declared for this run" in preview, preview
+    assert 'blocks: ["secret/undeclared"]' in preview, preview  # how to declare it
+
+    places = {
+        "Baton objects": crds.kubectl(
+            "get", "flows,workpools,deployments.baton.dev,flowruns", "-n", namespace, "-o", "json"
+        ).stdout,
+        "Events": crds.kubectl("get", "events", "-n", namespace, "-o", "json").stdout,
+        "Jobs and pods": crds.kubectl("get", "jobs,pods", "-n", namespace, "-o", "json").stdout,
+        "ConfigMaps": crds.kubectl("get", "configmaps", "-n", namespace, "-o", "json").stdout,
+        "operator log": operator.logs(),
+        "flow pod output": (tmp_path / "pod.log").read_text(),
+    }
+    assert "connecting to acme" in places["flow pod output"]
+    leaks = [where for where, text in places.items() if password in text or other in text]
+    assert leaks == [], f"a block's secret appears in: {leaks}"

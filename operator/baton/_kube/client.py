@@ -116,6 +116,7 @@ FLOWRUNS = Kind("baton.dev", "v1alpha1", "flowruns")
 JOBS = Kind("batch", "v1", "jobs")
 PODS = Kind("", "v1", "pods")
 CONFIGMAPS = Kind("", "v1", "configmaps")
+SECRETS = Kind("", "v1", "secrets")
 EVENTS = Kind("events.k8s.io", "v1", "events")
 
 

@@ -138,6 +138,12 @@ def _execute(_: argparse.Namespace) -> int:
     return execute()
 
 
+def _git_fetch(_: argparse.Namespace) -> int:
+    from baton.git_source import main as git_fetch  # noqa: PLC0415
+
+    return git_fetch()
+
+
 def _kube_options(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     """--kubeconfig/--context/-n, accepted before or after the command name."""
     default = None if top else argparse.SUPPRESS
@@ -363,6 +369,18 @@ def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "-p", "--param", action="append", metavar="NAME=VALUE", help="default parameter"
     )
     deploy.add_argument("--description", help="the Flow's description")
+    deploy.add_argument(
+        "--block", action="append", dest="blocks", metavar="TYPE/NAME",
+        help="a block its runs may load (repeatable; Flow spec.blocks)",
+    )  # fmt: skip
+    deploy.add_argument("--git-url", help="clone the flow's code from this repository per run")
+    deploy.add_argument("--git-ref", help="with --git-url: branch or tag (default: HEAD)")
+    deploy.add_argument("--git-commit", help="with --git-url: a full commit instead of a ref")
+    deploy.add_argument("--git-sub-path", help="with --git-url: the entrypoint's directory")
+    deploy.add_argument(
+        "--git-credentials", metavar="SECRET",
+        help="with --git-url: Secret with username and password keys",
+    )  # fmt: skip
     deploy.add_argument("--dry-run", action="store_true", help="print the manifests, apply nothing")
     deploy.add_argument("-o", "--output", choices=["yaml", "json"], help="with --dry-run")
 
@@ -385,6 +403,61 @@ def _add_deploy_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
         "--cancel-grace", type=float, default=10.0, help="SIGTERM to SIGKILL (default: 10)"
     )
     start.add_argument("--name", help="worker name (default: <host>-<pid>)")
+
+
+def _add_block_commands(commands: Commands) -> None:
+    block = commands.add_parser("block", help="blocks: named configuration with secrets")
+    sub: Commands = block.add_subparsers(dest="block_command", required=True, metavar="COMMAND")
+    listed = _command(sub, "ls", _lazy("blocks", "ls_command"), "list saved blocks")
+    listed.add_argument("--type", help="only blocks of this type slug")
+    created = _command(
+        sub,
+        "create",
+        _lazy("blocks", "create_command"),
+        "save a block: baton block create secret/db-password --field value=s3cr3t",
+        "Save block TYPE/NAME with its fields. Field values are JSON when they parse "
+        "(--field port=5432), else strings; --field-file NAME=PATH reads a value from a "
+        "file, so a secret need not appear on the command line. A custom type's class "
+        "must be importable: --import my_package.blocks.",
+    )
+    created.add_argument("reference", help="TYPE/NAME, e.g. secret/db-password")
+    created.add_argument("--field", action="append", metavar="NAME=VALUE", help="repeatable")
+    created.add_argument("--field-file", action="append", metavar="NAME=PATH", help="repeatable")
+    created.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+    created.add_argument("--overwrite", action="store_true", help="replace a saved block")
+    for name, function, summary in (
+        ("inspect", "inspect_command", "show a block (secret fields masked)"),
+        ("delete", "delete_command", "delete a block"),
+    ):
+        parser = _command(sub, name, _lazy("blocks", function), summary)
+        parser.add_argument("reference", help="TYPE/NAME, e.g. secret/db-password")
+    types = _command(
+        sub, "type", _lazy("blocks", "types_command"), "list the block types known here",
+        kube=False,
+    )  # fmt: skip
+    types.add_argument("--import", dest="imports", action="append", metavar="MODULE")
+
+
+def _add_variable_commands(commands: Commands) -> None:
+    variable = commands.add_parser("variable", help="variables: named JSON values")
+    sub: Commands = variable.add_subparsers(
+        dest="variable_command", required=True, metavar="COMMAND"
+    )
+    _command(sub, "ls", _lazy("variables", "ls_command"), "list variables")
+    got = _command(sub, "get", _lazy("variables", "get_command"), "print a variable's value")
+    got.add_argument("name")
+    setter = _command(
+        sub,
+        "set",
+        _lazy("variables", "set_command"),
+        "set a variable (JSON when the value parses as JSON, else a string)",
+    )
+    setter.add_argument("name")
+    setter.add_argument("value")
+    setter.add_argument("--tag", action="append", dest="tags", help="repeatable")
+    setter.add_argument("--overwrite", action="store_true", help="replace an existing value")
+    unset = _command(sub, "unset", _lazy("variables", "unset_command"), "delete a variable")
+    unset.add_argument("name")
 
 
 def program_name(argv0: str) -> str:
@@ -539,6 +612,17 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         "BATON_ENTRYPOINT and friends in the pod.",
         kube=False,
     )
+    _command(
+        commands,
+        "git-fetch",
+        _git_fetch,
+        "clone a Flow's source.git for its run (the Job's init container)",
+        "Clone BATON_GIT_URL at BATON_GIT_REF or BATON_GIT_COMMIT into BATON_GIT_TARGET; "
+        "on failure, end the run (BATON_FLOW_RUN_*) Failed with git's error.",
+        kube=False,
+    )
+    _add_block_commands(commands)
+    _add_variable_commands(commands)
     return parser
 
 

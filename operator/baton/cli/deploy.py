@@ -30,6 +30,24 @@ def _image_for(args: argparse.Namespace) -> str | None:
     return PROCESS_IMAGE if (pool.get("spec") or {}).get("type") == "process" else None
 
 
+def _git_source(args: argparse.Namespace) -> dict[str, object] | None:
+    """``spec.source`` from ``--git-url`` and friends (the entrypoint is relative to the
+    checkout, as it is to the current directory when deploying from a clone)."""
+    from baton.git_source import GitRepository  # noqa: PLC0415
+
+    if not args.git_url:
+        if args.git_ref or args.git_commit or args.git_sub_path or args.git_credentials:
+            raise CliError("--git-ref/--git-commit/--git-sub-path/--git-credentials need --git-url")
+        return None
+    return GitRepository(
+        url=args.git_url,
+        branch=args.git_ref,
+        commit_sha=args.git_commit,
+        credentials=args.git_credentials,
+        sub_path=args.git_sub_path,
+    ).source()
+
+
 def command(args: argparse.Namespace) -> int:
     from baton.cli.loading import load_flow  # noqa: PLC0415
     from baton.deploy import apply, build_manifests, to_yaml  # noqa: PLC0415
@@ -53,6 +71,8 @@ def command(args: argparse.Namespace) -> int:
         parameters=parse_params(args.param),
         namespace=args.namespace,
         description=args.description,
+        source=_git_source(args),
+        blocks=args.blocks,
     )
     if args.dry_run:
         if args.output == "json":

@@ -12,6 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from baton import git_source
+from baton._store import BLOCKS_DIR_ENV
+from baton.blocks import naming as block_naming
+from baton.blocks._storage import DECLARED_ENV
 from baton.controller.labels import (
     LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
@@ -23,9 +27,18 @@ from baton.controller.labels import (
 )
 from baton.resources import Deployment, Flow, FlowRun, JobTemplate, WorkPool
 from baton.resources._base import API_VERSION
+from baton.resources.flow import GitSource
 
 CONTAINER = "flow"
 SOURCE_MOUNT = "/opt/baton/flow"
+#: Git sources: the init container clones into an emptyDir mounted here in both
+#: containers (read-only in the flow's); the checkout is its ``repo`` directory.
+GIT_CONTAINER = "git-clone"
+GIT_MOUNT = "/opt/baton/source"
+GIT_CHECKOUT = f"{GIT_MOUNT}/repo"
+GIT_CREDENTIALS_MOUNT = "/var/run/baton/git-credentials"
+BLOCKS_VOLUME = "baton-blocks"
+GIT_SOURCE_COMMAND = ["baton", "git-fetch"]
 #: Seconds past the flow's own timeout before the Job's deadline stops the pod.
 DEADLINE_GRACE_SECONDS = 60
 RUNTIME_COMMAND = ["baton", "execute"]
@@ -73,6 +86,69 @@ def run_labels(run: FlowRun, flow: str, pool: str, deployment: str | None) -> di
     return labels
 
 
+def declared_blocks(flow: Flow, deployment: Deployment | None) -> list[str]:
+    """The blocks a run may load: the Flow's and the Deployment's ``spec.blocks``."""
+    return sorted({*flow.spec.blocks, *(deployment.spec.blocks if deployment else [])})
+
+
+def blocks_volume(references: list[str]) -> dict[str, Any]:
+    """One projected volume of the declared blocks' Secrets, each under ``<slug>/<name>``.
+
+    The kubelet reads the Secrets for the pod: neither the operator nor the runner's
+    identity needs the right to. ``optional``: a declared block that was never saved
+    makes ``Block.load`` fail with a clear message instead of a pod stuck mounting.
+    """
+    sources: list[dict[str, Any]] = []
+    for reference in references:
+        slug, name = block_naming.parse_reference(reference)
+        sub = block_naming.mount_subpath(slug, name)
+        secret: dict[str, Any] = {
+            "name": block_naming.secret_name(slug, name),
+            "optional": True,
+            "items": [
+                {"key": key, "path": f"{sub}/{key}"}
+                for key in (block_naming.FIELDS_KEY, block_naming.SECRETS_KEY)
+            ],
+        }
+        sources.append({"secret": secret})
+    return {"name": BLOCKS_VOLUME, "projected": {"sources": sources}}
+
+
+def git_init_container(
+    git: GitSource,
+    flow_container: dict[str, Any],
+    identity: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The init container that clones the Flow's repository (``baton git-fetch``)."""
+    env = [
+        *identity,
+        {"name": git_source.URL_ENV, "value": git.url},
+        {"name": git_source.TARGET_ENV, "value": GIT_CHECKOUT},
+    ]
+    if git.ref:
+        env.append({"name": git_source.REF_ENV, "value": git.ref})
+    if git.commit:
+        env.append({"name": git_source.COMMIT_ENV, "value": git.commit})
+    mounts: list[dict[str, Any]] = [{"name": "flow-source", "mountPath": GIT_MOUNT}]
+    if git.credentials:
+        env.append({"name": git_source.CREDENTIALS_DIR_ENV, "value": GIT_CREDENTIALS_MOUNT})
+        mounts.append(
+            {"name": "git-credentials", "mountPath": GIT_CREDENTIALS_MOUNT, "readOnly": True}
+        )
+    container: dict[str, Any] = {
+        "name": GIT_CONTAINER,
+        "image": flow_container["image"],
+        "imagePullPolicy": flow_container["imagePullPolicy"],
+        "command": GIT_SOURCE_COMMAND,
+        "env": env,
+        "volumeMounts": mounts,
+        "securityContext": flow_container["securityContext"],
+    }
+    if flow_container.get("resources"):
+        container["resources"] = flow_container["resources"]
+    return container
+
+
 def effective_template(pool: WorkPool, deployment: Deployment | None) -> JobTemplate:
     return pool.spec.job_template.overlay(deployment.spec.job_variables if deployment else None)
 
@@ -102,6 +178,11 @@ def run_environment(
         env["BATON_SCHEDULED_TIME"] = run.spec.scheduled_time.isoformat()
     if flow.spec.source and flow.spec.source.config_map:
         env["BATON_SOURCE_SHA256"] = flow.spec.source.config_map.sha256
+    if flow.spec.source and flow.spec.source.git:
+        env[git_source.CHECKOUT_ENV] = GIT_CHECKOUT
+    # Always set, so Block.load in the pod reads only mounted blocks, never the API.
+    env[BLOCKS_DIR_ENV] = block_naming.MOUNT_PATH
+    env[DECLARED_ENV] = ",".join(declared_blocks(flow, deployment))
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
@@ -118,15 +199,17 @@ def build_job(
     template = effective_template(pool, deployment)
     labels = run_labels(run, flow.name, pool.name, deployment.name if deployment else None)
     pod_labels = {**(template.labels or {}), **labels, LABEL_ATTEMPT: str(attempt)}
-    env = run_environment(run, flow, deployment, attempt, parameters)
-    env += [e.to_wire() for e in template.env or []]
+    identity = run_environment(run, flow, deployment, attempt, parameters)
+    env = identity + [e.to_wire() for e in template.env or []]
+    pull_policy = template.image_pull_policy or flow.spec.image_pull_policy.value
+    security = template.security_context or DEFAULT_CONTAINER_SECURITY
     container: dict[str, Any] = {
         "name": CONTAINER,
         "image": flow.spec.image,
-        "imagePullPolicy": template.image_pull_policy or flow.spec.image_pull_policy.value,
+        "imagePullPolicy": pull_policy,
         "command": RUNTIME_COMMAND,
         "env": env,
-        "securityContext": template.security_context or DEFAULT_CONTAINER_SECURITY,
+        "securityContext": security,
     }
     volumes = [v.to_wire() for v in template.volumes or []]
     mounts = list(template.volume_mounts or [])
@@ -136,15 +219,35 @@ def build_job(
         )
         mounts.append({"name": "flow-source", "mountPath": SOURCE_MOUNT, "readOnly": True})
         container["workingDir"] = SOURCE_MOUNT
+    init_containers: list[dict[str, Any]] = []
+    git = flow.spec.source.git if flow.spec.source else None
+    if git:
+        volumes.append({"name": "flow-source", "emptyDir": {}})
+        if git.credentials:
+            # Only the init container mounts it: the flow's container never sees it.
+            volumes.append(
+                {"name": "git-credentials", "secret": {"secretName": git.credentials.secret_name}}
+            )
+        mounts.append({"name": "flow-source", "mountPath": GIT_MOUNT, "readOnly": True})
+        container["workingDir"] = "/".join(filter(None, (GIT_CHECKOUT, git.sub_path)))
+    blocks = declared_blocks(flow, deployment)
+    if blocks:
+        volumes.append(blocks_volume(blocks))
+        mounts.append(
+            {"name": BLOCKS_VOLUME, "mountPath": block_naming.MOUNT_PATH, "readOnly": True}
+        )
     optional_container = {
         "resources": template.resources,
         "envFrom": template.env_from,
         "volumeMounts": mounts or None,
     }
     container.update({k: v for k, v in optional_container.items() if v})
+    if git:
+        init_containers.append(git_init_container(git, container, identity))
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "containers": [container],
+        **({"initContainers": init_containers} if init_containers else {}),
         "securityContext": template.pod_security_context or DEFAULT_POD_SECURITY,
         "enableServiceLinks": False,
     }

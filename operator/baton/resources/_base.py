@@ -253,6 +253,9 @@ class ResourceKind:
     selectable_fields: tuple[str, ...] = ()
     spec_required: bool = True
     validations: tuple[dict[str, str], ...] = field(default=())
+    #: Markdown appended to the kind's section of docs/resources.md (how its fields
+    #: work together, where the tables alone do not say).
+    guide: str = ""
 
     @property
     def singular(self) -> str:

@@ -28,6 +28,7 @@ from baton.resources._base import (
     free_form,
     schema_extra,
 )
+from baton.resources.flow import BlockReference, blocks_field
 from baton.resources.job_template import DEPLOYMENT_JOB_VARIABLES_RULES, JobTemplate
 
 DEFAULT_WORK_POOL = "default"
@@ -221,6 +222,7 @@ class DeploymentSpec(Model):
     failed_runs_history_limit: int = Field(
         default=10, ge=0, description="Failed, Crashed and Cancelled runs kept."
     )
+    blocks: list[BlockReference] = blocks_field("Deployment")
     job_variables: JobTemplate | None = Field(
         default=None,
         description="Overrides of the WorkPool's jobTemplate for these runs: only the "

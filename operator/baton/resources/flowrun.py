@@ -253,12 +253,18 @@ class FlowRunStatus(ObservedStatus):
     )
     result: Result | None = Field(default=None, description="The flow's return value.")
     error: RunError | None = Field(default=None, description="The error that ended the run.")
+    source_commit: str | None = Field(
+        default=None,
+        description="Git sources: the commit the run's code was checked out at (written by "
+        "the runtime from its checkout).",
+        max_length=64,
+    )
 
 
 #: The status fields the in-pod runtime writes; every other field of ``FlowRunStatus`` is
 #: the operator's (or a process worker's). The chart's admission policy
 #: (``resources/policy.py``) lets a flow's pod change these, of its own run, only.
-RUNTIME_FIELDS = ("runtime", "taskRuns", "artifacts", "result", "error")
+RUNTIME_FIELDS = ("runtime", "taskRuns", "artifacts", "result", "error", "sourceCommit")
 
 
 FLOWRUN_KIND = ResourceKind(

@@ -78,4 +78,6 @@ def render(kinds: tuple[ResourceKind, ...]) -> str:
             out.append("| field | type | default | description |\n|---|---|---|---|")
             out.extend(_rows(sub, section))
             out.append("")
+        if kind.guide:
+            out.append(kind.guide.strip() + "\n")
     return "\n".join(out)

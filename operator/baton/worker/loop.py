@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -237,6 +238,7 @@ class Worker:
                 continue
             child.finish()
             del self.children[name]
+            shutil.rmtree(self._run_dir(name), ignore_errors=True)
             self.executed += 1
             elapsed = time.monotonic() - child.started
             self.say(f"{name}: process exited with code {code} after {elapsed:.1f}s")
@@ -309,11 +311,14 @@ class Worker:
         if self._child_kubeconfig:
             base["KUBECONFIG"] = self._child_kubeconfig
         env = run_environment(claimed, flow, deployment, base=base)
+        cwd = self._fetch_source(name, flow, env)
+        if cwd is None:
+            return
         child = RunProcess(
             name,
             self.options.namespace,
             env=env,
-            cwd=self.options.work_dir,
+            cwd=cwd,
             log_file=log_path(self.options.log_dir, self.options.namespace, name),
             echo=self._echo_child,
             header=f"attempt {attempt} on worker {self.options.name}",
@@ -324,6 +329,32 @@ class Worker:
             f"{name}: claimed in {(time.monotonic() - seen) * 1000:.0f} ms; attempt {attempt} "
             f"of {env['BATON_ENTRYPOINT']} started as pid {child.pid}"
         )
+
+    def _run_dir(self, name: str) -> Path:
+        return self.options.work_dir / ".baton-runs" / name
+
+    def _fetch_source(self, name: str, flow: Json, env: dict[str, str]) -> Path | None:
+        """The run's working directory: the work dir, or a fresh clone of the Flow's
+        ``source.git`` in a per-run directory (None: the clone failed, the run is
+        Failed with git's error)."""
+        from baton import git_source  # noqa: PLC0415
+
+        try:
+            request = git_source.request_for_flow(self.api.client, flow, self.options.namespace)
+            if request is None:
+                return self.options.work_dir
+            checkout = self._run_dir(name) / "repo"
+            started = time.monotonic()
+            commit = git_source.fetch(request, checkout)
+        except git_source.GitFetchError as error:
+            self.say(f"{name}: {error}")
+            git_source.report_failure(self.api.client, env, str(error))
+            shutil.rmtree(self._run_dir(name), ignore_errors=True)
+            return None
+        self.say(f"{name}: cloned {request.url} at {commit} in {time.monotonic() - started:.2f}s")
+        env[git_source.CHECKOUT_ENV] = str(checkout)
+        sub_path = ((flow.get("spec") or {}).get("source") or {}).get("git", {}).get("subPath")
+        return checkout / sub_path if sub_path else checkout
 
     def _kubeconfig_for_children(self) -> str | None:
         """The kubeconfig children should use: the worker's, with its ``--context`` current."""

@@ -7,8 +7,12 @@ import os
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from baton import flow, get_run_logger, task
 from baton.artifacts import create_markdown_artifact
+from baton.blocks import Block
+from baton.blocks.system import Secret
 
 #: Larger than the reporter's inline limit: the artifact goes to a ConfigMap.
 BIG_ARTIFACT_BYTES = 10_000
@@ -60,3 +64,30 @@ def uses_secret(user: str = "etl") -> str:
     get_run_logger().info("connecting as %s", user)
     connect(password, user)
     return fingerprint(password)
+
+
+# -- blocks (test_least_privilege.py::test_a_run_reads_only_the_blocks_it_declares) ----------
+class FaultConnector(Block):
+    """A seed-style custom connector block: an account and its password."""
+
+    account: str
+    password: SecretStr
+
+
+@flow
+def uses_blocks() -> dict[str, str]:
+    """Loads the declared connector, then tries a block the run did not declare."""
+    connector = FaultConnector.load("warehouse")
+    get_run_logger().info("connecting to %s", connector.account)
+    try:
+        Secret.load("undeclared")
+        undeclared = "read"
+    except LookupError as error:
+        undeclared = str(error)
+    return {
+        "account": connector.account,
+        "password_sha256": hashlib.sha256(
+            connector.password.get_secret_value().encode()
+        ).hexdigest(),
+        "undeclared": undeclared,
+    }

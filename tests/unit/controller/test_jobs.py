@@ -140,3 +140,77 @@ def test_large_parameters_stay_out_of_the_environment() -> None:
 
     assert "BATON_PARAMETERS" in names(small)
     assert "BATON_PARAMETERS" not in names(large)
+
+
+# -- blocks and git sources ---------------------------------------------------------------
+def env_of(container: dict[str, Any]) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in container["env"]}
+
+
+def test_declared_blocks_are_one_projected_volume_of_their_secrets() -> None:
+    job = render(flow={"blocks": ["secret/db"]}, deployment={"blocks": ["mine/prod", "secret/db"]})
+    pod = job["spec"]["template"]["spec"]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "baton-blocks"]
+    sources = [s["secret"] for s in volume["projected"]["sources"]]
+    assert [s["name"] for s in sources] == ["baton-block.mine.prod", "baton-block.secret.db"]
+    assert all(s["optional"] for s in sources)
+    assert sources[1]["items"] == [
+        {"key": "fields.json", "path": "secret/db/fields.json"},
+        {"key": "secrets.json", "path": "secret/db/secrets.json"},
+    ]
+    (container,) = pod["containers"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "baton-blocks")
+    assert (mount["mountPath"], mount["readOnly"]) == ("/var/run/baton/blocks", True)
+    env = env_of(container)
+    assert env["BATON_BLOCKS"] == "mine/prod,secret/db"
+    assert env["BATON_BLOCKS_DIR"] == "/var/run/baton/blocks"
+
+
+def test_without_blocks_no_volume_but_the_pod_still_reads_only_mounts() -> None:
+    pod = render()["spec"]["template"]["spec"]
+    assert "volumes" not in pod
+    env = env_of(pod["containers"][0])
+    assert (env["BATON_BLOCKS"], env["BATON_BLOCKS_DIR"]) == ("", "/var/run/baton/blocks")
+
+
+def test_git_source_clones_in_an_init_container_that_alone_sees_the_credentials() -> None:
+    git = {
+        "url": "https://git.example.invalid/flows.git",
+        "ref": "main",
+        "subPath": "etl",
+        "credentials": {"secretName": "git-token"},
+    }
+    pod = render(flow={"source": {"git": git}})["spec"]["template"]["spec"]
+    (init,) = pod["initContainers"]
+    (flow_container,) = pod["containers"]
+    assert init["command"] == ["baton", "git-fetch"]
+    assert init["image"] == flow_container["image"] == "img:1"
+    assert init["securityContext"] == DEFAULT_CONTAINER_SECURITY
+    init_env = env_of(init)
+    assert init_env["BATON_GIT_URL"] == git["url"]
+    assert init_env["BATON_GIT_REF"] == "main"
+    assert init_env["BATON_GIT_TARGET"] == "/opt/baton/source/repo"
+    assert init_env["BATON_FLOW_RUN_NAME"] == "etl-1767225600"  # to report a failed clone
+    assert {m["name"] for m in init["volumeMounts"]} == {"flow-source", "git-credentials"}
+    assert {m["name"] for m in flow_container["volumeMounts"]} == {"flow-source"}
+    assert all(m["readOnly"] for m in flow_container["volumeMounts"])
+    assert flow_container["workingDir"] == "/opt/baton/source/repo/etl"
+    assert env_of(flow_container)["BATON_SOURCE_CHECKOUT"] == "/opt/baton/source/repo"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["flow-source"] == {"name": "flow-source", "emptyDir": {}}
+    assert volumes["git-credentials"]["secret"] == {"secretName": "git-token"}
+
+
+@pytest.mark.parametrize(
+    ("git", "problem"),
+    [
+        ({"url": "https://user:pw@host/x.git"}, "url"),
+        ({"url": "file:///etc"}, "url"),
+        ({"url": "https://host/x.git", "ref": "a..b"}, "'..'"),
+        ({"url": "https://host/x.git", "ref": "main", "commit": "a" * 40}, "not both"),
+        ({"url": "https://host/x.git", "subPath": "../up"}, "subPath"),
+    ],
+)
+def test_bad_git_sources_are_refused(git: dict[str, Any], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        objects(flow={"source": {"git": git}})

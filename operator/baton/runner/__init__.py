@@ -1,0 +1,1 @@
+"""Prefect's ``prefect.runner`` import paths that Baton provides (``storage``)."""
