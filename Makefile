@@ -18,7 +18,7 @@ help: ## list the targets
 .PHONY: venv
 venv: .venv/.synced ## install the locked Python environment into .venv
 .venv/.synced: pyproject.toml uv.lock
-	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator --extra ui
+	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator --extra ui --extra s3
 	@touch $@
 
 .PHONY: tools

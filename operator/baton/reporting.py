@@ -7,7 +7,9 @@ the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result`
 ``error``. Everything is bounded so a run with 10,000 task runs stays far below etcd's
 1.5 MiB object limit: task runs become counts plus a short list (failed first, then
 latest), artifacts and results are cut with a visible note, and an artifact too large
-for the status is stored whole in a ConfigMap owned by the FlowRun.
+for the status is stored whole in a ConfigMap owned by the FlowRun. Log records are
+never in the status: they go to the reporter's log sinks (``baton.run_logs``), which
+ship in the same flush.
 
 The API server may be down when the flow ends. Nothing is dropped then: a patch that
 does not arrive leaves its fields pending, each retry renders the whole buffer afresh,
@@ -23,13 +25,14 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
+from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
     from baton.states import State
@@ -116,8 +119,10 @@ class StatusReporter:
         uid: str = "",
         attempt: int = 1,
         interval: float = 1.0,
+        log_sinks: Sequence[LogSink] = (),
     ) -> None:
         self._client = client
+        self._log_sinks = tuple(log_sinks)
         self._name = name
         self._namespace = namespace
         self._uid = uid
@@ -192,7 +197,11 @@ class StatusReporter:
             self._buffer.dirty.add("artifacts")
 
     def log(self, record: logging.LogRecord) -> None:
-        """Logs go to the pod's stdout (``baton logs``), not into the status."""
+        """Buffer ``record`` for the log sinks (``baton.run_logs``); never the status."""
+        if self._log_sinks:
+            line = log_line(record)
+            for sink in self._log_sinks:
+                sink.offer(line)
 
     # -- outcome ----------------------------------------------------------------------
     def _record_outcome(self, state: State[Any]) -> None:
@@ -367,18 +376,24 @@ class StatusReporter:
 
         Each attempt renders the buffer afresh, so a retry after an outage carries
         everything recorded meanwhile (the final state included), and a failed attempt
-        leaves its fields pending instead of dropping them. ``give_way`` (the flusher
-        thread) stops retrying once ``close`` has taken over the final write.
+        leaves its fields pending instead of dropping them. The log sinks ship in the
+        same attempt, after the status, and keep a batch that did not arrive the same
+        way. ``give_way`` (the flusher thread) stops retrying once ``close`` has taken
+        over the final write.
         """
         delay = 0.5
         while True:
             status: dict[str, Any] = {}
             try:
                 status = self._patch()
-                if not status:
-                    return True
-                self._client.patch_status(FLOWRUNS, self._name, self._namespace, {"status": status})
-                self.patches += 1
+                if status:
+                    self._client.patch_status(
+                        FLOWRUNS, self._name, self._namespace, {"status": status}
+                    )
+                    self.patches += 1
+                    status = {}
+                for sink in self._log_sinks:
+                    sink.ship()
                 return True
             except NotFound:
                 logger.error(
