@@ -30,6 +30,10 @@ $(KUBECTL): tests/cluster/tools.sh
 cluster-build: ## build etcd + Kubernetes components from Go modules (cached)
 	@$(PHASE) "control plane build" bash tests/cluster/build.sh >/dev/null
 
+.PHONY: s3-server
+s3-server: ## build the S3-compatible server (versitygw) the log tests use (cached)
+	@$(PHASE) "s3 server build" bash tests/cluster/s3.sh >/dev/null
+
 .PHONY: cluster-up
 cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubeconfig
 	python3 tests/cluster/controlplane.py up --dir $(CLUSTER)
@@ -76,7 +80,7 @@ lint: venv ## ruff + mypy --strict
 	@$(PHASE) "mypy --strict" $(PY) -m mypy
 
 .PHONY: test
-test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
+test: lint tools cluster-build s3-server node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
 	@$(PHASE) "pytest (every tier)" $(PY) -m pytest tests/packaging tests/unit tests/integration \
 	  tests/ui tests/conformance tests/faults tests/e2e
 

@@ -38,6 +38,8 @@ except ImportError:  # without the extra no sink is built (``S3Config.client`` s
 if TYPE_CHECKING:
     from minio import Minio
 
+    from baton.resources.workpool import S3LogStorage
+
 logger = logging.getLogger("baton.run_logs")
 
 #: Lines held while the bucket is unreachable (oldest dropped first).
@@ -47,6 +49,14 @@ ENV_BUCKET = "BATON_LOGS_S3_BUCKET"
 ENV_ENDPOINT = "BATON_LOGS_S3_ENDPOINT"
 ENV_REGION = "BATON_LOGS_S3_REGION"
 ENV_PREFIX = "BATON_LOGS_S3_PREFIX"
+
+
+def s3_environment(storage: S3LogStorage) -> dict[str, str]:
+    """The run's environment for a pool's ``logs.s3`` (the credentials come apart)."""
+    env = {ENV_BUCKET: storage.bucket, ENV_ENDPOINT: storage.endpoint, ENV_PREFIX: storage.prefix}
+    if storage.region:
+        env[ENV_REGION] = storage.region
+    return env
 
 
 class S3Unavailable(RuntimeError):

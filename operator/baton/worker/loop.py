@@ -31,7 +31,13 @@ from typing import Any
 from baton._kube.client import ApiError, KubeClient
 from baton._kube.config import Credentials
 from baton.worker.api import PoolApi, WorkerError
-from baton.worker.claims import claim_order, heartbeat_timeout, run_environment, worker_identity
+from baton.worker.claims import (
+    claim_order,
+    heartbeat_timeout,
+    pool_log_environment,
+    run_environment,
+    worker_identity,
+)
 from baton.worker.process import RunProcess, log_path
 from baton.worker.watch import RunCache, RunWatcher
 
@@ -119,6 +125,7 @@ class Worker:
         self._echo_lock = threading.Lock()
         self._child_kubeconfig: str | None = None
         self._temp_kubeconfig: str | None = None  # written for --context; removed at exit
+        self._log_env: dict[str, str] = {}  # the pool's logs.s3 (keys: this worker's env)
 
     # -- console ----------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -167,6 +174,7 @@ class Worker:
                 f"heartbeatTimeoutSeconds={timeout}; runs may be marked Crashed"
             )
         self._child_kubeconfig = self._kubeconfig_for_children()
+        self._log_env = pool_log_environment(pool)
         heartbeat = Heartbeat(
             PoolApi(KubeClient(self.credentials), options.namespace, options.pool, options.name),
             options.heartbeat_seconds,
@@ -289,7 +297,7 @@ class Worker:
         if claimed is None:
             return
         attempt = (claimed.get("status") or {}).get("attempts") or 1
-        base = dict(os.environ)
+        base = {**os.environ, **self._log_env}
         if self._child_kubeconfig:
             base["KUBECONFIG"] = self._child_kubeconfig
         env = run_environment(claimed, flow, deployment, base=base)
