@@ -18,9 +18,12 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from baton.cli.common import CliError, Connection, connect, get_or_fail
+
+if TYPE_CHECKING:
+    from baton.run_logs import KeptLog
 
 Json = dict[str, Any]
 TERMINAL = {"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"}
@@ -132,13 +135,12 @@ def _print_entries(entries: Iterable[Any], task: str | None) -> None:
     sys.stdout.flush()
 
 
-def _kept_logs(conn: Connection, run: Json, why: str, follow: bool, task: str | None) -> int:
+def _kept_logs(
+    conn: Connection, run: Json, kept: KeptLog, why: str, *, follow: bool, task: str | None
+) -> int:
     from baton.run_logs import read_kept_log  # noqa: PLC0415
 
     name, uid = run["metadata"]["name"], str(run["metadata"].get("uid", ""))
-    kept = read_kept_log(conn.client, name, conn.namespace, uid)
-    if not kept.chunks and (not follow or _state(run) in TERMINAL):
-        raise CliError(f'flowrun "{name}" has no logs: {why}, and no log was kept')
     _say(f"kept log, {why} ({kept.chunks} chunks)")
     if kept.marker():
         print(f"… {kept.marker()}")
@@ -184,6 +186,7 @@ def _state(run: Json) -> str:
 
 
 def command(args: argparse.Namespace) -> int:
+    from baton.run_logs import read_kept_log  # noqa: PLC0415
     from baton.worker import default_log_dir, log_path  # noqa: PLC0415
 
     conn = connect(args)
@@ -201,23 +204,34 @@ def command(args: argparse.Namespace) -> int:
                 try:
                     return _pod_logs(conn, pod, args.follow, task)
                 except _Gone:
-                    return _kept_logs(conn, run, f"pod {pod} gone", args.follow, task)
+                    uid = str(run["metadata"].get("uid", ""))
+                    kept = read_kept_log(conn.client, args.flowrun, conn.namespace, uid)
+                    if not kept.chunks and not args.follow:
+                        raise CliError(
+                            f'pod "{pod}" of flowrun "{args.flowrun}" is gone, and no log was kept'
+                        ) from None
+                    why = f"pod {pod} gone"
+                    return _kept_logs(conn, run, kept, why, follow=args.follow, task=task)
             worker = status.get("worker")
             path = log_path(log_dir, conn.namespace, args.flowrun)
             if worker and path.exists():
                 return _file_logs(conn, run, path, args.follow, task)
-            if worker or status.get("jobName") or _state(run) in TERMINAL:
-                why = (
-                    f"worker {worker}'s log file is not on this machine"
-                    if worker
-                    else "its pod is gone"
-                )
-                return _kept_logs(conn, run, why, args.follow, task)
-            if not args.follow:
-                raise CliError(
-                    f'flowrun "{args.flowrun}" has no logs yet: it is {_state(run)} and has no '
-                    "pod or worker"
-                )
+            uid = str(run["metadata"].get("uid", ""))
+            kept = read_kept_log(conn.client, args.flowrun, conn.namespace, uid)
+            if kept.chunks:
+                if worker:
+                    why = f"worker {worker}'s log file is not on this machine"
+                else:
+                    why = "its pod is gone" if status.get("jobName") else "no pod"
+                return _kept_logs(conn, run, kept, why, follow=args.follow, task=task)
+            if not args.follow or _state(run) in TERMINAL:
+                if worker:
+                    where = f"worker {worker}'s log file is not on this machine"
+                elif status.get("jobName"):
+                    where = "its pod is gone"
+                else:
+                    where = f"it is {_state(run)} and has no pod or worker"
+                raise CliError(f'flowrun "{args.flowrun}" has no logs: {where}, and none kept')
             if time.monotonic() - waited_since < POLL_SECONDS * 1.5:
                 _say(f'waiting for flowrun "{args.flowrun}" to start ({_state(run)})...')
             time.sleep(POLL_SECONDS)
