@@ -366,7 +366,10 @@ class StatusReporter:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(timeout=self._interval)
+            # Log lines waiting: flush now (the wait below spaced it), so a steady log
+            # ships once per interval and a killed pod loses at most that much.
+            if not any(sink.pending() for sink in self._log_sinks):
+                self._wake.wait(timeout=self._interval)
             self._wake.clear()
             self.flush(deadline=time.monotonic() + 30, give_way=True)
             self._stop.wait(self._interval)  # never faster than once per interval

@@ -57,6 +57,8 @@ class LogSink(Protocol):
 
     def offer(self, line: str) -> None: ...
 
+    def pending(self) -> bool: ...
+
     def ship(self) -> None: ...
 
 
@@ -220,6 +222,9 @@ class ConfigMapLogSink:
 
     def chunk_name(self, seq: int) -> str:
         return f"{self._prefix}-{seq:04d}"
+
+    def pending(self) -> bool:
+        return bool(self._pending)
 
     def offer(self, line: str) -> None:
         size = len(line.encode()) + 1

@@ -133,6 +133,9 @@ class S3LogSink:
         self.dropped_lines = 0
         self.writes = 0
 
+    def pending(self) -> bool:
+        return bool(self._pending)
+
     def offer(self, line: str) -> None:
         with self._lock:
             self._pending.append(line)

@@ -136,6 +136,9 @@ def test_a_secret_reaches_the_flow_and_nowhere_else(
         "ConfigMaps (task cache)": crds.kubectl(
             "get", "configmaps", "-n", namespace, "-l", "baton.dev/cache=true", "-o", "json"
         ).stdout,
+        "ConfigMaps (kept run logs)": crds.kubectl(
+            "get", "configmaps", "-n", namespace, "-l", "baton.dev/log-of", "-o", "json"
+        ).stdout,
         "operator log": operator.logs(),
         "flow pod output": (tmp_path / "pod.log").read_text(),
         "worker console": worker.output(),
@@ -147,6 +150,7 @@ def test_a_secret_reaches_the_flow_and_nowhere_else(
     assert "baton-cache-" in places["ConfigMaps (task cache)"]  # the cached task ran
     assert "connecting as etl" in places["flow pod output"]
     assert "connecting as etl" in places["worker run logs"]
+    assert places["ConfigMaps (kept run logs)"].count("connecting as etl") == 2  # both runs
     leaks = [where for where, text in places.items() if value in text]
     assert leaks == [], f"the Secret's value appears in: {leaks}"
 

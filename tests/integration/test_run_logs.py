@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,49 @@ def test_logs_go_to_the_s3_server_when_configured(
     )
     assert f"from s3://{bucket}/baton/{namespace}/archived/{uid}/" in shown.stderr
     assert len(shown.stdout.splitlines()) == lines + 3
+
+
+WRITE_VERBS = {"POST", "PUT", "PATCH", "DELETE", "APPLY"}
+METRIC = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$")
+
+
+def writes_by_resource(client: KubeClient) -> Counter[str]:
+    """Write requests by resource, from the API server's own ``apiserver_request_total``."""
+    text = client._http.get(
+        "/metrics", headers={"Authorization": f"Bearer {client.credentials.bearer()}"}
+    ).text
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = METRIC.match(line)
+        if match:
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', match[1]))
+            if labels.get("verb") in WRITE_VERBS:
+                resource = labels.get("resource", "") + "/" + labels.get("subresource", "")
+                counts[resource.rstrip("/")] += int(float(match[2]))
+    return counts
+
+
+def test_api_writes_added_by_log_shipping_at_100_lines_per_second(
+    crds: Cluster, namespace: str, client: KubeClient, tmp_path: Path
+) -> None:
+    """One ConfigMap write per flush (1 s), plus one per chunk: not one per line.
+
+    BATON_LOG_BENCH_SECONDS=30 gives docs/logs.md's figure; the default keeps the test short.
+    """
+    seconds, rate = float(os.environ.get("BATON_LOG_BENCH_SECONDS", "8")), 100
+    lines = int(seconds * rate)
+    uid = make_run(crds, namespace, "rate", {"lines": lines, "size": 100, "per_second": rate})
+    before = writes_by_resource(client)
+    done = execute(crds, namespace, "rate", uid, CHATTY, FLOWS, tmp_path)
+    after = writes_by_resource(client)
+    assert done.returncode == 0, done.stderr[-3000:]
+    delta = after - before
+    kept = read_kept_log(client, "rate", namespace, uid)
+    assert len(kept.entries) == lines + 3 and kept.dropped_lines == 0
+    configmaps, patches = delta["configmaps"], delta["flowruns/status"]
+    print(
+        f"\nlog shipping at {rate} lines/s for {seconds:g}s ({lines} lines, {kept.chunks} "
+        f"chunks): {configmaps} ConfigMap writes, {patches} FlowRun status patches"
+    )
+    # Shipped as it goes (about one write per second), never per line nor only at the end.
+    assert seconds * 0.6 <= configmaps <= seconds + kept.chunks + 3, (configmaps, seconds)
