@@ -25,14 +25,15 @@ from typing import Any
 import pytest
 from minio import Minio
 from test_runtime import execute, make_run
-from worker_helpers import baton
+from worker_helpers import WorkerProcess, adhoc_run, apply, baton, process_pool
+from worker_helpers import flow as worker_flow
 
 from baton._kube.client import CONFIGMAPS, KubeClient
 from baton._kube.config import from_kubeconfig
 from baton.run_logs import CHUNK_BYTES, DATA_KEY, LABEL_LOG_OF, MAX_CHUNKS, read_kept_log
 from baton.run_logs_s3 import S3Config, read_s3_log
-from clusterkit import Cluster
-from kube_helpers import wait_for
+from clusterkit import Cluster, OperatorProcess
+from kube_helpers import wait_for, wait_state
 from s3kit import S3Server, s3_server
 
 pytestmark = pytest.mark.integration
@@ -255,3 +256,47 @@ def test_api_writes_added_by_log_shipping_at_100_lines_per_second(
     )
     # Shipped as it goes (about one write per second), never per line nor only at the end.
     assert seconds * 0.6 <= configmaps <= seconds + kept.chunks + 3, (configmaps, seconds)
+
+
+def test_a_process_workers_run_keeps_its_log_and_the_pools_bucket_gets_it(
+    operator: OperatorProcess,
+    namespace: str,
+    client: KubeClient,
+    s3: S3Server,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker path, nothing simulated: the operator admits the run to a process pool
+    whose ``logs.s3`` names the bucket; the worker passes it on with the keys from its
+    own environment. Read from another machine (no log file), the run shows its kept log."""
+    cluster = operator.cluster
+    bucket = "pool-logs"
+    Minio(s3.endpoint.removeprefix("http://"), s3.access_key, s3.secret_key, secure=False)\
+        .make_bucket(bucket)  # fmt: skip
+    storage = {"bucket": bucket, "endpoint": s3.endpoint, "region": "us-east-1"}
+    apply(
+        cluster,
+        namespace,
+        process_pool("procs", logs={"s3": storage}),
+        worker_flow("chatty", CHATTY),
+        adhoc_run("by-worker", "chatty", "procs", lines=30),
+    )
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3.secret_key)
+    worker = WorkerProcess(cluster, namespace, "procs", tmp_path, work_dir=FLOWS)
+    try:
+        wait_state(cluster, namespace, "by-worker", "Completed", timeout=60)
+    finally:
+        worker.stop()
+    uid = cluster.get_json("flowrun", "by-worker", "-n", namespace)["metadata"]["uid"]
+    elsewhere = baton(
+        cluster, "logs", "by-worker", "-n", namespace, "--log-dir", str(tmp_path / "x")
+    )
+    assert f"kept log, worker {worker.name}'s log file is not on this machine" in elsewhere.stderr
+    assert elsewhere.stdout.splitlines()[-1].endswith("Flow run 'by-worker' - the last line")
+    here = baton(cluster, "logs", "by-worker", "-n", namespace, "--log-dir", str(worker.run_logs))
+    assert f"from worker {worker.name}'s log file" in here.stderr
+    config = S3Config.from_env(s3.env(bucket))
+    assert config is not None
+    messages = [e.message for e in read_s3_log(config, "by-worker", namespace, uid)]
+    assert len(messages) == 33 and messages[-1] == "the last line"

@@ -140,3 +140,26 @@ def test_large_parameters_stay_out_of_the_environment() -> None:
 
     assert "BATON_PARAMETERS" in names(small)
     assert "BATON_PARAMETERS" not in names(large)
+
+
+def test_a_pools_log_bucket_reaches_the_pod_with_its_keys_by_reference() -> None:
+    s3 = {
+        "bucket": "run-logs",
+        "endpoint": "http://minio.storage:9000",
+        "prefix": "baton/",
+        "credentialsSecret": {"name": "logs-s3", "accessKeyIdKey": "id"},
+    }
+    env = render(pool={"logs": {"s3": s3}})["spec"]["template"]["spec"]["containers"][0]["env"]
+    by_name = {e["name"]: e for e in env}
+    assert by_name["BATON_LOGS_S3_BUCKET"]["value"] == "run-logs"
+    assert by_name["BATON_LOGS_S3_ENDPOINT"]["value"] == "http://minio.storage:9000"
+    assert by_name["BATON_LOGS_S3_PREFIX"]["value"] == "baton/"
+    assert by_name["AWS_ACCESS_KEY_ID"] == {
+        "name": "AWS_ACCESS_KEY_ID",
+        "valueFrom": {"secretKeyRef": {"name": "logs-s3", "key": "id"}},
+    }
+    assert by_name["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == (
+        "secretAccessKey"
+    )
+    plain = render()["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not [e for e in plain if e["name"].startswith(("BATON_LOGS_", "AWS_"))]
