@@ -35,6 +35,7 @@ from baton._kube.client import (
     FLOWS as FLOW_KIND,
 )
 from baton._kube.config import from_kubeconfig
+from baton.run_logs import ConfigMapLogSink, read_kept_log
 from clusterkit import Cluster, OperatorProcess
 from kube_helpers import (
     apply,
@@ -256,6 +257,14 @@ def test_runner_token_does_its_job_and_nothing_more(
         client.patch_status(FLOWRUNS, "mine", ns, {"status": {"runtime": runtime}})
         written = crds.get_json("flowrun", "mine", "-n", ns)["status"]["runtime"]
         assert written["message"] == marker
+        # Keep its log (run_logs): create, patch and, past the cap, delete owned chunks.
+        uid = crds.get_json("flowrun", "mine", "-n", ns)["metadata"]["uid"]
+        sink = ConfigMapLogSink(client, "mine", ns, uid=uid, chunk_bytes=40, max_chunks=1)
+        for i in range(3):
+            sink.offer(json.dumps({"msg": f"kept {i}"}))
+            sink.ship()
+        assert sink.writes == 4 and sink.dropped_lines == 2  # create, patch, create, delete
+        assert [e.message for e in read_kept_log(client, "mine", ns, uid).entries] == ["kept 2"]
 
         spec_patch = {"spec": {"paused": True}}
         flow_body = flow("evil")
