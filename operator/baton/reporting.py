@@ -380,23 +380,23 @@ class StatusReporter:
         Each attempt renders the buffer afresh, so a retry after an outage carries
         everything recorded meanwhile (the final state included), and a failed attempt
         leaves its fields pending instead of dropping them. The log sinks ship in the
-        same attempt, after the status, and keep a batch that did not arrive the same
-        way. ``give_way`` (the flusher thread) stops retrying once ``close`` has taken
-        over the final write.
+        same attempt, before the status (so a final state means the log is complete),
+        and keep a batch that did not arrive the same way. ``give_way`` (the flusher
+        thread) stops retrying once ``close`` has taken over the final write.
         """
         delay = 0.5
         while True:
             status: dict[str, Any] = {}
             try:
+                # Logs first: a reader that sees the final state finds every line kept.
+                for sink in self._log_sinks:
+                    sink.ship()
                 status = self._patch()
                 if status:
                     self._client.patch_status(
                         FLOWRUNS, self._name, self._namespace, {"status": status}
                     )
                     self.patches += 1
-                    status = {}
-                for sink in self._log_sinks:
-                    sink.ship()
                 return True
             except NotFound:
                 logger.error(

@@ -81,7 +81,7 @@ async def log_tail(request: Request) -> Response:
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     run = await ui.access.client.get(FLOWRUNS, name, namespace)
     uid = str(run["metadata"].get("uid", ""))
-    context: dict[str, Any] = {"namespace": namespace, "name": name, "refused": None}
+    context: dict[str, Any] = {"namespace": namespace, "run_name": name, "refused": None}
     try:
         items = await ui.access.client.list(
             CONFIGMAPS, namespace, label_selector=f"{LABEL_LOG_OF}={log_owner_label(name, uid)}"
