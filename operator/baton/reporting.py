@@ -368,13 +368,22 @@ class StatusReporter:
         while not self._stop.is_set():
             # Log lines waiting: flush now (the wait below spaced it), so a steady log
             # ships once per interval and a killed pod loses at most that much.
+            woke = False
             if not any(sink.pending() for sink in self._log_sinks):
-                self._wake.wait(timeout=self._interval)
+                woke = self._wake.wait(timeout=self._interval)
             self._wake.clear()
-            self.flush(deadline=time.monotonic() + 30, give_way=True)
+            # A state change is written at once, but its log lines wait for the next
+            # tick (unless the run has ended): a run shorter than the interval keeps its
+            # log in one write.
+            logs = not woke or self._ended()
+            self.flush(deadline=time.monotonic() + 30, give_way=True, logs=logs)
             self._stop.wait(self._interval)  # never faster than once per interval
 
-    def flush(self, *, deadline: float, give_way: bool = False) -> bool:
+    def _ended(self) -> bool:
+        with self._lock:
+            return bool(self._buffer.runtime and self._buffer.runtime.get("endTime"))
+
+    def flush(self, *, deadline: float, give_way: bool = False, logs: bool = True) -> bool:
         """Write pending changes, retrying transient errors until ``deadline``.
 
         Each attempt renders the buffer afresh, so a retry after an outage carries
@@ -389,7 +398,7 @@ class StatusReporter:
             status: dict[str, Any] = {}
             try:
                 # Logs first: a reader that sees the final state finds every line kept.
-                for sink in self._log_sinks:
+                for sink in self._log_sinks if logs else ():
                     sink.ship()
                 status = self._patch()
                 if status:
