@@ -246,7 +246,7 @@ def test_api_writes_added_by_log_shipping_at_100_lines_per_second(
 
     BATON_LOG_BENCH_SECONDS=30 gives docs/logs.md's figure; the default keeps the test short.
     """
-    seconds, rate = float(os.environ.get("BATON_LOG_BENCH_SECONDS", "8")), 100
+    seconds, rate = float(os.environ.get("BATON_LOG_BENCH_SECONDS", "10")), 100
     lines = int(seconds * rate)
     uid = make_run(crds, namespace, "rate", {"lines": lines, "size": 100, "per_second": rate})
     before = writes_by_resource(client)
@@ -255,14 +255,16 @@ def test_api_writes_added_by_log_shipping_at_100_lines_per_second(
     assert done.returncode == 0, done.stderr[-3000:]
     delta = after - before
     kept = read_kept_log(client, "rate", namespace, uid)
-    assert len(kept.entries) == console_records(done.stderr) and kept.dropped_lines == 0
+    assert kept.dropped_lines == 0
+    assert len(kept.entries) == console_records(done.stderr), done.stderr[-2000:]
     configmaps, patches = delta["configmaps"], delta["flowruns/status"]
     print(
         f"\nlog shipping at {rate} lines/s for {seconds:g}s ({lines} lines, {kept.chunks} "
         f"chunks): {configmaps} ConfigMap writes, {patches} FlowRun status patches"
     )
-    # Shipped as it goes (about one write per second), never per line nor only at the end.
-    assert seconds * 0.6 <= configmaps <= seconds + kept.chunks + 3, (configmaps, seconds)
+    # Shipped as it goes (about one write per second; fewer on a loaded machine, where
+    # the flusher's 1 s spacing stretches), never per line nor only at the end (3).
+    assert seconds * 0.5 <= configmaps <= seconds + kept.chunks + 3, (configmaps, seconds)
 
 
 def test_a_process_workers_run_keeps_its_log_and_the_pools_bucket_gets_it(
