@@ -18,7 +18,7 @@ help: ## list the targets
 .PHONY: venv
 venv: .venv/.synced ## install the locked Python environment into .venv
 .venv/.synced: pyproject.toml uv.lock
-	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator --extra ui
+	@$(PHASE) "python environment (uv sync)" $(UV) sync --frozen --extra operator --extra ui --extra s3
 	@touch $@
 
 .PHONY: tools
@@ -29,6 +29,10 @@ $(KUBECTL): tests/cluster/tools.sh
 .PHONY: cluster-build
 cluster-build: ## build etcd + Kubernetes components from Go modules (cached)
 	@$(PHASE) "control plane build" bash tests/cluster/build.sh >/dev/null
+
+.PHONY: s3-server
+s3-server: ## build the S3-compatible server (versitygw) the log tests use (cached)
+	@$(PHASE) "s3 server build" bash tests/cluster/s3.sh >/dev/null
 
 .PHONY: cluster-up
 cluster-up: tools ## start the local control plane; kubeconfig at .cluster/kubeconfig
@@ -76,7 +80,7 @@ lint: venv ## ruff + mypy --strict
 	@$(PHASE) "mypy --strict" $(PY) -m mypy
 
 .PHONY: test
-test: lint tools cluster-build node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
+test: lint tools cluster-build s3-server node-packages images prefect-env ## lint, then the wheel, unit, integration, ui (Chromium), conformance, fault and e2e tests (real control plane, real node)
 	@$(PHASE) "pytest (every tier)" $(PY) -m pytest tests/packaging tests/unit tests/integration \
 	  tests/ui tests/conformance tests/faults tests/e2e
 

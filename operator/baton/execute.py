@@ -2,8 +2,9 @@
 
 The operator puts the run's identity in the environment (see ``controller.jobs``). This
 entry point loads the entrypoint, runs the flow through the SDK engine with a
-``StatusReporter`` as observer and a ConfigMap-backed cache, and makes sure the final
-state reaches the FlowRun even across API hiccups. SIGTERM ends the run with a clear
+``StatusReporter`` as observer (which also keeps the run's log, ``baton.run_logs``) and a
+ConfigMap-backed cache, and makes sure the final state reaches the FlowRun even across
+API hiccups. SIGTERM ends the run with a clear
 state: Cancelled when a cancel was requested, otherwise Crashed naming the signal.
 """
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, KubeClient
 from baton.reporting import StatusReporter
+from baton.run_logs import ConfigMapLogSink, LogSink
 
 logger = logging.getLogger("baton.execute")
 
@@ -84,12 +86,38 @@ def _install_sigterm(client: KubeClient, identity: RunIdentity, reporter: Status
     signal.signal(signal.SIGTERM, on_sigterm)
 
 
+def log_sinks(client: KubeClient, identity: RunIdentity, env: dict[str, str]) -> list[LogSink]:
+    """Where the run's log is kept: owned ConfigMaps, and a bucket when one is configured."""
+    name, namespace, uid, attempt = (
+        identity.name,
+        identity.namespace,
+        identity.uid,
+        identity.attempt,
+    )
+    sinks: list[LogSink] = [ConfigMapLogSink(client, name, namespace, uid=uid, attempt=attempt)]
+    from baton.run_logs_s3 import S3Config, S3LogSink  # noqa: PLC0415
+
+    s3 = S3Config.from_env(env)
+    if s3 is not None:
+        try:
+            sinks.append(S3LogSink(s3, name, namespace, uid=uid, attempt=attempt))
+        except (RuntimeError, ValueError) as error:  # the run goes on; its log says why
+            logger.warning("run log not kept in S3: %s", error)
+    return sinks
+
+
 def execute(env: dict[str, str] | None = None) -> int:
     """Run the FlowRun named in ``env``; return the process exit code."""
-    identity = RunIdentity.from_env(dict(env if env is not None else os.environ))
+    environ = dict(env if env is not None else os.environ)
+    identity = RunIdentity.from_env(environ)
     client = KubeClient()
     reporter = StatusReporter(
-        client, identity.name, identity.namespace, uid=identity.uid, attempt=identity.attempt
+        client,
+        identity.name,
+        identity.namespace,
+        uid=identity.uid,
+        attempt=identity.attempt,
+        log_sinks=log_sinks(client, identity, environ),
     ).start()
     _install_sigterm(client, identity, reporter)
     code = EXIT_FAILED

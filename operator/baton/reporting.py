@@ -8,6 +8,8 @@ the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result`
 stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list
 (failed first, then latest), artifacts and results are cut with a visible note, and an
 artifact too large for the status is stored whole in a ConfigMap owned by the FlowRun.
+Log records are never in the status: they go to the reporter's log sinks
+(``baton.run_logs``), which ship in the same flush.
 
 The API server may be down when the flow ends. Nothing is dropped then: a patch that
 does not arrive leaves its fields pending, each retry renders the whole buffer afresh,
@@ -23,7 +25,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,7 @@ from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
+from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
     from baton.states import State
@@ -124,8 +127,10 @@ class StatusReporter:
         uid: str = "",
         attempt: int = 1,
         interval: float = 1.0,
+        log_sinks: Sequence[LogSink] = (),
     ) -> None:
         self._client = client
+        self._log_sinks = tuple(log_sinks)
         self._name = name
         self._namespace = namespace
         self._uid = uid
@@ -203,7 +208,11 @@ class StatusReporter:
             self._buffer.dirty.add("artifacts")
 
     def log(self, record: logging.LogRecord) -> None:
-        """Logs go to the pod's stdout (``baton logs``), not into the status."""
+        """Buffer ``record`` for the log sinks (``baton.run_logs``); never the status."""
+        if self._log_sinks:
+            line = log_line(record)
+            for sink in self._log_sinks:
+                sink.offer(line)
 
     def event_emitted(self, event: dict[str, Any]) -> None:
         """Queue an emitted event; the flusher records it as a Kubernetes Event on the FlowRun."""
@@ -417,17 +426,31 @@ class StatusReporter:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(timeout=self._interval)
+            # Log lines waiting: flush now (the wait below spaced it), so a steady log
+            # ships once per interval and a killed pod loses at most that much.
+            woke = False
+            if not any(sink.pending() for sink in self._log_sinks):
+                woke = self._wake.wait(timeout=self._interval)
             self._wake.clear()
-            self.flush(deadline=time.monotonic() + 30, give_way=True)
+            # A state change is written at once, but its log lines wait for the next
+            # tick (unless the run has ended): a run shorter than the interval keeps its
+            # log in one write.
+            logs = not woke or self._ended()
+            self.flush(deadline=time.monotonic() + 30, give_way=True, logs=logs)
             self._stop.wait(self._interval)  # never faster than once per interval
 
-    def flush(self, *, deadline: float, give_way: bool = False) -> bool:
+    def _ended(self) -> bool:
+        with self._lock:
+            return bool(self._buffer.runtime and self._buffer.runtime.get("endTime"))
+
+    def flush(self, *, deadline: float, give_way: bool = False, logs: bool = True) -> bool:
         """Write pending changes, retrying transient errors until ``deadline``.
 
         Each attempt renders the buffer afresh, so a retry after an outage carries
         everything recorded meanwhile (the final state included), and a failed attempt
-        leaves its fields pending instead of dropping them. ``give_way`` (the flusher
+        leaves its fields pending instead of dropping them. The log sinks ship in the
+        same attempt, before the status (so a final state means the log is complete),
+        and keep a batch that did not arrive the same way. ``give_way`` (the flusher
         thread) stops retrying once ``close`` has taken over the final write.
         """
         self._post_events()
@@ -435,11 +458,15 @@ class StatusReporter:
         while True:
             status: dict[str, Any] = {}
             try:
+                # Logs first: a reader that sees the final state finds every line kept.
+                for sink in self._log_sinks if logs else ():
+                    sink.ship()
                 status = self._patch()
-                if not status:
-                    return True
-                self._client.patch_status(FLOWRUNS, self._name, self._namespace, {"status": status})
-                self.patches += 1
+                if status:
+                    self._client.patch_status(
+                        FLOWRUNS, self._name, self._namespace, {"status": status}
+                    )
+                    self.patches += 1
                 return True
             except NotFound:
                 logger.error(

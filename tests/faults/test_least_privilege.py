@@ -35,6 +35,7 @@ from baton._kube.client import (
     FLOWS as FLOW_KIND,
 )
 from baton._kube.config import from_kubeconfig
+from baton.run_logs import ConfigMapLogSink, read_kept_log
 from clusterkit import Cluster, OperatorProcess
 from kube_helpers import (
     apply,
@@ -136,6 +137,9 @@ def test_a_secret_reaches_the_flow_and_nowhere_else(
         "ConfigMaps (task cache)": crds.kubectl(
             "get", "configmaps", "-n", namespace, "-l", "baton.dev/cache=true", "-o", "json"
         ).stdout,
+        "ConfigMaps (kept run logs)": crds.kubectl(
+            "get", "configmaps", "-n", namespace, "-l", "baton.dev/log-of", "-o", "json"
+        ).stdout,
         "operator log": operator.logs(),
         "flow pod output": (tmp_path / "pod.log").read_text(),
         "worker console": worker.output(),
@@ -147,6 +151,7 @@ def test_a_secret_reaches_the_flow_and_nowhere_else(
     assert "baton-cache-" in places["ConfigMaps (task cache)"]  # the cached task ran
     assert "connecting as etl" in places["flow pod output"]
     assert "connecting as etl" in places["worker run logs"]
+    assert places["ConfigMaps (kept run logs)"].count("connecting as etl") == 2  # both runs
     leaks = [where for where, text in places.items() if value in text]
     assert leaks == [], f"the Secret's value appears in: {leaks}"
 
@@ -252,6 +257,14 @@ def test_runner_token_does_its_job_and_nothing_more(
         client.patch_status(FLOWRUNS, "mine", ns, {"status": {"runtime": runtime}})
         written = crds.get_json("flowrun", "mine", "-n", ns)["status"]["runtime"]
         assert written["message"] == marker
+        # Keep its log (run_logs): create, patch and, past the cap, delete owned chunks.
+        uid = crds.get_json("flowrun", "mine", "-n", ns)["metadata"]["uid"]
+        sink = ConfigMapLogSink(client, "mine", ns, uid=uid, chunk_bytes=40, max_chunks=1)
+        for i in range(3):
+            sink.offer(json.dumps({"msg": f"kept {i}"}))
+            sink.ship()
+        assert sink.writes == 4 and sink.dropped_lines == 2  # create, patch, create, delete
+        assert [e.message for e in read_kept_log(client, "mine", ns, uid).entries] == ["kept 2"]
 
         spec_patch = {"spec": {"paused": True}}
         flow_body = flow("evil")

@@ -152,6 +152,10 @@ def test_custom_run_walkthrough(
         expect(markdown.locator("h1")).to_have_text("Forecast for Porto")
         expect(markdown.locator("strong")).to_contain_text("F")
         expect(page.locator("#result")).to_contain_text("Porto: 2 days")
+        # The log kept with the run (it outlives the worker's file and the pod).
+        expect(page.locator("#run-log pre.log")).to_contain_text(
+            f"Flow run '{run_name}' - Finished in state Completed()"
+        )
         expect(page.locator("text=Cancel")).to_have_count(0)
         shot(page, tmp_path, "run-completed")
 

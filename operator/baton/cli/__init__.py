@@ -250,11 +250,17 @@ def _define_logs(commands: Commands, name: str = "logs") -> argparse.ArgumentPar
         name,
         _lazy("logs", "command"),
         "print a flow run's output",
-        "Print a run's output: from its pod (kubernetes pools) or from the process worker's "
-        "log file on this machine (process pools).",
+        "Print a run's output: from its pod while it lives (kubernetes pools), from the "
+        "process worker's log file on this machine (process pools), else the log kept with "
+        "the FlowRun (docs/logs.md). The first line on stderr says which.",
     )
     logs.add_argument("flowrun", help="the FlowRun's name")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing until it ends")
+    logs.add_argument("--task", metavar="NAME", help="only the lines of this task (run) name")
+    logs.add_argument(
+        "--s3", action="store_true",
+        help="read the full log from the bucket in BATON_LOGS_S3_* (credentials: AWS_*)",
+    )  # fmt: skip
     logs.add_argument("--log-dir", help="process workers' log directory (default ~/.baton/logs)")
     return logs
 

@@ -186,6 +186,28 @@ def run_environment(
     return [{"name": k, "value": v} for k, v in env.items()]
 
 
+def log_environment(pool: WorkPool) -> list[dict[str, Any]]:
+    """Where the pod keeps its full log (the pool's ``logs.s3``): the bucket's settings,
+    and its keys by ``secretKeyRef`` so only the pod ever sees them."""
+    storage = pool.spec.logs.s3
+    if storage is None:
+        return []
+    from baton.run_logs_s3 import s3_environment  # noqa: PLC0415
+
+    env: list[dict[str, Any]] = [
+        {"name": k, "value": v} for k, v in s3_environment(storage).items()
+    ]
+    secret = storage.credentials_secret
+    if secret is not None:
+        for name, key in (
+            ("AWS_ACCESS_KEY_ID", secret.access_key_id_key),
+            ("AWS_SECRET_ACCESS_KEY", secret.secret_access_key_key),
+        ):
+            ref = {"name": secret.name, "key": key}
+            env.append({"name": name, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
 def build_job(
     run: FlowRun,
     flow: Flow,
@@ -200,7 +222,7 @@ def build_job(
     labels = run_labels(run, flow.name, pool.name, deployment.name if deployment else None)
     pod_labels = {**(template.labels or {}), **labels, LABEL_ATTEMPT: str(attempt)}
     identity = run_environment(run, flow, deployment, attempt, parameters)
-    env = identity + [e.to_wire() for e in template.env or []]
+    env = identity + log_environment(pool) + [e.to_wire() for e in template.env or []]
     pull_policy = template.image_pull_policy or flow.spec.image_pull_policy.value
     security = template.security_context or DEFAULT_CONTAINER_SECURITY
     container: dict[str, Any] = {

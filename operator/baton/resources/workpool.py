@@ -9,6 +9,7 @@ from pydantic import Field
 
 from baton.resources._base import (
     AGE,
+    NAME_PATTERN,
     Model,
     ObservedStatus,
     PrinterColumn,
@@ -23,6 +24,60 @@ from baton.resources.job_template import DEFAULT_JOB_VARIABLES, JobTemplate, Job
 class PoolType(StrEnum):
     KUBERNETES = "kubernetes"
     PROCESS = "process"
+
+
+class SecretKeys(Model):
+    """Where the bucket's credentials are: two keys of a Secret in the pool's namespace."""
+
+    name: str = Field(
+        description="The Secret's name (read by the pod through its environment; the "
+        "operator never reads it).",
+        min_length=1,
+        max_length=253,
+        pattern=NAME_PATTERN,
+    )
+    access_key_id_key: str = Field(
+        default="accessKeyId", max_length=253, description="Key holding the access key id."
+    )
+    secret_access_key_key: str = Field(
+        default="secretAccessKey", max_length=253, description="Key holding the secret key."
+    )
+
+
+class S3LogStorage(Model):
+    """An S3-compatible bucket holding every run's full log (``pip install "baton[s3]"``)."""
+
+    bucket: str = Field(
+        description="The bucket (it must exist).",
+        min_length=3,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$",
+    )
+    endpoint: str = Field(
+        description="The S3 API's URL, e.g. https://s3.eu-west-1.amazonaws.com or "
+        "http://minio.storage:9000.",
+        max_length=2048,
+        pattern=r"^https?://[^/\s]+/?$",
+    )
+    region: str | None = Field(default=None, max_length=64, description="The bucket's region.")
+    prefix: str = Field(
+        default="",
+        max_length=512,
+        description="Prepended to every key: prefix + namespace/run/uid/attempt/n.jsonl.",
+    )
+    credentials_secret: SecretKeys | None = Field(
+        default=None,
+        description="The Secret with the access keys; unset: the pod's own identity "
+        "(the AWS_* variables of the jobTemplate, or the worker's environment).",
+    )
+
+
+class RunLogs(Model):
+    """Where runs' logs are kept besides the ConfigMaps owned by each FlowRun."""
+
+    s3: S3LogStorage | None = Field(
+        default=None, description="Also keep each run's full log in this bucket."
+    )
 
 
 class WorkPoolSpec(Model):
@@ -55,6 +110,11 @@ class WorkPoolSpec(Model):
         ge=5,
         le=3600,
         description="Process pools: a worker silent this long has its runs marked Crashed.",
+    )
+    logs: RunLogs = Field(
+        default_factory=RunLogs,
+        description="Run logs: always kept (capped) in ConfigMaps owned by the FlowRun; "
+        "optionally in full in an S3-compatible bucket (docs/logs.md).",
     )
 
 

@@ -174,6 +174,7 @@ def create_app(
             Route(f"{ns}/runs/{{name}}", runs.detail),
             Route(f"{ns}/runs/{{name}}/cancel", runs.cancel, methods=["POST"]),
             Route(f"{ns}/runs/{{name}}/events", runs.events),
+            Route(f"{ns}/runs/{{name}}/log", runs.log_tail),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         exception_handlers={

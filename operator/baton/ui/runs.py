@@ -15,14 +15,17 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from baton._kube.client import FLOWRUNS
+from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError
 from baton.controller.labels import LABEL_DEPLOYMENT, label_value
 from baton.resources import FlowRun, RunState
 from baton.resources.flowrun import is_terminal
+from baton.run_logs import LABEL_LOG_OF, kept_log_from, log_owner_label
 from baton.ui.access import Access
 from baton.ui.core import ui_of
 
 PAGE = 50
+#: The run page shows the newest lines of the kept log; `baton logs` prints them all.
+LOG_TAIL = 200
 STATES = [s.value for s in RunState]
 
 
@@ -73,6 +76,28 @@ async def cancel(request: Request) -> Response:
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     await access.client.patch(FLOWRUNS, name, namespace, {"spec": {"cancelRequested": True}})
     return RedirectResponse(f"/namespaces/{namespace}/runs/{name}", status_code=303)
+
+
+async def log_tail(request: Request) -> Response:
+    """The newest lines of the run's kept log (``baton.run_logs``), read as the user:
+    the runtime ships it every second, so it follows a live run and outlives its pod."""
+    ui = ui_of(request)
+    access = await ui.access(request)
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    run = await access.client.get(FLOWRUNS, name, namespace)
+    uid = str(run["metadata"].get("uid", ""))
+    context: dict[str, Any] = {"namespace": namespace, "run_name": name, "refused": None}
+    try:
+        items = await access.client.list(
+            CONFIGMAPS, namespace, label_selector=f"{LABEL_LOG_OF}={log_owner_label(name, uid)}"
+        )
+    except ApiError as error:
+        context["refused"] = error.message
+        items = []
+    kept = kept_log_from(items, uid)
+    live = not is_terminal(FlowRun.model_validate(run).status.state)
+    context.update(kept=kept, lines=kept.entries[-LOG_TAIL:], live=live, tail=LOG_TAIL)
+    return ui.render(request, "_run_log.html", **context)
 
 
 def _event(name: str, html: str) -> str:

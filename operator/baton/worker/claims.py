@@ -117,6 +117,19 @@ def run_environment(
     return env
 
 
+def pool_log_environment(pool: Mapping[str, Any]) -> dict[str, str]:
+    """The pool's ``logs.s3`` as the run's environment. A worker passes its own ``AWS_*``
+    credentials on (it reads no Secret); a malformed setting keeps logs in ConfigMaps."""
+    from baton.resources.workpool import RunLogs  # noqa: PLC0415
+    from baton.run_logs_s3 import s3_environment  # noqa: PLC0415
+
+    try:
+        storage = RunLogs.model_validate((pool.get("spec") or {}).get("logs") or {}).s3
+    except ValueError:
+        return {}
+    return s3_environment(storage) if storage is not None else {}
+
+
 def heartbeat_timeout(pool: Mapping[str, Any]) -> int:
     spec = pool.get("spec") or {}
     return int(spec.get("heartbeatTimeoutSeconds") or DEFAULT_HEARTBEAT_TIMEOUT)

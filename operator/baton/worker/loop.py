@@ -33,7 +33,13 @@ from baton._kube.client import ApiError, KubeClient
 from baton._kube.config import Credentials
 from baton.resources.deployment import work_pool_of
 from baton.worker.api import PoolApi, WorkerError
-from baton.worker.claims import claim_order, heartbeat_timeout, run_environment, worker_identity
+from baton.worker.claims import (
+    claim_order,
+    heartbeat_timeout,
+    pool_log_environment,
+    run_environment,
+    worker_identity,
+)
 from baton.worker.process import RunProcess, log_path
 from baton.worker.watch import RunCache, RunWatcher
 
@@ -123,6 +129,7 @@ class Worker:
         self._echo_lock = threading.Lock()
         self._child_kubeconfig: str | None = None
         self._temp_kubeconfig: str | None = None  # written for --context; removed at exit
+        self._log_env: dict[str, str] = {}  # the pool's logs.s3 (keys: this worker's env)
 
     # -- console ----------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -171,6 +178,7 @@ class Worker:
                 f"heartbeatTimeoutSeconds={timeout}; runs may be marked Crashed"
             )
         self._child_kubeconfig = self._kubeconfig_for_children()
+        self._log_env = pool_log_environment(pool)
         heartbeat = Heartbeat(
             PoolApi(KubeClient(self.credentials), options.namespace, options.pool, options.name),
             options.heartbeat_seconds,
@@ -307,7 +315,7 @@ class Worker:
         if claimed is None:
             return
         attempt = (claimed.get("status") or {}).get("attempts") or 1
-        base = dict(os.environ)
+        base = {**os.environ, **self._log_env}
         if self._child_kubeconfig:
             base["KUBECONFIG"] = self._child_kubeconfig
         env = run_environment(claimed, flow, deployment, base=base)

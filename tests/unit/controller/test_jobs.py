@@ -214,3 +214,26 @@ def test_git_source_clones_in_an_init_container_that_alone_sees_the_credentials(
 def test_bad_git_sources_are_refused(git: dict[str, Any], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
         objects(flow={"source": {"git": git}})
+
+
+def test_a_pools_log_bucket_reaches_the_pod_with_its_keys_by_reference() -> None:
+    s3 = {
+        "bucket": "run-logs",
+        "endpoint": "http://minio.storage:9000",
+        "prefix": "baton/",
+        "credentialsSecret": {"name": "logs-s3", "accessKeyIdKey": "id"},
+    }
+    env = render(pool={"logs": {"s3": s3}})["spec"]["template"]["spec"]["containers"][0]["env"]
+    by_name = {e["name"]: e for e in env}
+    assert by_name["BATON_LOGS_S3_BUCKET"]["value"] == "run-logs"
+    assert by_name["BATON_LOGS_S3_ENDPOINT"]["value"] == "http://minio.storage:9000"
+    assert by_name["BATON_LOGS_S3_PREFIX"]["value"] == "baton/"
+    assert by_name["AWS_ACCESS_KEY_ID"] == {
+        "name": "AWS_ACCESS_KEY_ID",
+        "valueFrom": {"secretKeyRef": {"name": "logs-s3", "key": "id"}},
+    }
+    assert by_name["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["key"] == (
+        "secretAccessKey"
+    )
+    plain = render()["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not [e for e in plain if e["name"].startswith(("BATON_LOGS_", "AWS_"))]

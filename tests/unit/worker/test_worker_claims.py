@@ -118,3 +118,17 @@ def test_heartbeat_keeps_others_replaces_mine_and_drops_stale() -> None:
 def test_heartbeat_timeout_defaults_to_the_crd_default() -> None:
     assert heartbeat_timeout({"spec": {}}) == 60
     assert heartbeat_timeout({"spec": {"heartbeatTimeoutSeconds": 5}}) == 5
+
+
+def test_a_process_pools_log_bucket_is_passed_on_without_keys() -> None:
+    from baton.worker.claims import pool_log_environment  # noqa: PLC0415
+
+    s3 = {"bucket": "run-logs", "endpoint": "https://s3.example.test", "region": "eu-west-1"}
+    assert pool_log_environment({"spec": {"logs": {"s3": s3}}}) == {
+        "BATON_LOGS_S3_BUCKET": "run-logs",
+        "BATON_LOGS_S3_ENDPOINT": "https://s3.example.test",
+        "BATON_LOGS_S3_PREFIX": "",
+        "BATON_LOGS_S3_REGION": "eu-west-1",
+    }
+    assert pool_log_environment({"spec": {}}) == {}
+    assert pool_log_environment({"spec": {"logs": {"s3": {"bucket": "x"}}}}) == {}  # malformed
