@@ -22,7 +22,7 @@ from baton.resources.flowrun import RunState
 pytestmark = pytest.mark.unit
 
 TESTDATA = ROOT / "argocd" / "testdata"
-KINDS = ("Deployment", "Flow", "FlowRun", "WorkPool")
+KINDS = ("Automation", "Deployment", "Flow", "FlowRun", "WorkPool")
 STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 
 
