@@ -138,11 +138,12 @@ class Installed:
 
 
 @contextlib.contextmanager
-def install(crds: Cluster) -> Iterator[Installed]:
+def install(crds: Cluster, *extra: str) -> Iterator[Installed]:
     """A release in fresh namespaces (uninstalled and deleted afterwards).
 
     Runner namespaces: ``namespace`` and ``other``; the operator watches ``namespace``
-    only (other tests' objects on a shared cluster are none of its business).
+    only (other tests' objects on a shared cluster are none of its business). ``extra``
+    are more ``helm install`` arguments.
     """
     suffix = uuid.uuid4().hex[:8]
     # The release name contains "baton", so object names are just the release name.
@@ -161,6 +162,7 @@ def install(crds: Cluster) -> Iterator[Installed]:
             f"runner.namespaces={{{inst.namespace},{inst.other}}}",
             "--set",
             f"operator.watchNamespaces={{{inst.namespace}}}",
+            *extra,
         )
         inst.manifest = documents(
             helm(crds, "get", "manifest", inst.release, "-n", inst.namespace).stdout

@@ -11,6 +11,7 @@ automations component sees the states the operator wrote.
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import time
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ from automation_support import (
 )
 from baton._kube.client import FLOWRUNS, KubeClient
 from baton._kube.config import from_kubeconfig
-from clusterkit import Cluster, OperatorProcess
+from clusterkit import ROOT, Cluster, OperatorProcess
 from kube_helpers import apply, deployment, flow, flow_run, pool, wait_for, wait_state
 
 pytestmark = pytest.mark.integration
@@ -401,3 +402,48 @@ def test_notification_latency(
     p99 = latencies[min(len(latencies) - 1, round(0.99 * len(latencies)) - 1)]
     print(f"notification latency over {count} runs: p50 {p50:.3f}s p99 {p99:.3f}s")
     assert p99 < 5.0, latencies
+
+
+def test_the_examples_on_this_page_apply(crds: Cluster, namespace: str) -> None:
+    """Every YAML block of docs/automations.md is accepted by the API server (CEL and
+    schema included), as users would ``kubectl apply`` it."""
+    page = (ROOT / "docs" / "automations.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", page, flags=re.S)
+    assert len(blocks) >= 2
+    kinds = []
+    for block in blocks:
+        result = crds.kubectl(
+            "apply", "--dry-run=server", "-n", namespace, "-f", "-", stdin=block, check=False
+        )
+        assert result.returncode == 0, (block, result.stderr)
+        kinds += re.findall(r"^kind: (\w+)", block, flags=re.M)
+    assert {"Automation", "Deployment", "Secret"} <= set(kinds)
+
+
+def test_admission_refuses_what_cannot_work(crds: Cluster, namespace: str) -> None:
+    """CEL and the schema refuse an Automation with no trigger or two, an action with
+    two kinds, and a webhook with both url and secretRef, at apply time."""
+    bad = {
+        "two triggers": automation(
+            "x",
+            {
+                "runState": {"states": ["Failed"]},
+                "absence": {"deployment": "d", "withinSeconds": 5},
+            },
+            {"cancelRun": {}},
+        ),
+        "two actions in one": automation(
+            "x", {"runState": {"states": ["Failed"]}}, {"cancelRun": {}, "pauseDeployment": {}}
+        ),
+        "url and secretRef": automation(
+            "x",
+            {"runState": {"states": ["Failed"]}},
+            {"webhook": {"url": "http://127.0.0.1:1", "secretRef": {"name": "s"}}},
+        ),
+        "no actions": automation("x", {"runState": {"states": ["Failed"]}}),
+    }
+    for what, body in bad.items():
+        result = crds.kubectl(
+            "apply", "-n", namespace, "-f", "-", stdin=json.dumps(body), check=False
+        )
+        assert result.returncode != 0 and "Invalid" in result.stderr, (what, result.stderr)
