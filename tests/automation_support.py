@@ -26,7 +26,15 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from clusterkit import Cluster, controlplane
-from kube_helpers import pod_of, report, set_pod_status, terminated, wait_for, wait_state
+from kube_helpers import (
+    pod_of,
+    report,
+    run_status,
+    set_pod_status,
+    terminated,
+    wait_for,
+    wait_state,
+)
 
 
 @dataclass
@@ -223,7 +231,10 @@ def ready(status: dict[str, Any], type_: str = "Ready") -> dict[str, Any]:
 
 def started(cluster: Cluster, namespace: str, name: str) -> str:
     """Wait for the run's Job; its name."""
-    status = wait_state(cluster, namespace, name, "Pending", reason="JobCreated")
+    try:
+        status = wait_state(cluster, namespace, name, "Pending", reason="JobCreated", timeout=60)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; status: {run_status(cluster, namespace, name)}") from None
     return str(status["jobName"])
 
 
@@ -243,3 +254,23 @@ def complete(cluster: Cluster, namespace: str, name: str) -> None:
     report(cluster, namespace, name, "Completed")
     pod = wait_for(lambda: pod_of(cluster, namespace, job), what=f"the pod of {job}")
     set_pod_status(cluster, namespace, pod["metadata"]["name"], terminated(0))
+
+
+def observed(cluster: Cluster, namespace: str, *deployments: str) -> None:
+    """Wait until the operator has seen these Deployments (their Ready condition).
+
+    A FlowRun applied before the operator's cache holds its Deployment may be admitted
+    to the default pool instead of the Deployment's (the run's pool is indexed when the
+    run is seen), so tests that use other pools wait for this first.
+    """
+    for name in deployments:
+        wait_for(
+            lambda n=name: any(
+                c.get("type") == "Ready"
+                for c in (
+                    cluster.get_json("deployments.baton.dev", n, "-n", namespace).get("status")
+                    or {}
+                ).get("conditions", [])
+            ),
+            what=f"the operator to observe Deployment {name}",
+        )

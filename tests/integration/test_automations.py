@@ -28,6 +28,7 @@ from automation_support import (
     complete,
     crash,
     fail,
+    observed,
     ready,
     secret,
     started,
@@ -128,6 +129,7 @@ def test_failed_crashed_and_late_runs_notify_exactly_once(
         ),
         what="the expanded Automation",
     )
+    observed(crds, namespace, "d", "waits")
     apply(
         crds,
         namespace,
