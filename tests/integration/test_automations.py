@@ -395,7 +395,14 @@ def test_notification_latency(
             time.sleep(0.1)
     finally:
         client.close()
-    wait_until(lambda: len(http.accepted()) >= count, 60, f"{count} messages")
+    try:
+        wait_until(lambda: len(http.accepted()) >= count, 120, f"{count} messages")
+    except AssertionError as error:
+        status = automation_status(crds, namespace, "d-notify-0")
+        raise AssertionError(
+            f"{error}: {len(http.accepted())} arrived; status {status}; "
+            f"log {automations.logs()[-2000:]}"
+        ) from None
     time.sleep(1)
     arrivals = {a.json()["text"].split()[1]: a.time for a in http.accepted()}
     assert len(http.accepted()) == count and set(arrivals) == set(reported)
@@ -403,6 +410,7 @@ def test_notification_latency(
     p50 = statistics.median(latencies)
     p99 = latencies[min(len(latencies) - 1, round(0.99 * len(latencies)) - 1)]
     print(f"notification latency over {count} runs: p50 {p50:.3f}s p99 {p99:.3f}s")
+    print("in order:", " ".join(f"{arrivals[n] - reported[n]:.2f}" for n in reported))
     assert p99 < 5.0, latencies
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,17 +107,36 @@ def check_templates(action: Action) -> str | None:
     return None
 
 
+#: How long a Secret's value is reused: a burst of notifications costs one read, and a
+#: rotated webhook URL or password is picked up within this time.
+SECRET_TTL = 10.0
+_secrets: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
+
+
 async def read_secret(kube: Any, namespace: str, ref: SecretKeyRef) -> str:
-    try:
-        secret = await kube.get(SECRETS, ref.name, namespace)
-    except NotFound as error:
-        raise Retryable(f"Secret {ref.name!r} not found") from error
-    except ApiError as error:
-        raise Retryable(f"Secret {ref.name!r}: {error.status} {error.reason}") from error
+    cached = _secrets.get((namespace, ref.name))
+    if cached is not None and time.monotonic() - cached[0] < SECRET_TTL:
+        secret = cached[1]
+    else:
+        secret = await _fetch_secret(kube, namespace, ref)
+        _secrets[(namespace, ref.name)] = (time.monotonic(), secret)
+        if len(_secrets) > 1000:  # bounded: drop the oldest reads
+            for old in sorted(_secrets, key=lambda k: _secrets[k][0])[:500]:
+                del _secrets[old]
     data = (secret.get("data") or {}).get(ref.key)
     if data is None:
         raise Retryable(f"Secret {ref.name!r} has no key {ref.key!r}")
     return base64.b64decode(data).decode().strip()
+
+
+async def _fetch_secret(kube: Any, namespace: str, ref: SecretKeyRef) -> dict[str, Any]:
+    try:
+        secret: dict[str, Any] = await kube.get(SECRETS, ref.name, namespace)
+    except NotFound as error:
+        raise Retryable(f"Secret {ref.name!r} not found") from error
+    except ApiError as error:
+        raise Retryable(f"Secret {ref.name!r}: {error.status} {error.reason}") from error
+    return secret
 
 
 def _render(source: str, context: dict[str, Any]) -> str:
