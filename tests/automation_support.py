@@ -274,3 +274,18 @@ def observed(cluster: Cluster, namespace: str, *deployments: str) -> None:
             ),
             what=f"the operator to observe Deployment {name}",
         )
+
+
+def watching(cluster: Cluster, namespace: str, name: str) -> None:
+    """Wait until the Automation is Ready: only events after that are promised."""
+
+    def is_ready() -> bool:
+        found = cluster.kubectl(
+            "get", "-o", "json", "automation", name, "-n", namespace, check=False
+        )
+        if found.returncode != 0:
+            return False  # not created yet (an expanded one appears a moment later)
+        conditions = (json.loads(found.stdout).get("status") or {}).get("conditions", [])
+        return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+    wait_for(is_ready, what=f"Automation {name} to be Ready")

@@ -26,6 +26,7 @@ from automation_support import (
     secret,
     started,
     wait_until,
+    watching,
 )
 from baton._kube.client import FLOWRUNS, KubeClient
 from baton._kube.config import from_kubeconfig
@@ -77,6 +78,7 @@ def test_kill9_loses_no_notification_and_repeats_at_most_one_per_kill(
     process = AutomationsProcess(crds, [namespace], tmp_path)
     process.start()
     try:
+        watching(crds, namespace, "d-notify-0")
         # Phase 1: the states change, the receiver is down, then the component dies.
         http.fail_always = True
         fail_all(crds, namespace, first)

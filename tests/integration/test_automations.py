@@ -33,6 +33,7 @@ from automation_support import (
     secret,
     started,
     wait_until,
+    watching,
 )
 from baton._kube.client import FLOWRUNS, KubeClient
 from baton._kube.config import from_kubeconfig
@@ -384,6 +385,7 @@ def test_notification_latency(
     apply(crds, namespace, *(flow_run(f"r{i}", "d") for i in range(count)))
     for i in range(count):
         started(crds, namespace, f"r{i}")
+    watching(crds, namespace, "d-notify-0")
     client = KubeClient(from_kubeconfig(crds.kubeconfig))
     reported: dict[str, float] = {}
     try:
