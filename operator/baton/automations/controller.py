@@ -36,7 +36,7 @@ from baton.automations.senders import Permanent, Retryable
 from baton.automations.triggers import Event, due_events, parse_time, stamp
 from baton.controller import events
 from baton.controller.queue import WorkQueue, utcnow
-from baton.resources import Deployment
+from baton.resources import TERMINAL_STATES, Deployment
 from baton.resources._base import Condition, condition
 from baton.resources.automation import (
     DELIVERED_LIMIT,
@@ -51,6 +51,10 @@ logger = logging.getLogger("baton.automations")
 Key = tuple[str, str]
 QueueKey = tuple[str, str, str]
 Body = dict[str, Any]
+
+#: How long, and how many, deleted runs are kept for the events they may still owe.
+DEPARTED_FOR = timedelta(hours=1)
+DEPARTED_LIMIT = 2000
 
 # Event reasons and condition reasons.
 DELIVERED = "Delivered"
@@ -198,6 +202,7 @@ class AutomationController:
         self.deployments: dict[str, dict[str, Body]] = {}
         self.automations: dict[Key, Body] = {}
         self._books: dict[Key, _Book] = {}
+        self._departed: dict[Key, tuple[datetime, Body]] = {}
         self._ctx = Context(kube=client, http=senders.new_http_client())
         self.queue: WorkQueue[QueueKey] = WorkQueue(
             self.reconcile, name="automations", clock=clock, concurrency=concurrency
@@ -217,9 +222,27 @@ class AutomationController:
         runs = self.runs.setdefault(ns, {})
         if event_type == "DELETED":
             runs.pop(name, None)
+            # History limits delete finished runs, perhaps before their notification got
+            # through a receiver that is down: keep the last copy for a while.
+            if (body.get("status") or {}).get("state") in TERMINAL_STATES:
+                self._departed[(ns, name)] = (self._clock(), body)
+                self._forget_departed()
         else:
             runs[name] = body
+            self._departed.pop((ns, name), None)
         self._mark_namespace(ns)
+
+    def _forget_departed(self) -> None:
+        cutoff = self._clock() - DEPARTED_FOR
+        for key in [k for k, (at, _) in self._departed.items() if at < cutoff]:
+            del self._departed[key]
+        while len(self._departed) > DEPARTED_LIMIT:
+            del self._departed[next(iter(self._departed))]
+
+    def runs_of(self, namespace: str) -> list[Body]:
+        """The namespace's runs, with those deleted lately (their events may be owed)."""
+        departed = [b for (ns, _), (_, b) in self._departed.items() if ns == namespace]
+        return [*self.runs.get(namespace, {}).values(), *departed]
 
     def deployment_event(self, event_type: str, body: Body) -> None:
         ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
@@ -343,9 +366,7 @@ class AutomationController:
         view = automation.model_copy(
             update={"status": automation.status.model_copy(update={"horizon": book.horizon})}
         )
-        due = due_events(
-            view, self.runs.get(key[0], {}).values(), self.deployments.get(key[0], {}), now
-        )
+        due = due_events(view, self.runs_of(key[0]), self.deployments.get(key[0], {}), now)
         wake = due.wake_at
         for event in due.events:
             for index, action in enumerate(automation.spec.actions):
