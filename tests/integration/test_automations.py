@@ -175,6 +175,8 @@ def test_failed_crashed_and_late_runs_notify_exactly_once(
 def test_receiver_returning_500_gets_the_message_after_it_recovers(
     automations: AutomationsProcess, crds: Cluster, namespace: str, http: HttpReceiver
 ) -> None:
+    """Retried with backoff until the receiver answers 200, even though the run itself
+    is deleted meanwhile (``failedRunsHistoryLimit: 0``)."""
     http.fail_next = 3
     secret(crds, namespace, "slack", url=f"{http.url}/slack")
     apply(
@@ -182,7 +184,7 @@ def test_receiver_returning_500_gets_the_message_after_it_recovers(
         namespace,
         flow(),
         pool("default"),
-        deployment("d"),
+        deployment("d", failedRunsHistoryLimit=0),
         automation(
             "a",
             {"runState": {"states": ["Failed"]}},
@@ -202,6 +204,12 @@ def test_receiver_returning_500_gets_the_message_after_it_recovers(
     )
     assert ready(failing, "DeliveryFailing")["reason"] == "DeliveryRetrying"
     assert "HTTP 500" in ready(failing, "DeliveryFailing")["message"]
+    wait_until(
+        lambda: crds.kubectl("get", "flowrun", "r", "-n", namespace, check=False).returncode,
+        30,
+        "the history limit to delete the run",
+    )
+    assert http.accepted() == []  # deleted before its message got through
     wait_until(http.accepted, 30, "the message after recovery")
     time.sleep(2)
     assert [a.answered for a in http.arrivals] == [500, 500, 500, 200]
