@@ -59,7 +59,7 @@ def expand(deployment: Deployment) -> dict[str, dict[str, Any]]:
                 "trigger": {
                     "runState": {
                         "deployments": [deployment.name],
-                        "states": [s.value for s in entry.on],
+                        "states": [s.value for s in entry.states],
                     }
                 },
                 "actions": [channel],

@@ -378,7 +378,7 @@ class Notification(Model):
         )
     }
 
-    on: list[RunState] = Field(
+    states: list[RunState] = Field(
         default_factory=lambda: [RunState.FAILED, RunState.CRASHED, RunState.TIMED_OUT],
         min_length=1,
         max_length=len(RunState),

@@ -195,7 +195,7 @@ def test_notifications_expand_to_owned_automations() -> None:
                 "flowRef": {"name": "f"},
                 "notifications": [
                     {"slack": {"secretRef": {"name": "slack"}}},
-                    {"on": ["Late"], "webhook": {"url": "http://127.0.0.1:1/x"}},
+                    {"states": ["Late"], "webhook": {"url": "http://127.0.0.1:1/x"}},
                 ],
             },
         }
