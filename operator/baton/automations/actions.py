@@ -239,7 +239,8 @@ async def perform(ctx: Context, automation: Automation, action: Action, event: E
             return f"FlowRun {event.subject} is gone"
         except ApiError as error:
             raise _api_failure(error) from error
-        return f"cancel of FlowRun {event.subject} requested"
+        note = f": {action.cancel_run.note}" if action.cancel_run.note else ""
+        return f"cancel of FlowRun {event.subject} requested{note}"
     raise Permanent("the action sets nothing to do")
 
 

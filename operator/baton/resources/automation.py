@@ -243,6 +243,10 @@ class DeploymentTarget(Model):
 class CancelRunAction(Model):
     """Request the cancellation of the run the event is about (as `baton cancel` does)."""
 
+    note: str | None = Field(
+        default=None, max_length=300, description="Why, recorded with the outcome and Event."
+    )
+
 
 class Action(Model):
     """Exactly one action."""

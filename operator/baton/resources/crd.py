@@ -84,10 +84,6 @@ def _structural(node: Any, *, keep_defaults: bool) -> Any:
             node[key] = _structural(node[key], keep_defaults=keep_defaults)
     if node.get("required") == []:
         node.pop("required")
-    # The API server drops an empty ``properties`` when it stores a CRD; writing one
-    # would make every later server-side apply (helm's) conflict with the first.
-    if node.get("properties") == {}:
-        node.pop("properties")
     return node
 
 
