@@ -154,12 +154,14 @@ class Installed:
 
 
 @contextlib.contextmanager
-def install(crds: Cluster, values: dict[str, str] | None = None) -> Iterator[Installed]:
+def install(
+    crds: Cluster, *extra: str, values: dict[str, str] | None = None
+) -> Iterator[Installed]:
     """A release in fresh namespaces (uninstalled and deleted afterwards).
 
     Runner namespaces: ``namespace`` and ``other``; the operator watches ``namespace``
-    only (other tests' objects on a shared cluster are none of its business). ``values``
-    are more ``--set`` pairs.
+    only (other tests' objects on a shared cluster are none of its business). ``extra``
+    are more ``helm install`` arguments, ``values`` more ``--set`` pairs.
     """
     suffix = uuid.uuid4().hex[:8]
     # The release name contains "baton", so object names are just the release name.
@@ -178,6 +180,7 @@ def install(crds: Cluster, values: dict[str, str] | None = None) -> Iterator[Ins
             f"runner.namespaces={{{inst.namespace},{inst.other}}}",
             "--set",
             f"operator.watchNamespaces={{{inst.namespace}}}",
+            *extra,
             *set_args(values or {}),
         )
         inst.manifest = documents(

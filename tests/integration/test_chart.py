@@ -89,14 +89,20 @@ def test_default_values_render_and_apply_server_side(crds: Cluster, namespace: s
         "ready": 8081,
         "metrics": 9090,
     }
-    # crds.upgrade: get/patch on the four Baton CRDs, by name.
+    # crds.upgrade: get/patch on Baton's CRDs, by name.
     crd_rules = [
         r
         for r in find(docs, "ClusterRole")["rules"]
         if r["apiGroups"] == ["apiextensions.k8s.io"] and "patch" in r["verbs"]
     ]
     assert [sorted(r["resourceNames"]) for r in crd_rules] == [
-        ["deployments.baton.dev", "flowruns.baton.dev", "flows.baton.dev", "workpools.baton.dev"]
+        [
+            "automations.baton.dev",
+            "deployments.baton.dev",
+            "flowruns.baton.dev",
+            "flows.baton.dev",
+            "workpools.baton.dev",
+        ]
     ]
     assert container["securityContext"] == {
         "allowPrivilegeEscalation": False,

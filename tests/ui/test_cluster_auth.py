@@ -39,7 +39,7 @@ VIEW = ["get", "list", "watch"]
 
 @pytest.fixture(scope="module")
 def installed(crds: Cluster) -> Iterator[Installed]:
-    with install(crds, {"ui.enabled": "true"}) as inst:
+    with install(crds, values={"ui.enabled": "true"}) as inst:
         ns = inst.namespace
         apply(crds, ns, flow(), deployment())
         rules = [{"apiGroups": ["baton.dev"], "resources": ["*"], "verbs": VIEW}]

@@ -27,7 +27,7 @@ from baton.resources.flowrun import RunState
 
 pytestmark = pytest.mark.unit
 
-KINDS = ("Deployment", "Flow", "FlowRun", "WorkPool")
+KINDS = ("Automation", "Deployment", "Flow", "FlowRun", "WorkPool")
 STATUSES = {"Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"}
 
 

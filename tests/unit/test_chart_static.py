@@ -172,11 +172,11 @@ def test_chart_crds_are_the_generated_ones() -> None:
     """crds/ is copied into the chart by `make crds`; the chart must not diverge."""
     ours = {p.name: p.read_text() for p in (CHART / "crds").glob("*.yaml")}
     generated = {p.name: p.read_text() for p in (ROOT / "crds").glob("*.yaml")}
-    assert ours == generated and len(ours) == 4
+    assert ours == generated and len(ours) == 5
 
 
 def test_crd_upgrades_are_the_operators_with_rights_on_those_crds_only() -> None:
-    """crds.upgrade passes --upgrade-crds and grants get/patch on the four CRDs by name.
+    """crds.upgrade passes --upgrade-crds and grants get/patch on Baton's CRDs by name.
 
     No CRD is a template: the chart's WorkPool could not be mapped on a fresh install
     (operator/baton/controller/crds.py says why the operator applies them instead).

@@ -132,3 +132,58 @@ operator.watchNamespaces is set (so it creates Jobs nowhere else).
     resources: ["events"]
     verbs: ["create"]
 {{- end }}
+
+{{- /*
+baton.automationsServiceAccountName is the automations component's ServiceAccount.
+*/}}
+{{- define "baton.automationsServiceAccountName" -}}
+{{- if .Values.automations.serviceAccount.create }}
+{{- default (printf "%s-automations" (include "baton.fullname" .) | trunc 63 | trimSuffix "-") .Values.automations.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.automations.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- /*
+baton.automationsSelectorLabels select the automations pods.
+*/}}
+{{- define "baton.automationsSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "baton.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: automations
+{{- end }}
+
+{{- /*
+baton.automationsNamespacedRules are the automations component's rules on namespaced
+objects (operator/baton/automations/): in a ClusterRole when the operator watches the
+whole cluster, in a Role per watched namespace otherwise. Secrets are not here: they
+are granted by name only, in automations-secrets-role.yaml.
+*/}}
+{{- define "baton.automationsNamespacedRules" }}
+  # It lists and watches what triggers look at (app.py, controller.py).
+  - apiGroups: ["baton.dev"]
+    resources: ["flowruns", "deployments", "automations"]
+    verbs: ["get", "list", "watch"]
+  # The Automations a Deployment's spec.notifications expands to (shorthand.py): it
+  # creates, updates and deletes those it owns.
+  - apiGroups: ["baton.dev"]
+    resources: ["automations"]
+    verbs: ["create", "patch", "delete"]
+  # Deliveries, failures and conditions.
+  - apiGroups: ["baton.dev"]
+    resources: ["automations/status"]
+    verbs: ["get", "patch"]
+  # The runDeployment action creates a FlowRun; cancelRun sets spec.cancelRequested
+  # (as `baton cancel` does).
+  - apiGroups: ["baton.dev"]
+    resources: ["flowruns"]
+    verbs: ["create", "patch"]
+  # pauseDeployment / resumeDeployment set spec.paused.
+  - apiGroups: ["baton.dev"]
+    resources: ["deployments"]
+    verbs: ["patch"]
+  # Events on Automations (Delivered, DeliveryRetrying, DeliveryFailed, TemplateError).
+  - apiGroups: [""]
+    resources: ["events"]
+    verbs: ["create"]
+{{- end }}

@@ -42,6 +42,20 @@ def _lazy(module: str, function: str) -> Handler:
     return handler
 
 
+def _automations(args: argparse.Namespace) -> int:
+    try:
+        from baton.automations.app import run  # noqa: PLC0415
+    except ModuleNotFoundError as error:
+        if error.name not in OPERATOR_EXTRA | {"jinja2", "markupsafe"}:
+            raise
+        raise CliError(
+            f"automations need {error.name!r}, which plain `pip install baton` leaves out: "
+            'pip install "baton[operator]"'
+        ) from error
+    run(namespaces=args.namespaces or [], verbose=args.verbose)
+    return 0
+
+
 def _operator(args: argparse.Namespace) -> int:
     try:
         from baton.controller.app import run  # noqa: PLC0415
@@ -578,6 +592,25 @@ def build_parser(prog: str = "baton") -> argparse.ArgumentParser:
         default=0,
         help="serve Prometheus metrics on this port (default: 0, off)",
     )
+
+    automations = _command(
+        commands,
+        "automations",
+        _automations,
+        "run the automations component (notifications and actions)",
+        "Watch Automations (and Deployments' spec.notifications) and carry out their "
+        "actions until interrupted. Runs apart from the operator, with an identity of its "
+        "own that may read the Secrets notifications name (docs/automations.md).",
+        kube=False,
+    )
+    automations.add_argument(
+        "-n",
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        help="watch only this namespace (repeatable; default: all)",
+    )
+    automations.add_argument("-v", "--verbose", action="store_true", help="debug logging")
 
     ui = _command(
         commands,

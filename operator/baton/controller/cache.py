@@ -179,7 +179,15 @@ class ClusterCache:
         # spec (limits, pause, pool) can change what waiting runs may do.
         if not self._spec_changed(Deployment, self.deployments, event_type, body):
             return []
-        return self._waiting_pools(body["metadata"]["namespace"])
+        namespace, name = key_of(body)
+        # A run seen before its Deployment was filed under the default pool (pool_of
+        # had no Deployment to ask): file its runs again, or the default pool's pass
+        # would admit them with the wrong pool's Job template.
+        for key, run in list(self.runs.items()):
+            ref = ((run.get("spec") or {}).get("deploymentRef") or {}).get("name")
+            if key[0] == namespace and ref == name:
+                self._index_run(key, run)
+        return self._waiting_pools(namespace)
 
     def pool_event(self, event_type: str, body: Body) -> list[QueueKey]:
         key = key_of(body)

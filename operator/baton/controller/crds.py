@@ -10,7 +10,7 @@ creates any, so a fresh install would fail on a kind whose CRD is in the same re
 So, with ``--upgrade-crds`` (the chart passes it unless ``crds.upgrade=false``), the
 start-up handler server-side-applies the CRDs generated from the running package's own
 models (the generator that writes ``crds/``, so the two cannot differ) before it lists
-or watches anything. It needs ``get`` and ``patch`` on exactly those four CRDs, never
+or watches anything. It needs ``get`` and ``patch`` on exactly Baton's CRDs, never
 ``create`` or ``delete``: a missing CRD is an error that says how to install it. It
 never downgrades: a CRD annotated with a newer Baton version (a newer replica of a
 rolling update got there first, or the operator was rolled back) is left as it is.

@@ -1,4 +1,4 @@
-"""The four custom resources (group ``baton.dev``), as pydantic models.
+"""The custom resources (group ``baton.dev``), as pydantic models.
 
 These models are the single source of truth: ``crds/*.yaml`` are generated from them
 (``make crds``), the operator parses objects with them, and the CLI validates with them.
@@ -7,6 +7,7 @@ These models are the single source of truth: ``crds/*.yaml`` are generated from 
 from __future__ import annotations
 
 from baton.resources._base import API_VERSION, GROUP, VERSION, Condition, ResourceKind
+from baton.resources.automation import AUTOMATION_KIND, Automation, AutomationSpec
 from baton.resources.deployment import (
     DEPLOYMENT_KIND,
     Catchup,
@@ -32,10 +33,17 @@ from baton.resources.job_template import EnvVar, JobTemplate
 from baton.resources.workpool import WORKPOOL_KIND, PoolType, WorkPool, WorkPoolSpec
 
 #: Every kind, in the order CRDs are written and documented.
-KINDS: tuple[ResourceKind, ...] = (FLOW_KIND, WORKPOOL_KIND, DEPLOYMENT_KIND, FLOWRUN_KIND)
+KINDS: tuple[ResourceKind, ...] = (
+    FLOW_KIND,
+    WORKPOOL_KIND,
+    DEPLOYMENT_KIND,
+    FLOWRUN_KIND,
+    AUTOMATION_KIND,
+)
 
 __all__ = [
     "API_VERSION",
+    "AUTOMATION_KIND",
     "DEPLOYMENT_KIND",
     "FLOWRUN_KIND",
     "FLOW_KIND",
@@ -44,6 +52,8 @@ __all__ = [
     "TERMINAL_STATES",
     "VERSION",
     "WORKPOOL_KIND",
+    "Automation",
+    "AutomationSpec",
     "Catchup",
     "CatchupPolicy",
     "CollisionStrategy",

@@ -28,6 +28,7 @@ from baton.resources._base import (
     free_form,
     schema_extra,
 )
+from baton.resources.automation import Notification
 from baton.resources.flow import BlockReference, blocks_field
 from baton.resources.job_template import DEPLOYMENT_JOB_VARIABLES_RULES, JobTemplate
 
@@ -236,6 +237,14 @@ class DeploymentSpec(Model):
         default_factory=list,
         max_length=50,
         description="Free-form tags, copied to runs as labels' source.",
+    )
+    notifications: list[Notification] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Short form of an Automation: tell a channel when this Deployment's "
+        "runs enter given states. Each entry becomes an Automation owned by the Deployment "
+        "(docs/automations.md).",
+        json_schema_extra=schema_extra(list_type="atomic"),
     )
 
 

@@ -92,3 +92,15 @@ def test_an_invalid_body_parses_to_none_and_a_deleted_one_is_forgotten() -> None
     cache.run_event("DELETED", flow_run_body("r1"))
     assert cache.model(FlowRun, cache.runs, ("ns", "r1")) is None
     assert not any(key == ("ns", "r1") for _, key in cache._parsed)
+
+
+def test_a_run_seen_before_its_deployment_moves_to_the_deployments_pool() -> None:
+    """kopf's FlowRun watch may deliver a run before the Deployment watch delivers its
+    Deployment: the run must not stay filed under the default pool."""
+    cache = ClusterCache()
+    cache.run_event("ADDED", run("early", "Scheduled", deployment="lax"))
+    assert [k for k, _ in cache.runs_of_pool("ns", "default")] == [("ns", "early")]
+    keys = cache.deployment_event("ADDED", obj("lax", spec={"workPoolRef": {"name": "lax"}}))
+    assert cache.runs_of_pool("ns", "default") == []
+    assert [k for k, _ in cache.runs_of_pool("ns", "lax")] == [("ns", "early")]
+    assert ("pool", "ns", "lax") in keys
