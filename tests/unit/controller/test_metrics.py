@@ -1,7 +1,7 @@
 """The operator's metric helpers: request labels, per-object series and their removal.
 
 The values an operator exports after a real scenario are checked in
-tests/integration/test_metrics.py; here the label mapping and the bookkeeping.
+tests/integration/test_metrics_scrape.py; here the label mapping and the bookkeeping.
 """
 
 from __future__ import annotations
