@@ -56,6 +56,18 @@ class NodeCluster:
     free_namespaces: list[str]
 
 
+def stop_all(procs: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM each live process, SIGKILL what has not exited 10 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 class OperatorProcess:
     """``baton operator`` as a real subprocess against the test cluster."""
 
@@ -109,14 +121,7 @@ class OperatorProcess:
         proc.wait(timeout=10)
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        stop_all(self.procs)
 
     def logs(self) -> str:
         return "\n".join(

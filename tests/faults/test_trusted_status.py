@@ -28,7 +28,18 @@ from fault_support import RunWatch
 
 from baton.controller.jobs import job_name
 from clusterkit import Cluster, OperatorProcess
-from kube_helpers import apply, deployment, flow, flow_run, jobs, pool, report, wait_for, wait_state
+from kube_helpers import (
+    apply,
+    deployment,
+    flow,
+    flow_run,
+    jobs,
+    patch_run_status,
+    pool,
+    report,
+    wait_for,
+    wait_state,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -75,20 +86,6 @@ def operator(crds: Cluster, namespace: str, tmp_path: Path) -> Iterator[Operator
     assert max(skews.values()) <= SKEW_BOUND, skews
     print(f"victim: {len(during)} fire times, worst skew {max(skews.values()):.3f} s")
     assert "Traceback" not in process.logs(), process.logs()[-5000:]
-
-
-def patch_status(cluster: Cluster, namespace: str, name: str, status: dict[str, Any]) -> None:
-    cluster.kubectl(
-        "patch",
-        "flowrun",
-        name,
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps({"status": status}),
-    )
 
 
 def job(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
@@ -138,7 +135,7 @@ def test_a_forged_job_name_does_not_make_a_cancel_delete_another_runs_job(
         wait_state(crds, namespace, name, "Pending", reason="JobCreated")
     victim = job(crds, namespace, job_name("b", 1))
     # Run a's pod points a's status at b's Job, then a is cancelled.
-    patch_status(crds, namespace, "a", {"jobName": victim["metadata"]["name"]})
+    patch_run_status(crds, namespace, "a", {"jobName": victim["metadata"]["name"]})
     crds.kubectl(
         "patch", "flowrun", "a", "-n", namespace, "--type=merge",
         "-p", json.dumps({"spec": {"cancelRequested": True}}),
@@ -178,7 +175,7 @@ def test_a_forged_work_pool_does_not_free_a_concurrency_slot(
         ),
         what="the second run held by the limit",
     )
-    patch_status(crds, namespace, "first", {"workPool": "elsewhere"})
+    patch_run_status(crds, namespace, "first", {"workPool": "elsewhere"})
     # Were the forged pool believed, the operator would admit "second" within its
     # admission delay (well under a second): watch for 5 s...
     deadline = time.monotonic() + 5
