@@ -63,11 +63,13 @@ def test_default_values_render_and_apply_server_side(crds: Cluster, namespace: s
         "ServiceAccount": 2,  # operator + runner
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 1,
-        "RoleBinding": 1,
+        "Role": 2,  # the runner's, and the operator's on its leader-election Lease
+        "RoleBinding": 2,
         "Service": 1,
         "Deployment": 1,
         "WorkPool": 1,
+        "ValidatingAdmissionPolicy": 1,  # a flow's pod writes only its own run's runtime fields
+        "ValidatingAdmissionPolicyBinding": 1,
     }
     # Helm best practice: one resource (kind) per template file.
     assert all(len(k) == 1 for k in sources_per_file(rendered).values())
@@ -160,13 +162,15 @@ def test_non_default_values_render_and_apply_server_side(crds: Cluster, namespac
             "ServiceAccount": 3,  # operator + a runner in each namespace
             "ClusterRole": 1,
             "ClusterRoleBinding": 1,
-            "Role": 4,  # runner and operator, in each of the two watched namespaces
-            "RoleBinding": 4,
+            "Role": 5,  # runner and operator in each watched namespace, and the Lease's
+            "RoleBinding": 5,
             "Service": 1,
             "Deployment": 1,
             "PodDisruptionBudget": 1,
             "ServiceMonitor": 1,
             "WorkPool": 2,
+            "ValidatingAdmissionPolicy": 1,
+            "ValidatingAdmissionPolicyBinding": 1,
         }
         assert all(len(k) == 1 for k in sources_per_file(rendered).values())
         # Names follow fullnameOverride and the service account values.
@@ -198,7 +202,9 @@ def test_non_default_values_render_and_apply_server_side(crds: Cluster, namespac
             bindings = {
                 b["subjects"][0]["name"]: b
                 for b in docs
-                if b["kind"] == "RoleBinding" and b["metadata"]["namespace"] == ns
+                if b["kind"] == "RoleBinding"
+                and b["metadata"]["namespace"] == ns
+                and not b["roleRef"]["name"].endswith("-leader-election")
             }
             assert bindings["acme-flows"]["subjects"] == [
                 {"kind": "ServiceAccount", "name": "acme-flows", "namespace": ns}
@@ -263,7 +269,12 @@ def test_bring_your_own_rbac(crds: Cluster, namespace: str) -> None:
         ),
     ).stdout
     docs = documents(rendered)
-    assert kinds(docs) == {"Deployment": 1}
+    # (The FlowRun status policy is not RBAC: flowRunStatusPolicy.enabled decides it.)
+    assert kinds(docs) == {
+        "Deployment": 1,
+        "ValidatingAdmissionPolicy": 1,
+        "ValidatingAdmissionPolicyBinding": 1,
+    }
     assert (
         "--upgrade-crds"
         not in find(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
@@ -295,11 +306,13 @@ def test_install_creates_every_object(crds: Cluster, installed: Installed) -> No
         "ServiceAccount": 3,
         "ClusterRole": 1,
         "ClusterRoleBinding": 1,
-        "Role": 3,  # the runner's in two namespaces, the operator's in the watched one
-        "RoleBinding": 3,
+        "Role": 4,  # the runner's in two namespaces, the operator's in the watched one,
+        "RoleBinding": 4,  # and the operator's on its Lease
         "Service": 1,
         "Deployment": 1,
         "WorkPool": 2,
+        "ValidatingAdmissionPolicy": 1,
+        "ValidatingAdmissionPolicyBinding": 1,
     }
     for doc in docs:
         meta = doc["metadata"]

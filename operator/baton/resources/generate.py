@@ -39,7 +39,7 @@ def status_policy_templates() -> dict[str, str]:
     exempt = '{{ printf "!(request.userInfo.username in %s)" ($exempt | toJson) | quote }}'
     files = {}
     for body in (policy.validating_admission_policy("EXEMPT"), policy.binding()):
-        body["metadata"]["name"] = "RELEASE_NAME"
+        body["metadata"] = {"name": "RELEASE_NAME", "labels": "RELEASE_LABELS"}
         if body["kind"] == "ValidatingAdmissionPolicyBinding":
             body["spec"]["policyName"] = "RELEASE_NAME"
         for condition in body["spec"].get("matchConditions", []):
@@ -47,6 +47,9 @@ def status_policy_templates() -> dict[str, str]:
                 condition["expression"] = "EXEMPT_CONDITION"
         text = yaml.safe_dump(body, sort_keys=False, width=100)
         text = text.replace("RELEASE_NAME", name).replace("EXEMPT_CONDITION", exempt)
+        text = text.replace(
+            "labels: RELEASE_LABELS", 'labels:\n    {{- include "baton.labels" . | nindent 4 }}'
+        )
         files[f"flowrun-status-{body['kind'].lower()}.yaml"] = (
             "{{- /* Generated from operator/baton/resources/policy.py by `make crds`. "
             "Do not edit. */ -}}\n"
