@@ -378,7 +378,8 @@ def test_a_rewritten_source_config_map_is_refused_before_import(
         for name, content in data.items():
             (mount / name).write_text(content)
         env = {
-            e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+            e["name"]: e.get("value", "")
+            for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
         }
         return subprocess.run(
             [sys.executable, "-m", "baton.cli", "execute"],

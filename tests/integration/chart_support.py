@@ -225,6 +225,14 @@ class OperatorPod:
             self.proc.wait()
 
 
+def _env_value(var: dict[str, Any], installed: Installed, pod_name: str) -> str:
+    """A container variable as the kubelet resolves it (values and the pod's own fields)."""
+    if "value" in var:
+        return str(var["value"])
+    field_path = var["valueFrom"]["fieldRef"]["fieldPath"]
+    return {"metadata.namespace": installed.namespace, "metadata.name": pod_name}[field_path]
+
+
 def start_operator(crds: Cluster, installed: Installed, workdir: Path) -> OperatorPod:
     """The installed Deployment's command, args and env, with the operator's SA token.
 
@@ -246,11 +254,12 @@ def start_operator(crds: Cluster, installed: Installed, workdir: Path) -> Operat
     kubeconfig = service_account_kubeconfig(
         crds, installed.namespace, pod["serviceAccountName"], workdir / "operator.kubeconfig"
     )
+    pod_name = f"{installed.release}-0"
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(workdir),
         "KUBECONFIG": str(kubeconfig),
-        **{e["name"]: e["value"] for e in container.get("env", [])},
+        **{e["name"]: _env_value(e, installed, pod_name) for e in container.get("env", [])},
     }
     log = workdir / "operator.log"
     with log.open("wb") as out:

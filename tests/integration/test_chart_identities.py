@@ -92,7 +92,7 @@ def scenario(
             "PATH": os.environ["PATH"],
             "HOME": str(workdir),
             "KUBECONFIG": str(kubeconfig),
-            **{e["name"]: e["value"] for e in container["env"]},
+            **{e["name"]: e.get("value", "") for e in container["env"]},
         }
         executed = subprocess.run(
             [str(BATON), *container["command"][1:]],

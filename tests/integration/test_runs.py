@@ -78,7 +78,7 @@ def test_a_run_goes_pending_running_completed_with_the_real_runtime(
     assert container["image"] == "baton-examples:0.1.0"
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     # kubelet: run the pod's command as a local process with the pod's environment.
-    env = {e["name"]: e["value"] for e in container["env"]}
+    env = {e["name"]: e.get("value", "") for e in container["env"]}
     done = subprocess.run(
         container["command"][1:] and [sys.executable, "-m", "baton.cli", *container["command"][1:]],
         env={

@@ -243,10 +243,22 @@ def run(
         elector = LeaderElector(lease_client, election)
         probe = StandbyProbe(liveness)
         stop = threading.Event()
-        ready.standby(f"waiting for Lease {election.namespace}/{election.name}")
+        waiting = f"waiting for Lease {election.namespace}/{election.name}"
+
+        def heard(error: str | None) -> None:
+            # Ready as a standby only while the Lease can be read and another holds it; a
+            # Lease it cannot read (RBAC, an outage) makes it not ready, saying why.
+            if error is None:
+                ready.standby(f"{waiting}, held by {elector.holder() or '?'}")
+            else:
+                ready.standby(None)
+                ready.lose("lease", error)
+
         try:
-            if not elector.acquire(stop):
+            if not elector.acquire(stop, heard):
                 return
+            if "lease" in ready.report()[1]:
+                ready.hold("lease")
         finally:
             ready.standby(None)
             probe.close()

@@ -206,18 +206,25 @@ class LeaderElector:
 
     # -- loops -----------------------------------------------------------------------
 
-    def acquire(self, stop: threading.Event) -> bool:
-        """Block until this candidate leads (True) or ``stop`` is set (False)."""
+    def acquire(
+        self, stop: threading.Event, on_round: Callable[[str | None], None] = lambda _: None
+    ) -> bool:
+        """Block until this candidate leads (True) or ``stop`` is set (False).
+
+        ``on_round`` hears after each round that did not win why: None (another replica
+        holds the Lease: a healthy standby) or the error (e.g. 403: it cannot be read).
+        """
         announced = False
+        lease = f"{self.config.namespace}/{self.config.name}"
         while not stop.is_set():
             try:
                 if self.try_acquire_or_renew():
-                    log.info(
-                        "leading: Lease %s/%s acquired", self.config.namespace, self.config.name
-                    )
+                    log.info("leading: Lease %s acquired", lease)
                     return True
+                on_round(None)
             except Exception as error:
                 log.warning("leader election: %s", error)
+                on_round(f"cannot take Lease {lease}: {error}")
             if not announced:
                 holder = self._observed.record[0] if self._observed else "?"
                 log.info(
