@@ -228,7 +228,8 @@ def api_cost(client: KubeClient, kubeconfig: Path, runs: int, work: Path) -> dic
             )
         )
         env = {
-            e["name"]: e["value"] for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+            e["name"]: e.get("value", "")
+            for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
         }
         subprocess.run(
             [sys.executable, "-m", "baton.cli", "execute"],
