@@ -34,7 +34,7 @@ def _csrf(text: str) -> str:
 
 
 def _version(text: str) -> str:
-    found = re.search(r'name="resourceVersion" value="([^"]*)"', text)
+    found = re.search(r'name="generation" value="([^"]*)"', text)
     assert found
     return found.group(1)
 
@@ -75,7 +75,7 @@ def test_add_preview_remove_and_pause_a_schedule(
         assert 'id="schedule-problem"' in never.text and "never" in never.text.lower()
         assert _spec(crds, namespace).get("schedules", []) == []
 
-        form = {"csrf": _csrf(page), "resourceVersion": _version(page)}
+        form = {"csrf": _csrf(page), "generation": _version(page)}
         refused = http.post(
             f"{base}/schedules", data={**form, "kind": "cron", "value": "61 * * * *"}
         )
@@ -92,17 +92,20 @@ def test_add_preview_remove_and_pause_a_schedule(
             return text if times[0] in text and "0 9 * * *" in text else None
 
         page = wait_for(listed, what="the schedule listed with its next fire time")
-        # A form rendered before the add is stale now: the API server refuses it (409).
+        # A form rendered before the add is stale now (another generation of the spec):
+        # the API server refuses the patch, the page says so (409); the operator's status
+        # writes in between did not matter.
         stale = http.post(f"{base}/schedules", data={**form, "kind": "interval", "value": "60"})
         assert stale.status_code == 409, stale.text[:300]
+        assert "changed since this page was loaded" in unescape(stale.text)
         assert len(_spec(crds, namespace)["schedules"]) == 1
 
-        form = {"csrf": _csrf(page), "resourceVersion": _version(page)}
+        form = {"csrf": _csrf(page), "generation": _version(page)}
         paused = http.post(f"{base}/pause", data={**form, "paused": "true"})
         assert paused.status_code == 303 and _spec(crds, namespace)["paused"] is True
         page = http.get(base).text
         assert ">Resume<" in page
-        form = {"csrf": _csrf(page), "resourceVersion": _version(page)}
+        form = {"csrf": _csrf(page), "generation": _version(page)}
         removed = http.post(f"{base}/schedules/remove", data={**form, "index": "0"})
         assert removed.status_code == 303 and _spec(crds, namespace)["schedules"] == []
 
@@ -113,7 +116,7 @@ def test_add_preview_remove_and_pause_a_schedule(
         assert 'id="no-edit"' in page and "Add schedule" not in page
         crafted = http.post(
             f"{alice.url}/namespaces/{namespace}/deployments/d/schedules",
-            data={"csrf": _csrf(page), "resourceVersion": "", "kind": "cron", "value": "* * * * *"},
+            data={"csrf": _csrf(page), "generation": "1", "kind": "cron", "value": "* * * * *"},
         )
         assert crafted.status_code == 403
         assert 'User "alice" cannot patch' in unescape(crafted.text)

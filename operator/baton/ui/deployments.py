@@ -87,7 +87,7 @@ async def render_detail(
         can_edit=await access.can("patch", "deployments", namespace),
         schedules=schedules.summaries(deployment),
         gitops=schedules.gitops_manager(raw),
-        resource_version=raw["metadata"].get("resourceVersion", ""),
+        generation=raw["metadata"].get("generation", 0),
         schedule_form=schedule_form or {},
         schedule_problem=schedule_problem,
         kinds=schedules.KINDS,

@@ -3,10 +3,12 @@
 A schedule typed into the form is checked by the very functions the operator uses
 (``resources.validation.schedule_problem``, then ``baton.schedules.next_fire_times`` for
 the preview of the next five fire times), so the form accepts exactly what the operator
-schedules. A change is a JSON merge patch of ``spec.schedules`` (lists are replaced
-whole) carrying the ``resourceVersion`` the page was rendered from: an edit made
-meanwhile (by someone else, or by a GitOps sync) makes the API server answer 409 instead
-of being overwritten. The patch is made as the user, so RBAC decides.
+schedules. A change is a JSON Patch whose first operation tests ``metadata.generation``
+against the one the page was rendered from, then replaces ``spec.schedules`` (or
+``spec.paused``): a spec edit made meanwhile (by someone else, or by a GitOps sync) makes
+the API server refuse the patch instead of being overwritten, while the operator's status
+writes (which move ``resourceVersion`` every few seconds) do not get in the way. The
+patch is made as the user, so RBAC decides.
 """
 
 from __future__ import annotations
@@ -16,15 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pydantic
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from baton._kube.client import DEPLOYMENTS
+from baton._kube.client import DEPLOYMENTS, Invalid
 from baton.controller.planning import to_spec
 from baton.resources import Deployment
 from baton.resources.deployment import Schedule
 from baton.resources.validation import schedule_problem
 from baton.schedules import ScheduleError, describe, next_fire_times
+from baton.ui.access import Access
 from baton.ui.core import ui_of
 
 PREVIEW_COUNT = 5
@@ -112,12 +116,33 @@ async def _patch_schedules(
         if not 0 <= index < len(schedules):
             return None, Preview(None, problem="that schedule is gone; reload the page")
         del schedules[index]
-    patch = {
-        "metadata": {"resourceVersion": form.get("resourceVersion", "")},
-        "spec": {"schedules": schedules},
-    }
-    await access.client.patch(DEPLOYMENTS, name, namespace, patch)
+    await _patch_spec(access, request, form, "schedules", schedules)
     return RedirectResponse(f"/namespaces/{namespace}/deployments/{name}", status_code=303), None
+
+
+async def _patch_spec(
+    access: Access, request: Request, form: dict[str, str], field: str, value: Any
+) -> None:
+    """Set ``spec.<field>`` if the spec is still the one the page showed (its generation)."""
+    namespace, name = request.path_params["namespace"], request.path_params["name"]
+    try:
+        generation = int(form.get("generation", ""))
+    except ValueError:
+        raise HTTPException(400, "the form names no generation; reload the page") from None
+    patch = [
+        {"op": "test", "path": "/metadata/generation", "value": generation},
+        {"op": "add", "path": f"/spec/{field}", "value": value},
+    ]
+    try:
+        await access.client.patch(DEPLOYMENTS, name, namespace, patch, patch_type="json")
+    except Invalid as error:
+        # 422 either for the test (the spec moved on) or for the value: tell them apart.
+        current = await access.client.get(DEPLOYMENTS, name, namespace)
+        if current["metadata"].get("generation") == generation:
+            raise
+        raise HTTPException(
+            409, f"Deployment {name} changed since this page was loaded; reload it and try again"
+        ) from error
 
 
 async def add(request: Request) -> Response:
@@ -146,9 +171,5 @@ async def pause(request: Request) -> Response:
     form = await ui.checked_form(request)
     access = await ui.access(request)
     namespace, name = request.path_params["namespace"], request.path_params["name"]
-    patch = {
-        "metadata": {"resourceVersion": form.get("resourceVersion", "")},
-        "spec": {"paused": form.get("paused") == "true"},
-    }
-    await access.client.patch(DEPLOYMENTS, name, namespace, patch)
+    await _patch_spec(access, request, form, "paused", form.get("paused") == "true")
     return RedirectResponse(f"/namespaces/{namespace}/deployments/{name}", status_code=303)
