@@ -263,8 +263,10 @@ def test_api_writes_added_by_log_shipping_at_100_lines_per_second(
         f"chunks): {configmaps} ConfigMap writes, {patches} FlowRun status patches"
     )
     # Shipped as it goes (about one write per second; fewer on a loaded machine, where
-    # the flusher's 1 s spacing stretches), never per line nor only at the end (3).
-    assert seconds * 0.5 <= configmaps <= seconds + kept.chunks + 3, (configmaps, seconds)
+    # the flusher's 1 s spacing stretches), never per line (1,000 here) nor only at the
+    # end (3). The count is the API server's for every ConfigMap write in the cluster,
+    # so the upper bound leaves room for other writers (the whole suite runs alongside).
+    assert seconds * 0.5 <= configmaps <= 2 * seconds + kept.chunks + 5, (configmaps, seconds)
 
 
 def test_a_process_workers_run_keeps_its_log_and_the_pools_bucket_gets_it(

@@ -22,15 +22,15 @@ class Auth(BaseModel):
     token: SecretStr
 
 
-class WarehouseConnector(Block):
+class AcmeWarehouse(Block):
     account: str
     port: int = 443
     password: SecretStr
     auth: Auth
 
 
-def connector() -> WarehouseConnector:
-    return WarehouseConnector(
+def connector() -> AcmeWarehouse:
+    return AcmeWarehouse(
         account="acme", password="pw-123", auth=Auth(user="etl", token=SecretStr("tok-456"))
     )
 
@@ -52,7 +52,7 @@ def test_split_keeps_every_secret_out_of_the_public_fields() -> None:
     assert public == {"account": "acme", "port": 443, "auth": {"user": "etl"}}
     assert secret == {"password": "pw-123", "auth": {"token": "tok-456"}}
     assert "pw-123" not in json.dumps(public) and "tok-456" not in json.dumps(public)
-    assert WarehouseConnector.model_validate(join_fields(public, secret)) == connector()
+    assert AcmeWarehouse.model_validate(join_fields(public, secret)) == connector()
 
 
 def test_a_secret_inside_a_list_is_refused_rather_than_stored_masked() -> None:
@@ -64,9 +64,9 @@ def test_a_secret_inside_a_list_is_refused_rather_than_stored_masked() -> None:
 
 
 def test_types_are_registered_by_slug() -> None:
-    assert WarehouseConnector.get_block_type_slug() == "warehouseconnector"
+    assert AcmeWarehouse.get_block_type_slug() == "acmewarehouse"
     assert Secret.get_block_type_slug() == "secret"
-    assert Block.get_block_class_from_key("warehouseconnector") is WarehouseConnector
+    assert Block.get_block_class_from_key("acmewarehouse") is AcmeWarehouse
 
     class Named(Block):
         _block_type_slug = "my-named"
@@ -79,23 +79,23 @@ def test_types_are_registered_by_slug() -> None:
 
 def test_save_load_and_overwrite_in_the_local_store(local_store: Path) -> None:
     uid = connector().save("prod")
-    loaded = WarehouseConnector.load("prod")
+    loaded = AcmeWarehouse.load("prod")
     assert fields_of(loaded) == fields_of(connector())
     assert loaded._block_document_name == "prod"
     assert loaded.password.get_secret_value() == "pw-123"
-    assert fields_of(Block.load("warehouseconnector/prod")) == fields_of(connector())
+    assert fields_of(Block.load("acmewarehouse/prod")) == fields_of(connector())
     with pytest.raises(ValueError, match="overwrite=True"):
         connector().save("prod")
     changed = connector().model_copy(update={"account": "other"})
     assert changed.save("prod", overwrite=True) == uid
-    assert WarehouseConnector.load("prod").account == "other"
-    path = local_store / "blocks" / "warehouseconnector" / "prod.json"
+    assert AcmeWarehouse.load("prod").account == "other"
+    path = local_store / "blocks" / "acmewarehouse" / "prod.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(ValueError, match="Unable to find block document named missing"):
-        WarehouseConnector.load("missing")
-    WarehouseConnector.delete("prod")
+        AcmeWarehouse.load("missing")
+    AcmeWarehouse.delete("prod")
     with pytest.raises(ValueError, match="Unable to find"):
-        WarehouseConnector.load("prod")
+        AcmeWarehouse.load("prod")
 
 
 def test_system_blocks_round_trip() -> None:
@@ -130,11 +130,11 @@ def test_in_a_pod_only_declared_mounted_blocks_load(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mount = tmp_path / "mount"
-    write_mount(mount, "warehouseconnector", "prod", connector())
+    write_mount(mount, "acmewarehouse", "prod", connector())
     write_mount(mount, "secret", "other", Secret(value="x"))  # mounted, not declared
     monkeypatch.setenv("BATON_BLOCKS_DIR", str(mount))
-    monkeypatch.setenv(_storage.DECLARED_ENV, "warehouseconnector/prod,secret/never-saved")
-    assert fields_of(WarehouseConnector.load("prod")) == fields_of(connector())
+    monkeypatch.setenv(_storage.DECLARED_ENV, "acmewarehouse/prod,secret/never-saved")
+    assert fields_of(AcmeWarehouse.load("prod")) == fields_of(connector())
     with pytest.raises(_storage.BlockNotDeclared, match=r'blocks: \["secret/other"\]'):
         Secret.load("other")
     with pytest.raises(
