@@ -210,41 +210,45 @@ def api_cost(client: KubeClient, kubeconfig: Path, runs: int, work: Path) -> dic
     ns = f"bench-api-{RUN_ID}"
     base_objects(client, ns, flow_entrypoint="flows/hello.py:hello")
     operator = Operator(kubeconfig, ns, work / "api.log")
-    time.sleep(3)
-    before = api_requests(client)
-    if isinstance(client, CountingClient):
-        client.own.clear()
-    for i in range(runs):
-        name = f"a{i:03d}"
-        client.create(FLOWRUNS, run_manifest(name), ns)
-        job = _wait(
-            lambda n=name: next(
-                (
-                    j
-                    for j in client.list(JOBS, ns)
-                    if j["metadata"]["ownerReferences"][0]["name"] == n
-                ),
-                None,
+    try:
+        time.sleep(3)
+        before = api_requests(client)
+        if isinstance(client, CountingClient):
+            client.own.clear()
+        for i in range(runs):
+            name = f"a{i:03d}"
+            client.create(FLOWRUNS, run_manifest(name), ns)
+            job = _wait(
+                lambda n=name: next(
+                    (
+                        j
+                        for j in client.list(JOBS, ns)
+                        if j["metadata"]["ownerReferences"][0]["name"] == n
+                    ),
+                    None,
+                )
             )
-        )
-        env = {
-            e["name"]: e.get("value", "")
-            for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
-        }
-        subprocess.run(
-            [sys.executable, "-m", "baton.cli", "execute"],
-            cwd=ROOT / "examples",
-            env={**os.environ, **env, "KUBECONFIG": str(kubeconfig)},
-            check=True,
-            capture_output=True,
-        )
-        _wait(
-            lambda n=name: client.get(FLOWRUNS, n, ns).get("status", {}).get("state") == "Completed"
-        )
-    time.sleep(2)
-    own = Counter(client.own) if isinstance(client, CountingClient) else Counter()
-    delta = api_requests(client) - before - own
-    operator.stop()
+            env = {
+                e["name"]: e.get("value", "")
+                for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
+            }
+            subprocess.run(
+                [sys.executable, "-m", "baton.cli", "execute"],
+                cwd=ROOT / "examples",
+                env={**os.environ, **env, "KUBECONFIG": str(kubeconfig)},
+                check=True,
+                capture_output=True,
+            )
+            _wait(
+                lambda n=name: (
+                    client.get(FLOWRUNS, n, ns).get("status", {}).get("state") == "Completed"
+                )
+            )
+        time.sleep(2)
+        own = Counter(client.own) if isinstance(client, CountingClient) else Counter()
+        delta = api_requests(client) - before - own
+    finally:
+        operator.stop()  # also when a run fails: no operator left behind
     cost = ours(delta)
     return {
         "runs": runs,

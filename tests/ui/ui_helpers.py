@@ -62,6 +62,7 @@ class UiServer:
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
+                self.stop()  # not left running: no fixture knows of it yet
                 raise AssertionError(f"baton ui did not answer in 60 s:\n{self.output()}")
             time.sleep(0.2)
 
