@@ -190,3 +190,15 @@ def terminated(exit_code: int, reason: str = "Error") -> dict[str, Any]:
             }
         ],
     }
+
+
+def ready_at_generation(
+    cluster: Cluster, resource: str, namespace: str, name: str
+) -> dict[str, Any] | None:
+    """The object's Ready condition if it was written for its current generation."""
+    body = cluster.get_json(resource, name, "-n", namespace)
+    conditions = (body.get("status") or {}).get("conditions") or []
+    ready = next((c for c in conditions if c["type"] == "Ready"), None)
+    if ready and ready.get("observedGeneration") == body["metadata"]["generation"]:
+        return dict(ready)
+    return None

@@ -24,7 +24,7 @@ import pytest
 from fault_support import RunWatch
 
 from clusterkit import Cluster, OperatorProcess
-from kube_helpers import apply, deployment, flow, flow_run, pool, wait_for
+from kube_helpers import apply, deployment, flow, flow_run, pool, ready_at_generation, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -81,15 +81,6 @@ def _hostile_objects() -> list[dict[str, Any]]:
     return objects
 
 
-def _ready(cluster: Cluster, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    body = cluster.get_json(kind, name, "-n", namespace)
-    conditions = (body.get("status") or {}).get("conditions") or []
-    ready = next((c for c in conditions if c["type"] == "Ready"), None)
-    if ready and ready.get("observedGeneration") == body["metadata"]["generation"]:
-        return dict(ready)
-    return None
-
-
 def test_hostile_objects_do_not_delay_another_namespace(
     shared_operator: OperatorProcess, crds: Cluster, namespace: str, attacker_namespace: str
 ) -> None:
@@ -119,14 +110,18 @@ def test_hostile_objects_do_not_delay_another_namespace(
 
     # The attacker's objects got their verdicts, with reasons, and nothing else.
     for name in ("typo", "paren"):
-        ready = wait_for(lambda n=name: _ready(crds, "flows.baton.dev", attacker_namespace, n))
+        ready = wait_for(
+            lambda n=name: ready_at_generation(crds, "flows.baton.dev", attacker_namespace, n)
+        )
         assert (ready["status"], ready["reason"]) == ("False", "InvalidParameterSchema"), ready
         assert ready["lastTransitionTime"] and ready["message"]
-    regex_ready = wait_for(lambda: _ready(crds, "flows.baton.dev", attacker_namespace, "regex"))
+    regex_ready = wait_for(
+        lambda: ready_at_generation(crds, "flows.baton.dev", attacker_namespace, "regex")
+    )
     assert regex_ready["status"] == "True", regex_ready
     for name in ("rrule", "cron", "interval"):
         ready = wait_for(
-            lambda n=name: _ready(crds, "deployments.baton.dev", attacker_namespace, n)
+            lambda n=name: ready_at_generation(crds, "deployments.baton.dev", attacker_namespace, n)
         )
         assert (ready["status"], ready["reason"]) == ("False", "NeverFires"), ready
     runs = crds.get_json("flowruns", "-n", attacker_namespace)["items"]

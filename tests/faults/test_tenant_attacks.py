@@ -34,6 +34,7 @@ from kube_helpers import (
     flow_run,
     jobs,
     pool,
+    ready_at_generation,
     run_status,
     wait_for,
     wait_state,
@@ -504,6 +505,18 @@ job_variables = st.dictionaries(
 ).flatmap(
     lambda keys: st.fixed_dictionaries({k: st.sampled_from(VARIABLE_VALUES[k]) for k in keys})
 )
+
+
+def against_the_operator(max_examples: int) -> settings:
+    """Hypothesis settings for examples run against the real operator (slow, fixtures)."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+
+
 #: A fresh number per generated example: object names are never reused.
 EXAMPLES = itertools.count()
 #: The rules, written out independently of the code under test (the oracle).
@@ -530,12 +543,7 @@ allowed_lists = st.one_of(
 )
 
 
-@settings(
-    max_examples=15,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@against_the_operator(max_examples=15)
 @given(variables=job_variables, allowed=allowed_lists)
 def test_generated_job_variables_get_the_verdict_the_rules_give(
     operator: OperatorProcess,
@@ -627,26 +635,14 @@ rrules = st.tuples(st.sampled_from(RRULES), st.integers(0, 23))
 def _condition_at_generation(
     cluster: Cluster, resource: str, namespace: str, name: str
 ) -> dict[str, Any]:
-    """The Ready condition written for the object's current generation."""
-
-    def current() -> dict[str, Any] | None:
-        body = cluster.get_json(resource, name, "-n", namespace)
-        conditions = (body.get("status") or {}).get("conditions") or []
-        ready = next((c for c in conditions if c["type"] == "Ready"), None)
-        generation = body["metadata"]["generation"]
-        if ready and ready.get("observedGeneration") == generation:
-            return dict(ready)
-        return None
-
-    return wait_for(current, timeout=20, what=f"{name} Ready at its generation")
+    return wait_for(
+        lambda: ready_at_generation(cluster, resource, namespace, name),
+        timeout=20,
+        what=f"{name} Ready at its generation",
+    )
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@against_the_operator(max_examples=12)
 @given(fragments=schemas)
 def test_generated_parameter_schemas_get_the_verdict_they_were_built_with(
     operator: OperatorProcess,
@@ -668,12 +664,7 @@ def test_generated_parameter_schemas_get_the_verdict_they_were_built_with(
     assert operator.procs[-1].poll() is None, "the operator crashed"
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    derandomize=True,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@against_the_operator(max_examples=12)
 @given(rule=rrules)
 def test_generated_rrules_get_the_verdict_they_were_built_with(
     operator: OperatorProcess,
