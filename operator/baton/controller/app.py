@@ -245,19 +245,23 @@ def run(
         stop = threading.Event()
         waiting = f"waiting for Lease {election.namespace}/{election.name}"
 
+        lease_failed = False
+
         def heard(error: str | None) -> None:
             # Ready as a standby only while the Lease can be read and another holds it; a
             # Lease it cannot read (RBAC, an outage) makes it not ready, saying why.
+            nonlocal lease_failed
             if error is None:
                 ready.standby(f"{waiting}, held by {elector.holder() or '?'}")
             else:
+                lease_failed = True
                 ready.standby(None)
                 ready.lose("lease", error)
 
         try:
             if not elector.acquire(stop, heard):
                 return
-            if "lease" in ready.report()[1]:
+            if lease_failed:
                 ready.hold("lease")
         finally:
             ready.standby(None)

@@ -19,6 +19,7 @@ Each identity has its own ``Access`` (client, review cache, run index), at most
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -150,7 +151,9 @@ class BearerTokens:
     async def sign_in(self, token: str) -> str:
         """A new session for ``token`` if the API server accepts it; its id."""
         credentials = replace(self.base, token=token.strip())
-        async with _client(credentials) as client:
+        async with contextlib.aclosing(
+            AsyncKubeClient(credentials, max_in_flight=2, max_streams=0)
+        ) as client:
             review = await client.request(
                 "POST",
                 _SELF_REVIEW,
@@ -159,23 +162,12 @@ class BearerTokens:
         user = str(((review.get("status") or {}).get("userInfo") or {}).get("username") or "?")
         digest = hashlib.sha256(token.strip().encode()).hexdigest()
         sid = secrets.token_urlsafe(32)
-        self._sessions[sid] = _Session(Identity(f"token:{digest}", user, credentials), 0.0)
-        self._sessions[sid].seen = time.monotonic()
+        identity = Identity(f"token:{digest}", user, credentials)
+        self._sessions[sid] = _Session(identity, time.monotonic())
         return sid
 
     def sign_out(self, sid: str) -> None:
         self._sessions.pop(sid, None)
-
-
-class _client:
-    def __init__(self, credentials: Credentials) -> None:
-        self.client = AsyncKubeClient(credentials, max_in_flight=2, max_streams=0)
-
-    async def __aenter__(self) -> AsyncKubeClient:
-        return self.client
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.client.aclose()
 
 
 @dataclass(frozen=True)
