@@ -51,7 +51,8 @@ def test_run_deployment_creates_a_linked_child_run_and_waits_for_it(
         child = runs[0]
         name = child["metadata"]["name"]
         assert child["metadata"]["labels"]["baton.dev/parent-flow-run"] == "parent-1"
-        assert child["spec"] == {"deploymentRef": {"name": "child"}, "parameters": {"budget": 5}}
+        assert child["spec"]["deploymentRef"] == {"name": "child"}
+        assert child["spec"]["parameters"] == {"budget": 5}
         assert proc.poll() is None  # waiting for the run to end
         done = {"status": {"state": "Completed", "message": "done"}}
         crds.kubectl(
