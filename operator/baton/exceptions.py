@@ -16,7 +16,10 @@ an alias)::
      ├── ReservedArgumentError      (also TypeError) a function uses a reserved name
      ├── UpstreamTaskError          an input future did not complete
      ├── MappingLengthMismatch      ``.map()`` iterables of different lengths
-     └── MappingMissingIterable     ``.map()`` without any iterable
+     ├── MappingMissingIterable     ``.map()`` without any iterable
+     ├── FlowPauseTimeout           a paused run was not resumed in time
+     └── NotPausedError             ``resume_flow_run`` of a run that is not paused
+    Pause  (BaseException)          ``suspend_flow_run`` ending the run's process
     TaskRunTimeoutError, FlowRunTimeoutError  (TimeoutError) a run exceeded timeout_seconds
 """
 
@@ -106,3 +109,23 @@ class TaskRunTimeoutError(TimeoutError):
 
 class FlowRunTimeoutError(TimeoutError):
     """Raised inside the engine when a flow run exceeds ``timeout_seconds``."""
+
+
+class FlowPauseTimeout(BatonException):
+    """Raised when a paused flow run is not resumed before its timeout."""
+
+
+class NotPausedError(BatonException):
+    """Raised when ``resume_flow_run`` is asked to resume a run that is not paused."""
+
+
+class Pause(BaseException):
+    """Ends a suspended run's attempt (``suspend_flow_run``); the engine catches it.
+
+    A ``BaseException``, as Prefect's signal is, so ``except Exception`` in a flow does
+    not swallow the suspension.
+    """
+
+    def __init__(self, message: str = "", *, state: Any = None) -> None:
+        super().__init__(message)
+        self.state = state

@@ -165,9 +165,11 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     from baton._engine.artifact_store import set_artifact_store  # noqa: PLC0415
     from baton._engine.cache_store import set_cache_store  # noqa: PLC0415
     from baton._engine.flow_engine import run_flow  # noqa: PLC0415
+    from baton._engine.pause_store import set_pause_store  # noqa: PLC0415
     from baton.cli.loading import load_flow  # noqa: PLC0415
     from baton.cluster_artifacts import ConfigMapArtifactStore  # noqa: PLC0415
     from baton.cluster_cache import ConfigMapCacheStore, integrity_key_from_env  # noqa: PLC0415
+    from baton.cluster_pauses import FlowRunPauseStore  # noqa: PLC0415
 
     parameters = identity.parameters
     if parameters is None:  # too large for the environment: read them from the API
@@ -201,6 +203,7 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     store.delete_expired(now=datetime.now(UTC))
     set_cache_store(store)
     set_artifact_store(ConfigMapArtifactStore(client, identity.namespace))
+    set_pause_store(FlowRunPauseStore(client, identity.name, identity.namespace, reporter))
     started = time.monotonic()
     state = run_flow(
         flow,
@@ -212,7 +215,9 @@ def _run(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) ->
     logger.info(
         "flow run %s finished in %.2fs: %s", identity.name, time.monotonic() - started, state.name
     )
-    return 0 if state.is_completed() else EXIT_FAILED
+    # A suspended run's attempt ends here on purpose: the operator starts the next one
+    # when the run is resumed.
+    return 0 if state.is_completed() or state.is_paused() else EXIT_FAILED
 
 
 def main() -> int:

@@ -4,7 +4,7 @@ The engine calls the reporter (a ``RunObserver``) from any thread; the reporter 
 buffers. A flusher thread writes one merge patch to the FlowRun's status subresource at
 most once per ``interval`` — and at once when the flow run itself changes state — on
 the fields the runtime owns: ``runtime``, ``taskRuns``, ``artifacts``, ``result``,
-``error`` and ``sourceCommit``. Everything is bounded so a run with 10,000 task runs
+``error``, ``pause`` and ``sourceCommit``. Everything is bounded so a run with 10,000 task runs
 stays far below etcd's 1.5 MiB object limit: task runs become counts plus a short list
 (failed first, then latest), artifacts and results are cut with a visible note, and an
 artifact too large for the status is stored whole in a ConfigMap owned by the FlowRun.
@@ -50,6 +50,10 @@ EMITTED = "Emitted"
 EVENT_ANNOTATION = "baton.dev/event"
 COMPONENT = "baton-runtime"
 MAX_RESULT_BYTES = 2048
+#: A paused run's input schema larger than this is not shown in the status (the input
+#: is still validated by the runtime).
+MAX_SCHEMA_BYTES = 16_384
+SCHEMA_TOO_LARGE = "the input's JSON schema is over 16 KiB and not shown"
 MAX_MESSAGE_BYTES = 2048
 TRACEBACK_LINES = 30
 #: How long the final report is retried (API server down or unreachable) before the
@@ -111,6 +115,7 @@ class _Buffer:
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     source_commit: str | None = None
+    pause: dict[str, Any] | None = None
     dirty: set[str] = field(default_factory=set)
     seq: int = 0
 
@@ -290,6 +295,19 @@ class StatusReporter:
             self._buffer.dirty.add("sourceCommit")
         self._wake.set()
 
+    def record_pause(self, pause: dict[str, Any] | None) -> None:
+        """The run's current pause (``status.pause``), or ``None`` once it resumed.
+
+        Written at once, with the Paused state: a resumer reads the key from it.
+        """
+        with self._lock:
+            schema = (pause or {}).get("inputSchema") or {}
+            if pause is not None and len(_json(schema).encode()) > MAX_SCHEMA_BYTES:
+                pause = {**pause, "inputSchema": None, "message": SCHEMA_TOO_LARGE}
+            self._buffer.pause = pause
+            self._buffer.dirty.add("pause")
+        self._wake.set()
+
     def record_error(self, error: BaseException) -> None:
         lines = "".join(traceback.format_exception(error)).splitlines()
         self._buffer.error = {
@@ -405,6 +423,8 @@ class StatusReporter:
                     status["result"] = self._buffer.result
                 if "error" in dirty:
                     status["error"] = self._buffer.error
+                if "pause" in dirty:
+                    status["pause"] = self._buffer.pause
                 if "sourceCommit" in dirty:
                     status["sourceCommit"] = self._buffer.source_commit
             if "artifacts" in dirty:  # may write ConfigMaps: outside the lock

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
@@ -42,6 +42,7 @@ __all__ = [
     "State",
     "StateDetails",
     "StateType",
+    "Suspended",
     "get_state_exception",
 ]
 
@@ -75,6 +76,11 @@ class StateDetails:
     scheduled_time: datetime | None = None
     cache_key: str | None = None
     cache_expiration: datetime | None = None
+    #: Paused runs: when the pause gives up, its key, and whether the run's process
+    #: exits to continue in a new one (``suspend_flow_run``) instead of waiting.
+    pause_timeout: datetime | None = None
+    pause_key: str | None = None
+    pause_reschedule: bool = False
 
 
 class State(Generic[R]):
@@ -295,6 +301,35 @@ def Cancelled(**kwargs: Any) -> State[Any]:
     return State(StateType.CANCELLED, **kwargs)
 
 
-def Paused(**kwargs: Any) -> State[Any]:
-    """A run suspended until resumed."""
-    return State(StateType.PAUSED, **kwargs)
+def Paused(
+    timeout_seconds: float | None = None,
+    pause_expiration_time: datetime | None = None,
+    reschedule: bool = False,
+    pause_key: str | None = None,
+    **kwargs: Any,
+) -> State[Any]:
+    """A run waiting to be resumed (``pause_flow_run``), at most until its expiration."""
+    details = kwargs.pop("state_details", None) or StateDetails()
+    if timeout_seconds is not None:
+        pause_expiration_time = datetime.now(UTC) + timedelta(seconds=timeout_seconds)
+    details.pause_timeout = pause_expiration_time
+    details.pause_key = pause_key
+    details.pause_reschedule = reschedule
+    return State(StateType.PAUSED, state_details=details, **kwargs)
+
+
+def Suspended(
+    timeout_seconds: float | None = None,
+    pause_expiration_time: datetime | None = None,
+    pause_key: str | None = None,
+    **kwargs: Any,
+) -> State[Any]:
+    """A paused run whose process has exited; it continues in a new one when resumed."""
+    return Paused(
+        timeout_seconds,
+        pause_expiration_time,
+        reschedule=True,
+        pause_key=pause_key,
+        name="Suspended",
+        **kwargs,
+    )

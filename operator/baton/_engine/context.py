@@ -88,6 +88,8 @@ class FlowRunContext:
     # Set when the flow timed out: task calls still made by the abandoned body
     # thread fail fast instead of doing work nobody waits for.
     abandoned: threading.Event = field(default_factory=threading.Event)
+    #: Pauses seen so far: the default key of the next ``pause_flow_run``.
+    observed_flow_pauses: int = 0
     _logger: logging.LoggerAdapter[logging.Logger] | None = None
 
     _var: ClassVar[ContextVar[FlowRunContext | None]] = ContextVar("baton_flow_run", default=None)

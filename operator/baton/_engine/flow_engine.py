@@ -31,7 +31,13 @@ from baton._engine.outcomes import exception_to_failed_state, return_value_to_st
 from baton._engine.run_logger import configure_logging, flow_run_logger, patch_print
 from baton._engine.task_engine import run_hook, run_hook_async
 from baton._engine.timeouts import call_with_timeout
-from baton.exceptions import FlowRunTimeoutError, ParameterTypeError, SignatureMismatchError
+from baton.exceptions import (
+    FlowPauseTimeout,
+    FlowRunTimeoutError,
+    ParameterTypeError,
+    Pause,
+    SignatureMismatchError,
+)
 from baton.states import (
     AwaitingRetry,
     Crashed,
@@ -45,7 +51,22 @@ from baton.states import (
 if TYPE_CHECKING:
     from baton.flows import Flow
 
-__all__ = ["run_flow", "run_flow_async"]
+__all__ = ["PAUSE_EXPIRED", "run_flow", "run_flow_async", "set_flow_run_state"]
+
+#: The final message of a run whose pause expired.
+PAUSE_EXPIRED = "The flow was failed and never resumed."
+
+
+def set_flow_run_state(ctx: FlowRunContext, state: State[Any]) -> None:
+    """Make ``state`` the run's state and report it (the engine's, and a pause's)."""
+    run = ctx.flow_run
+    state.state_details.flow_run_id = run.id
+    run.state = state
+    if state.type is StateType.RUNNING and run.start_time is None:
+        run.start_time = state.timestamp
+    elif state.is_final():
+        run.end_time = state.timestamp
+    notify(ctx.observer, "flow_run_state", state)
 
 
 def run_flow(
@@ -177,14 +198,7 @@ class _FlowRunEngine:
         self.logger = flow_run_logger(ctx)
 
     def set_state(self, state: State[Any]) -> None:
-        run = self.run_record
-        state.state_details.flow_run_id = run.id
-        run.state = state
-        if state.type is StateType.RUNNING and run.start_time is None:
-            run.start_time = state.timestamp
-        elif state.is_final():
-            run.end_time = state.timestamp
-        notify(self.ctx.observer, "flow_run_state", state)
+        set_flow_run_state(self.ctx, state)
 
     def run(self) -> State[Any]:
         state = self._begin()
@@ -343,6 +357,8 @@ class _FlowRunEngine:
             attempt_ctx.task_runner.shutdown(wait=False)
             ctx.task_runner = ctx.task_runner.duplicate()
             return self._timed_out(exc)
+        except Pause as signal:  # suspend_flow_run: the attempt ends Suspended
+            state = signal.state
         except Exception as exc:
             state = self._raised(exc)
         # Task runs submitted but neither returned nor awaited still finish first.
@@ -367,6 +383,8 @@ class _FlowRunEngine:
             attempt_ctx.task_runner.shutdown(wait=False)
             ctx.task_runner = ctx.task_runner.duplicate()
             return self._timed_out(exc)
+        except Pause as signal:
+            state = signal.state
         except Exception as exc:
             state = self._raised(exc)
         finally:
@@ -398,6 +416,10 @@ class _FlowRunEngine:
 
     def _raised(self, exc: Exception) -> State[Any]:
         self.logger.error("Encountered exception during execution: %r", exc, exc_info=exc)
+        if isinstance(exc, FlowPauseTimeout):
+            # Prefect's server fails an expired pause with this message (and no
+            # exception: ``result()`` raises ``FailedRun``) before the engine reports.
+            return Failed(message=PAUSE_EXPIRED)
         return exception_to_failed_state(exc, "Flow run encountered an exception:")
 
     def _call(self, body: Callable[[], State[Any]]) -> State[Any]:

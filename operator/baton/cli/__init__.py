@@ -298,7 +298,20 @@ def _add_run_commands(commands: Commands) -> None:
         define(commands)
     for name, function, summary in _DEPLOYMENT_TOGGLES:
         parser = _command(commands, name, _lazy("runs", function), summary)
-        parser.add_argument("deployment", help="the Deployment's name")
+        if name == "resume":
+            parser.add_argument("deployment", help="the Deployment's name, or a paused FlowRun's")
+            _resume_input_option(parser)
+        else:
+            parser.add_argument("deployment", help="the Deployment's name")
+
+
+def _resume_input_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--input",
+        action="append",
+        metavar="NAME=VALUE",
+        help="a paused FlowRun's input (repeatable), checked against its input schema",
+    )
 
 
 def _add_prefect_commands(commands: Commands) -> None:
@@ -351,6 +364,11 @@ def _add_prefect_commands(commands: Commands) -> None:
     _define_describe(flow_run, "inspect")
     _define_logs(flow_run)
     _define_cancel(flow_run)
+    resume = _command(
+        flow_run, "resume", _lazy("runs", "flow_run_resume_command"), "resume a paused flow run"
+    )
+    resume.add_argument("flowrun", help="the FlowRun's name")
+    _resume_input_option(resume)
 
     pool = group("work-pool", "work pools, as Prefect's CLI names them")
     created = _command(pool, "create", _lazy(words, "pool_create"), "create a work pool")

@@ -5,6 +5,8 @@ Deployment, named ``<deployment>-custom-<5 random characters>`` so it never coll
 a scheduled run's deterministic name; ``--watch`` follows it to a terminal state and
 exits 0 only for Completed. ``pause``/``resume`` write ``spec.paused`` — the user's own
 action on the user's own object, so GitOps tools show it as drift, on purpose.
+``resume`` of a *paused FlowRun* (``pause_flow_run`` in its flow) writes its
+``spec.resume`` instead, with ``--input name=value`` for a flow waiting for input.
 """
 
 from __future__ import annotations
@@ -341,4 +343,57 @@ def pause_command(args: argparse.Namespace) -> int:
 
 
 def resume_command(args: argparse.Namespace) -> int:
+    """``baton resume NAME``: a paused FlowRun of that name, else the Deployment's schedules."""
+    from baton._kube.client import FLOWRUNS, NotFound  # noqa: PLC0415
+
+    if getattr(args, "input", None):
+        return resume_run(args, args.deployment)
+    conn = connect(args)
+    with conn.client:
+        try:
+            run = conn.client.get(FLOWRUNS, args.deployment, conn.namespace)
+        except NotFound:
+            run = None
+    if run is not None and _waiting_pause(run.get("status") or {}):
+        return resume_run(args, args.deployment)
     return set_paused(args, False)
+
+
+def _waiting_pause(status: Json) -> Json | None:
+    """The pause the run's runtime says it waits in (its own report, ahead of the state)."""
+    pause = status.get("pause") or {}
+    runtime = status.get("runtime") or {}
+    return pause if pause.get("key") and runtime.get("state") == "Paused" else None
+
+
+def flow_run_resume_command(args: argparse.Namespace) -> int:
+    return resume_run(args, args.flowrun)
+
+
+def resume_run(args: argparse.Namespace, name: str) -> int:
+    """Resume a paused FlowRun: ``spec.resume`` with the pause's key and the input.
+
+    The input is checked here against the schema the flow recorded (the runtime checks it
+    again against the model), so a typo is refused before anything is written.
+    """
+    from baton._kube.client import FLOWRUNS  # noqa: PLC0415
+    from baton.cluster_pauses import resume_patch  # noqa: PLC0415
+    from baton.flow_runs import input_problem  # noqa: PLC0415
+
+    run_input = parse_params(getattr(args, "input", None)) or None
+    conn = connect(args)
+    with conn.client:
+        run = get_or_fail(conn.client, FLOWRUNS, name, conn.namespace, "flowrun")
+        status = run.get("status") or {}
+        pause = _waiting_pause(status)
+        if pause is None:
+            raise CliError(f'flowrun "{name}" is not paused (state {status.get("state")})')
+        schema = pause.get("inputSchema")
+        if schema is not None and run_input is None:
+            run_input = {}
+        problem = input_problem(schema, run_input)
+        if problem:
+            raise CliError(f'flowrun "{name}": {problem}')
+        conn.client.patch(FLOWRUNS, name, conn.namespace, resume_patch(pause["key"], run_input))
+    print(f'flowrun "{name}" resumed')
+    return 0

@@ -17,13 +17,14 @@ import pydantic
 
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.deployment import work_pool_of
+from baton.resources.flowrun import ADMITTED_STATES
 
 Key = tuple[str, str]  # (namespace, name)
 QueueKey = tuple[str, str, str]  # ("run" | "pool" | "pool-status", namespace, name)
 Body = dict[str, Any]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+ADMITTED = ADMITTED_STATES
 WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 

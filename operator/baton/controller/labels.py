@@ -10,6 +10,8 @@ LABEL_FLOW = "baton.dev/flow"
 LABEL_POOL = "baton.dev/work-pool"
 LABEL_RUN = "baton.dev/flow-run"
 LABEL_ATTEMPT = "baton.dev/attempt"
+#: On a FlowRun created by ``run_deployment`` inside another run: the caller's name.
+LABEL_PARENT_RUN = "baton.dev/parent-flow-run"
 
 
 def label_value(name: str) -> str:

@@ -7,7 +7,8 @@ the ``Step`` that comes back. The rules, in order:
    TimedOut, Cancelled. A Crashed report while a cancel is under way is a Cancelled.
 2. A cancel request moves the run to Cancelling and deletes the Job; it ends Cancelled
    once the pod is gone, or after the cancel grace period whatever the pod does.
-3. A runtime report of Running moves Pending to Running.
+3. A runtime report of Running moves Pending to Running; Paused (``pause_flow_run``, the
+   pod waits) moves Running to Paused, and Running back again once resumed.
 4. When the pod or Job ended with no final report, wait ``report_grace`` (the report may
    be in flight: no false Crashed), then: deadline exceeded → Failed(DeadlineExceeded);
    OOM-killed, evicted, deleted, image never pulled, exited without a report → Crashed
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from baton.resources import FlowRun, RunState
-from baton.resources.flowrun import TERMINAL_STATES
+from baton.resources.flowrun import ADMITTED_STATES, TERMINAL_STATES
 
 # Reasons recorded with states.
 DEADLINE_EXCEEDED = "DeadlineExceeded"
@@ -46,7 +47,9 @@ _IMAGE_PROBLEMS = {
     "CreateContainerConfigError",
     "CreateContainerError",
 }
-_ACTIVE = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+_ACTIVE = ADMITTED_STATES
+PAUSED = "Paused"
+RESUMED = "Resumed"
 
 
 @dataclass(frozen=True)
@@ -248,6 +251,29 @@ def _settle(
     return Step(wake_at=since + timing.cancel_grace)
 
 
+def _progress(run: FlowRun, report: Any, now: datetime, running: str) -> Step:
+    """Rule 3: the runtime's non-final reports moving the run along."""
+    state = run.status.state
+    if report is None:
+        return Step()
+    if report.state in (RunState.RUNNING, RunState.RETRYING) and state == RunState.PENDING:
+        return Step(
+            state=RunState.RUNNING,
+            reason=STARTED,
+            message=running,
+            fields={"startTime": report.start_time or now},
+        )
+    if report.state == RunState.PAUSED and state in (RunState.PENDING, RunState.RUNNING):
+        return Step(
+            state=RunState.PAUSED,
+            reason=PAUSED,
+            message=report.message or "the flow is paused until resumed (baton resume)",
+        )
+    if report.state in (RunState.RUNNING, RunState.RETRYING) and state == RunState.PAUSED:
+        return Step(state=RunState.RUNNING, reason=RESUMED, message="the flow was resumed")
+    return Step()
+
+
 def follow_process(
     run: FlowRun,
     heartbeats: dict[str, datetime],
@@ -267,18 +293,7 @@ def follow_process(
     if settled is not None:
         return settled
     report = _current_report(run)
-    progress = Step()
-    if (
-        report
-        and report.state in (RunState.RUNNING, RunState.RETRYING)
-        and (run.status.state == RunState.PENDING)
-    ):
-        progress = Step(
-            state=RunState.RUNNING,
-            reason=STARTED,
-            message=f"running on {worker}",
-            fields={"startTime": report.start_time or now},
-        )
+    progress = _progress(run, report, now, f"running on {worker}")
     if worker is None:
         return progress
     last = heartbeats.get(worker) or run.status.state_time or now
@@ -316,21 +331,8 @@ def follow(
     )
     if settled is not None:
         return settled
-    status = run.status
-    state = status.state
     report = _current_report(run)
-    progress = Step()
-    if (
-        report
-        and report.state in (RunState.RUNNING, RunState.RETRYING)
-        and state in (RunState.PENDING,)
-    ):
-        progress = Step(
-            state=RunState.RUNNING,
-            reason=STARTED,
-            message="the flow is running",
-            fields={"startTime": report.start_time or now},
-        )
+    progress = _progress(run, report, now, "the flow is running")
 
     failure = pod_failure(job, pod)
     if failure is None and job is None:

@@ -30,6 +30,7 @@ from baton.resources._base import (
     ResourceKind,
     StatusModel,
     cel,
+    free_form,
     immutable,
     schema_extra,
 )
@@ -88,6 +89,18 @@ TERMINAL_STATES = frozenset(
     {RunState.COMPLETED, RunState.FAILED, RunState.TIMED_OUT, RunState.CRASHED, RunState.CANCELLED}
 )
 
+#: Admitted and not ended: the run holds its concurrency slot and its Job (or worker), and
+#: the operator follows it. A Paused run's pod waits, so it holds them too.
+ADMITTED_STATES = frozenset(
+    {
+        RunState.PENDING,
+        RunState.RUNNING,
+        RunState.RETRYING,
+        RunState.PAUSED,
+        RunState.CANCELLING,
+    }
+)
+
 
 def is_terminal(state: str | None) -> bool:
     return state in TERMINAL_STATES
@@ -95,6 +108,20 @@ def is_terminal(state: str | None) -> bool:
 
 #: Fixed when the run is created: what it runs, with which parameters, and when.
 IMMUTABLE_FIELDS = ("deploymentRef", "flowRef", "parameters", "scheduledTime")
+
+
+class ResumeRequest(Model):
+    """A resume of the run's current pause (``baton resume`` writes it; a patch may too)."""
+
+    pause_key: str = Field(
+        description="The key of the pause it resumes (status.pause.key).",
+        min_length=1,
+        max_length=253,
+    )
+    input: FreeForm | None = free_form(
+        "The input the paused flow waits for (checked against status.pause.inputSchema).",
+        default=None,
+    )
 
 
 class FlowRunSpec(Model):
@@ -152,6 +179,10 @@ class FlowRunSpec(Model):
             ]
         ),
     )
+    resume: ResumeRequest | None = Field(
+        default=None,
+        description="Resume the paused run: the pause's key and its input (baton resume).",
+    )
 
 
 class StateTransition(StatusModel):
@@ -172,6 +203,23 @@ class RuntimeReport(StatusModel):
     attempt: int = Field(default=1, description="Which attempt reported it.")
     start_time: datetime | None = Field(default=None, description="When the flow began.")
     end_time: datetime | None = Field(default=None, description="When the flow ended.")
+
+
+class PauseStatus(StatusModel):
+    """The run's current pause (``pause_flow_run`` / ``suspend_flow_run``), from the runtime."""
+
+    key: str = Field(description="The pause's key; a resume names it (spec.resume.pauseKey).")
+    input_schema: FreeForm | None = free_form(
+        "JSON Schema of the input the flow waits for (none: it waits for no input).",
+        default=None,
+    )
+    deadline: datetime | None = Field(
+        default=None, description="When the pause gives up and the run fails."
+    )
+    suspended: bool = Field(
+        default=False, description="The pod exited; a resume starts a new attempt."
+    )
+    message: str = Field(default="", description="Why the last resume was refused, if it was.")
 
 
 class TaskRunSummary(StatusModel):
@@ -253,6 +301,9 @@ class FlowRunStatus(ObservedStatus):
     )
     result: Result | None = Field(default=None, description="The flow's return value.")
     error: RunError | None = Field(default=None, description="The error that ended the run.")
+    pause: PauseStatus | None = Field(
+        default=None, description="The pause the run waits in, while Paused."
+    )
     source_commit: str | None = Field(
         default=None,
         description="Git sources: the commit the run's code was checked out at (written by "
@@ -264,7 +315,15 @@ class FlowRunStatus(ObservedStatus):
 #: The status fields the in-pod runtime writes; every other field of ``FlowRunStatus`` is
 #: the operator's (or a process worker's). The chart's admission policy
 #: (``resources/policy.py``) lets a flow's pod change these, of its own run, only.
-RUNTIME_FIELDS = ("runtime", "taskRuns", "artifacts", "result", "error", "sourceCommit")
+RUNTIME_FIELDS = (
+    "runtime",
+    "taskRuns",
+    "artifacts",
+    "result",
+    "error",
+    "pause",
+    "sourceCommit",
+)
 
 
 FLOWRUN_KIND = ResourceKind(
@@ -295,6 +354,7 @@ class FlowRun(Resource):
 
 
 __all__ = [
+    "ADMITTED_STATES",
     "FLOWRUN_KIND",
     "STATE_TYPES",
     "TERMINAL_STATES",
@@ -302,7 +362,9 @@ __all__ = [
     "FlowRun",
     "FlowRunSpec",
     "FlowRunStatus",
+    "PauseStatus",
     "Result",
+    "ResumeRequest",
     "RunError",
     "RunState",
     "RuntimeReport",

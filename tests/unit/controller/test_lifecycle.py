@@ -121,6 +121,20 @@ def test_pending_becomes_running_on_the_runtime_report() -> None:
     assert step.state == RunState.RUNNING
 
 
+def test_a_paused_report_pauses_the_run_and_running_resumes_it() -> None:
+    paused = run(runtime={"state": "Paused", "message": ""})
+    step = step_at(T0, paused, job(), pod())
+    assert step.state == RunState.PAUSED and step.reason == "Paused"
+    # Still followed while Paused: the same report changes nothing, a crash still counts.
+    assert step_at(T0, run("Paused", runtime={"state": "Paused"}), job(), pod()).state is None
+    resumed = step_at(T0, run("Paused", runtime={"state": "Running"}), job(), pod())
+    assert resumed.state == RunState.RUNNING and resumed.reason == "Resumed"
+    oom = pod({"reason": "OOMKilled", "exitCode": 137})
+    late = T0 + timedelta(seconds=11)
+    crashed = step_at(late, run("Paused", runtime={"state": "Paused"}), job(), oom)
+    assert crashed.state == RunState.CRASHED
+
+
 def test_oom_waits_for_the_grace_period_then_crashes() -> None:
     finished = T0 + timedelta(seconds=5)
     oom = pod({"exitCode": 137, "reason": "OOMKilled", "finishedAt": stamp(finished)})
