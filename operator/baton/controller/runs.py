@@ -53,7 +53,7 @@ from baton.controller.cache import (
     QueueKey,
     key_of,
 )
-from baton.controller.jobs import build_job, controlled_by, job_name
+from baton.controller.jobs import build_job, controlled_by, job_name, namesake_job
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
 from baton.controller.startup import (
@@ -88,6 +88,9 @@ MISSING = "Missing"
 SUBMITTED = "JobCreated"
 CLAIMABLE = "AwaitingWorker"
 JOB_NAME_TAKEN = "JobNameTaken"
+JOB_NAME_HELD = "JobNameHeld"
+#: How soon a run whose Job name a deleted namesake's Job still holds tries again.
+NAME_HELD_RETRY = timedelta(seconds=1)
 
 
 def _stamp(value: datetime) -> str:
@@ -577,6 +580,8 @@ class RunController:
             problem = await self._foreign_job(run, manifest["metadata"]["name"])
             if problem is not None:
                 await self._write(run, problem, now)
+                if problem.state not in TERMINAL_STATES:
+                    self.queue.soon(("pool", run.namespace, pool.name), NAME_HELD_RETRY)
                 return
         except ApiError as error:
             await self._write(
@@ -605,13 +610,26 @@ class RunController:
         )
 
     async def _foreign_job(self, run: FlowRun, name: str) -> Step | None:
-        """None if Job ``name`` is this run's; otherwise the step that fails the run."""
+        """None if Job ``name`` is this run's; otherwise what the run does instead.
+
+        A Job owned by a deleted FlowRun of the same name (a run deleted and re-created
+        while its Job lives) is never adopted: the run waits, and retries, until the
+        garbage collector has removed it, which it does for any Job whose owner UID no
+        longer exists. Any other Job under the name fails the run.
+        """
         try:
             job = await self._client.get(JOBS, name, run.namespace)
         except NotFound:
             job = None  # deleted since: the next pass creates it
-        if job is None or controlled_by(job, run.uid):
+        if job is not None and controlled_by(job, run.uid):
             return None
+        if job is None or namesake_job(job, run):
+            return Step(
+                state=run.status.state or RunState.SCHEDULED,
+                reason=JOB_NAME_HELD,
+                message=f"waiting: Job {name!r} still belongs to a deleted FlowRun "
+                f"{run.name!r} (another UID) and is being removed",
+            )
         return Step(
             state=RunState.FAILED,
             reason=JOB_NAME_TAKEN,
