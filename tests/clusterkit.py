@@ -84,7 +84,7 @@ class OperatorProcess:
         self.env: dict[str, str] = {
             "BATON_REPORT_GRACE_SECONDS": "3",
             "BATON_CANCEL_GRACE_SECONDS": "6",
-            "BATON_IMAGE_PULL_TIMEOUT_SECONDS": "4",
+            "BATON_STARTUP_TIMEOUT_SECONDS": "4",
             # Leader election (production: 15/10/2 s): replicas hand over in seconds.
             "BATON_LEASE_DURATION_SECONDS": "4",
             "BATON_LEASE_RENEW_DEADLINE_SECONDS": "3",

@@ -127,10 +127,11 @@ operator.watchNamespaces is set (so it creates Jobs nowhere else).
   - apiGroups: [""]
     resources: ["pods"]
     verbs: ["get", "list", "watch"]
-  # Events with stable reasons (controller/events.py).
+  # Events with stable reasons (controller/events.py); list: a Job's FailedCreate
+  # Events, read by the Job's UID while it has no pod (controller/startup.py).
   - apiGroups: [""]
     resources: ["events"]
-    verbs: ["create"]
+    verbs: ["create", "list"]
 {{- end }}
 
 {{- /*

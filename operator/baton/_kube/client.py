@@ -436,13 +436,20 @@ class AsyncKubeClient:
         return await self.request("GET", kind.path(namespace, name))
 
     async def list(
-        self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None
+        self,
+        kind: Kind,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[Json]:
         items: list[Json] = []
         cont: str | None = None
         while True:
             page = await self.request(
-                "GET", kind.path(namespace), params=_list_params(label_selector, None, 500, cont)
+                "GET",
+                kind.path(namespace),
+                params=_list_params(label_selector, field_selector, 500, cont),
             )
             items.extend(page.get("items", []))
             cont = page.get("metadata", {}).get("continue")

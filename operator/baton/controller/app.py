@@ -151,8 +151,8 @@ def timing_from_env() -> Timing:
     return Timing(
         report_grace=seconds("BATON_REPORT_GRACE_SECONDS", defaults.report_grace.total_seconds()),
         cancel_grace=seconds("BATON_CANCEL_GRACE_SECONDS", defaults.cancel_grace.total_seconds()),
-        image_pull_timeout=seconds(
-            "BATON_IMAGE_PULL_TIMEOUT_SECONDS", defaults.image_pull_timeout.total_seconds()
+        startup_timeout=seconds(
+            "BATON_STARTUP_TIMEOUT_SECONDS", defaults.startup_timeout.total_seconds()
         ),
     )
 

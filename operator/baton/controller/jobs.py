@@ -74,6 +74,19 @@ def controlled_by(obj: dict[str, Any] | None, owner_uid: str) -> bool:
     )
 
 
+def namesake_job(job: dict[str, Any], run: FlowRun) -> bool:
+    """Whether ``job`` is controlled by another FlowRun of ``run``'s name (another UID):
+    the Job of a run deleted and re-created under the same name, never to be adopted."""
+    return any(
+        ref.get("controller")
+        and ref.get("kind") == "FlowRun"
+        and ref.get("apiVersion") == API_VERSION
+        and ref.get("name") == run.name
+        and ref.get("uid") != run.uid
+        for ref in (job.get("metadata") or {}).get("ownerReferences") or []
+    )
+
+
 def run_labels(run: FlowRun, flow: str, pool: str, deployment: str | None) -> dict[str, str]:
     labels = {
         **MANAGED_BY,

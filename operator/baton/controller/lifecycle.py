@@ -11,8 +11,11 @@ the ``Step`` that comes back. The rules, in order:
    pod waits) moves Running to Paused, and Running back again once resumed.
 4. When the pod or Job ended with no final report, wait ``report_grace`` (the report may
    be in flight: no false Crashed), then: deadline exceeded → Failed(DeadlineExceeded);
-   OOM-killed, evicted, deleted, image never pulled, exited without a report → Crashed
-   with the reason. A Crashed run with crash retries left gets a new attempt instead.
+   OOM-killed, evicted, deleted, exited without a report → Crashed with the reason.
+   A Crashed run with crash retries left gets a new attempt instead.
+5. A pod that cannot start (refused, unschedulable, image or Secret missing:
+   ``startup.py``) gives the Pending run its reason at once, and ends it Crashed with
+   that reason once the pool's start-up timeout has passed since the Job was created.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.controller.startup import startup_began, startup_problem
 from baton.resources import FlowRun, RunState
 from baton.resources.flowrun import ADMITTED_STATES, TERMINAL_STATES
 
@@ -30,7 +34,6 @@ OOM_KILLED = "OOMKilled"
 EVICTED = "Evicted"
 JOB_DELETED = "JobDeleted"
 POD_DELETED = "PodDeleted"
-IMAGE_PULL = "ImagePullBackOff"
 NO_FINAL_REPORT = "NoFinalReport"
 CONTAINER_FAILED = "ContainerFailed"
 CANCEL_REQUESTED = "CancelRequested"
@@ -39,14 +42,6 @@ STARTED = "Started"
 WORKER_LOST = "WorkerLost"
 REPORTED = "Reported"
 
-_IMAGE_PROBLEMS = {
-    "ImagePullBackOff",
-    "ErrImagePull",
-    "InvalidImageName",
-    "ErrImageNeverPull",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-}
 _ACTIVE = ADMITTED_STATES
 PAUSED = "Paused"
 RESUMED = "Resumed"
@@ -56,7 +51,9 @@ RESUMED = "Resumed"
 class Timing:
     report_grace: timedelta = timedelta(seconds=15)
     cancel_grace: timedelta = timedelta(seconds=30)
-    image_pull_timeout: timedelta = timedelta(seconds=120)
+    #: From the Job's creation until its pod starts, when the pool sets no
+    #: ``startupTimeoutSeconds`` of its own.
+    startup_timeout: timedelta = timedelta(seconds=120)
 
 
 @dataclass
@@ -90,14 +87,6 @@ def _terminated(pod: dict[str, Any] | None) -> dict[str, Any] | None:
         terminated = (status.get("state") or {}).get("terminated")
         if terminated:
             return dict(terminated)
-    return None
-
-
-def _waiting_reason(pod: dict[str, Any] | None) -> tuple[str, str] | None:
-    for status in ((pod or {}).get("status") or {}).get("containerStatuses") or []:
-        waiting = (status.get("state") or {}).get("waiting")
-        if waiting and waiting.get("reason") in _IMAGE_PROBLEMS:
-            return str(waiting["reason"]), str(waiting.get("message", ""))
     return None
 
 
@@ -320,8 +309,14 @@ def follow(
     timing: Timing,
     crash_retries: int,
     job_missing_since: datetime | None,
+    failed_create: str | None = None,
+    startup_timeout: timedelta | None = None,
 ) -> Step:
-    """The next step for a run whose Job was created (state Pending/Running/Cancelling)."""
+    """The next step for a run whose Job was created (state Pending/Running/Cancelling).
+
+    ``failed_create`` is the Job's newest ``FailedCreate`` Event message, if one was read;
+    ``startup_timeout`` the pool's (default: ``timing.startup_timeout``).
+    """
     settled = _settle(
         run,
         now,
@@ -343,22 +338,28 @@ def follow(
             job_missing_since,
         )
     if failure is None:
-        waiting = _waiting_reason(pod)
-        created = _time(((pod or {}).get("metadata") or {}).get("creationTimestamp"))
-        if waiting and created:
-            give_up = created + timing.image_pull_timeout
-            if now < give_up:
-                progress.wake_at = give_up
-                return progress
-            return _crash(
-                run,
-                now,
-                IMAGE_PULL,
-                f"{waiting[0]}: {waiting[1]}".strip(": "),
-                crash_retries,
-                delete_job=True,
+        problem = startup_problem(pod, failed_create) if state == RunState.PENDING else None
+        if problem is None or progress.state is not None:
+            return progress
+        timeout = startup_timeout or timing.startup_timeout
+        give_up = (startup_began(job, pod) or status.state_time or now) + timeout
+        limit = int(timeout.total_seconds())
+        if now < give_up:
+            return Step(
+                state=RunState.PENDING,
+                reason=problem.reason,
+                message=f"{problem.message} (Crashed at {give_up.strftime('%H:%M:%SZ')}, "
+                f"{limit}s after the Job was created, unless the pod starts)",
+                wake_at=give_up,
             )
-        return progress
+        return _crash(
+            run,
+            now,
+            problem.reason,
+            f"{problem.message} (the pod did not start within {limit}s)",
+            crash_retries,
+            delete_job=True,
+        )
 
     final, reason, message, when = failure
     # Unknown end time: count from when the run entered its current state.

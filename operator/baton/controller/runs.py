@@ -33,6 +33,7 @@ from baton._kube.client import (
     Conflict,
     NotFound,
 )
+from baton._kube.events import CORE_EVENTS
 from baton._kube.gate import REPORT
 from baton.controller import events, metrics
 from baton.controller.admission import (
@@ -52,9 +53,17 @@ from baton.controller.cache import (
     QueueKey,
     key_of,
 )
-from baton.controller.jobs import build_job, controlled_by, job_name
+from baton.controller.jobs import build_job, controlled_by, job_name, namesake_job
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
 from baton.controller.queue import WorkQueue, utcnow
+from baton.controller.startup import (
+    FAILED_CREATE,
+    FIRST_EVENT_LOOK,
+    latest_failed_create,
+    needs_event_look,
+    next_event_look,
+    startup_began,
+)
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources._base import Condition, condition
 from baton.resources.flowrun import TERMINAL_STATES
@@ -79,6 +88,9 @@ MISSING = "Missing"
 SUBMITTED = "JobCreated"
 CLAIMABLE = "AwaitingWorker"
 JOB_NAME_TAKEN = "JobNameTaken"
+JOB_NAME_HELD = "JobNameHeld"
+#: How soon a run whose Job name a deleted namesake's Job still holds tries again.
+NAME_HELD_RETRY = timedelta(seconds=1)
 
 
 def _stamp(value: datetime) -> str:
@@ -171,6 +183,8 @@ class RunController:
         self.timing = timing or Timing()
         self.cache = ClusterCache()
         self._job_missing_since: dict[Key, datetime] = {}
+        # Pod-less Jobs: (Job UID, when to read its Events next, the FailedCreate read).
+        self._event_looks: dict[Key, tuple[str, datetime, str | None]] = {}
         self._pool_status: dict[Key, dict[str, Any]] = {}  # as last written
         self._pool_wanted: dict[Key, dict[str, Any]] = {}  # as the last pass counted
         # Verdicts, once per version of their inputs (uid and generation of each object).
@@ -192,6 +206,7 @@ class RunController:
         if event_type == "DELETED":
             self.queue.forget(("run", *key_of(body)))
             self._parameter_verdicts.pop(key_of(body), None)
+            self._event_looks.pop(key_of(body), None)
         self._mark(self.cache.run_event(event_type, body))
 
     def flow_event(self, event_type: str, body: dict[str, Any]) -> None:
@@ -565,6 +580,8 @@ class RunController:
             problem = await self._foreign_job(run, manifest["metadata"]["name"])
             if problem is not None:
                 await self._write(run, problem, now)
+                if problem.state not in TERMINAL_STATES:
+                    self.queue.soon(("pool", run.namespace, pool.name), NAME_HELD_RETRY)
                 return
         except ApiError as error:
             await self._write(
@@ -593,13 +610,26 @@ class RunController:
         )
 
     async def _foreign_job(self, run: FlowRun, name: str) -> Step | None:
-        """None if Job ``name`` is this run's; otherwise the step that fails the run."""
+        """None if Job ``name`` is this run's; otherwise what the run does instead.
+
+        A Job owned by a deleted FlowRun of the same name (a run deleted and re-created
+        while its Job lives) is never adopted: the run waits, and retries, until the
+        garbage collector has removed it, which it does for any Job whose owner UID no
+        longer exists. Any other Job under the name fails the run.
+        """
         try:
             job = await self._client.get(JOBS, name, run.namespace)
         except NotFound:
             job = None  # deleted since: the next pass creates it
-        if job is None or controlled_by(job, run.uid):
+        if job is not None and controlled_by(job, run.uid):
             return None
+        if job is None or namesake_job(job, run):
+            return Step(
+                state=run.status.state or RunState.SCHEDULED,
+                reason=JOB_NAME_HELD,
+                message=f"waiting: Job {name!r} still belongs to a deleted FlowRun "
+                f"{run.name!r} (another UID) and is being removed",
+            )
         return Step(
             state=RunState.FAILED,
             reason=JOB_NAME_TAKEN,
@@ -679,6 +709,8 @@ class RunController:
                 or (job is not None and not controlled_by(pod, job["metadata"].get("uid", "")))
             ):
                 pod = None  # an earlier attempt's pod, or not the Job's
+            failed_create, look_at = await self._failed_create(key, job, pod, now)
+            timeout = pool.spec.startup_timeout_seconds if pool else None
             step = follow(
                 run,
                 job,
@@ -687,7 +719,11 @@ class RunController:
                 timing=self.timing,
                 crash_retries=crash_retries,
                 job_missing_since=self._job_missing_since.get(key),
+                failed_create=failed_create,
+                startup_timeout=timedelta(seconds=timeout) if timeout else None,
             )
+            if look_at is not None and step.state not in TERMINAL_STATES:
+                step.wake_at = min(filter(None, (step.wake_at, look_at)))
         # A verdict the runtime did not give (Crashed, WorkerLost...) rests on our cache
         # lacking its final report; after an API server restart the FlowRun watch may
         # lag the Job's. Read the run itself once before ending it.
@@ -702,8 +738,42 @@ class RunController:
         if step.state in TERMINAL_STATES or step.new_attempt:
             # A finished run frees a slot; a crashed one with retries left queues again.
             self._job_missing_since.pop(key, None)
+            self._event_looks.pop(key, None)
             self.mark_pool(key[0], self.cache.pool_of(body))
         return step.wake_at
+
+    async def _failed_create(
+        self, key: Key, job: dict[str, Any] | None, pod: dict[str, Any] | None, now: datetime
+    ) -> tuple[str | None, datetime | None]:
+        """The Job's newest FailedCreate message while it has no pod, and when to look next.
+
+        Events are the only place the Job controller says why it created no pod; they are
+        read by the Job's UID, for pod-less Jobs only, on the schedule of
+        ``startup.next_event_look`` (startup.py).
+        """
+        if job is None or not needs_event_look(job, pod):
+            self._event_looks.pop(key, None)
+            return None, None
+        uid = str(job["metadata"].get("uid", ""))
+        began = startup_began(job, None) or now
+        seen = self._event_looks.get(key)
+        if seen is not None and seen[0] == uid and now < seen[1]:
+            return seen[2], seen[1]
+        if seen is None and now < began + FIRST_EVENT_LOOK:
+            return None, began + FIRST_EVENT_LOOK
+        try:
+            events = await self._client.list(
+                CORE_EVENTS,
+                key[0],
+                field_selector=f"involvedObject.uid={uid},reason={FAILED_CREATE}",
+            )
+        except ApiError as error:
+            logger.warning("reading the Events of Job %s/%s failed: %s", key[0], uid, error)
+            events = []
+        message = latest_failed_create(events) or (seen[2] if seen and seen[0] == uid else None)
+        look_at = next_event_look(began, now)
+        self._event_looks[key] = (uid, look_at, message)
+        return message, look_at
 
     async def _refreshed(self, key: Key, cached: dict[str, Any]) -> bool:
         """Replace the cached run by the API server's if it is newer; True if it was."""

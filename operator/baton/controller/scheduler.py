@@ -40,6 +40,13 @@ logger = logging.getLogger("baton.scheduler")
 Key = tuple[str, str]  # (namespace, name)
 
 
+def namespace_going(error: ApiError) -> bool:
+    """Whether a create failed because its namespace is being deleted, or is gone."""
+    if isinstance(error, NotFound):
+        return True
+    return error.status == 403 and "being terminated" in error.message
+
+
 def run_info(body: dict[str, Any]) -> RunInfo:
     metadata = body.get("metadata", {})
     return RunInfo(
@@ -197,6 +204,16 @@ class Scheduler:
                 )
             except AlreadyExists:
                 continue
+            except ApiError as error:
+                if not namespace_going(error):
+                    raise
+                # Its deletion reaches the Deployment too (the watch forgets it then).
+                logger.info(
+                    "namespace %s is being deleted: no runs created for %s",
+                    deployment.namespace,
+                    deployment.name,
+                )
+                return
             # Known now, so the status written next already shows it (one write, not two).
             tracked.runs.setdefault(created["metadata"]["name"], run_info(created))
             metrics.RUNS_CREATED.labels(deployment.namespace).inc()

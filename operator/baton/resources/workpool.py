@@ -111,6 +111,15 @@ class WorkPoolSpec(Model):
         le=3600,
         description="Process pools: a worker silent this long has its runs marked Crashed.",
     )
+    startup_timeout_seconds: int | None = Field(
+        default=None,
+        ge=5,
+        le=86400,
+        description="Kubernetes pools: a run whose pod cannot start (refused by admission, "
+        "unschedulable, image or referenced Secret/ConfigMap missing) ends Crashed with that "
+        "reason this long after its Job was created; its message names the reason meanwhile. "
+        "Unset: the operator's BATON_STARTUP_TIMEOUT_SECONDS (default 120).",
+    )
     logs: RunLogs = Field(
         default_factory=RunLogs,
         description="Run logs: always kept (capped) in ConfigMaps owned by the FlowRun; "

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from baton.controller.jobs import DEFAULT_CONTAINER_SECURITY, build_job, job_name
+from baton.controller.jobs import DEFAULT_CONTAINER_SECURITY, build_job, job_name, namesake_job
 from baton.resources import Deployment, Flow, FlowRun, WorkPool
 
 pytestmark = pytest.mark.unit
@@ -237,3 +237,19 @@ def test_a_pools_log_bucket_reaches_the_pod_with_its_keys_by_reference() -> None
     )
     plain = render()["spec"]["template"]["spec"]["containers"][0]["env"]
     assert not [e for e in plain if e["name"].startswith(("BATON_LOGS_", "AWS_"))]
+
+
+def test_a_deleted_namesakes_job_is_told_apart_by_uid() -> None:
+    run = FlowRun.model_validate(
+        {"metadata": {"name": "r", "namespace": "ns", "uid": "new"}, "spec": {}}
+    )
+
+    def owned(uid: str, name: str = "r", kind: str = "FlowRun") -> dict[str, Any]:
+        ref = {"apiVersion": "baton.dev/v1alpha1", "kind": kind, "name": name, "uid": uid}
+        return {"metadata": {"ownerReferences": [{**ref, "controller": True}]}}
+
+    assert namesake_job(owned("old"), run)
+    assert not namesake_job(owned("new"), run)  # its own
+    assert not namesake_job(owned("old", name="other"), run)
+    assert not namesake_job(owned("old", kind="Deployment"), run)
+    assert not namesake_job({"metadata": {}}, run)  # planted, or orphaned: not a namesake's

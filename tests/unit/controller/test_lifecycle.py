@@ -12,12 +12,12 @@ from baton.controller.lifecycle import (
     CRASH_RETRY,
     DEADLINE_EXCEEDED,
     EVICTED,
-    IMAGE_PULL,
     JOB_DELETED,
     OOM_KILLED,
     Timing,
     follow,
 )
+from baton.controller.startup import IMAGE_PULL
 from baton.resources import FlowRun, RunState
 
 pytestmark = pytest.mark.unit
@@ -25,7 +25,7 @@ T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TIMING = Timing(
     report_grace=timedelta(seconds=10),
     cancel_grace=timedelta(seconds=30),
-    image_pull_timeout=timedelta(seconds=60),
+    startup_timeout=timedelta(seconds=60),
 )
 
 
@@ -189,7 +189,9 @@ def test_crash_retries_start_a_new_attempt() -> None:
 
 def test_image_pull_gives_up_after_the_timeout() -> None:
     stuck = pod(waiting={"reason": "ImagePullBackOff", "message": "no such image"})
-    assert step_at(T0 + timedelta(seconds=30), run("Pending"), job(), stuck).state is None
+    early = step_at(T0 + timedelta(seconds=30), run("Pending"), job(), stuck)
+    assert (early.state, early.reason) == (RunState.PENDING, IMAGE_PULL)
+    assert "no such image" in early.message and early.wake_at == T0 + timedelta(seconds=60)
     step = step_at(T0 + timedelta(seconds=61), run("Pending"), job(), stuck)
     assert (step.state, step.reason, step.delete_job) == (RunState.CRASHED, IMAGE_PULL, True)
 
