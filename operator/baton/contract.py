@@ -1,0 +1,227 @@
+"""The run contract: the facts the operator, the worker, the in-pod runtime and the CLI share.
+
+Each of these parts is a different process, often a different image, and they agree only
+through what one writes and another reads: the API group, labels and annotations on what
+Baton creates, the times in status, the state names, the ``BATON_*`` environment of a run
+and the rule that merges a run's parameters with its Deployment's. Each fact is defined
+here once. The module imports only the standard library (no pydantic), so the runtime in a
+flow's pod pays nothing for it; ``resources/`` builds its models on these names, and
+``tests/unit/test_contract.py`` checks the two agree and that no copy of a literal creeps
+back elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+# --- API group ---------------------------------------------------------------------------
+
+GROUP = "baton.dev"
+VERSION = "v1alpha1"
+API_VERSION = f"{GROUP}/{VERSION}"
+
+# --- labels and annotations --------------------------------------------------------------
+
+#: ``app.kubernetes.io/managed-by`` on everything Baton creates.
+MANAGED_BY = {"app.kubernetes.io/managed-by": "baton"}
+LABEL_DEPLOYMENT = f"{GROUP}/deployment"
+LABEL_FLOW = f"{GROUP}/flow"
+LABEL_POOL = f"{GROUP}/work-pool"
+LABEL_RUN = f"{GROUP}/flow-run"
+LABEL_ATTEMPT = f"{GROUP}/attempt"
+
+
+def label_value(name: str) -> str:
+    """``name`` as a valid label value (at most 63 characters, stable for long names)."""
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-.')}-{digest}"
+
+
+def selector(labels: Mapping[str, str]) -> str:
+    """A label selector matching all of ``labels``."""
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+# --- owner references --------------------------------------------------------------------
+
+
+def owner_reference(
+    kind: str, name: str, uid: str, *, api_version: str = API_VERSION, controller: bool = True
+) -> dict[str, Any]:
+    """An ``ownerReference`` to the object ``uid``: the garbage collector deletes what it
+    owns when it goes. ``controller`` also sets ``blockOwnerDeletion``, so a foreground
+    delete of the owner waits for the dependant."""
+    reference: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid}
+    if controller:
+        reference["controller"] = True
+        reference["blockOwnerDeletion"] = True
+    return reference
+
+
+# --- times -------------------------------------------------------------------------------
+
+#: RFC 3339 in UTC to the second: ``metav1.Time`` as the API server writes it.
+RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def format_time(value: datetime) -> str:
+    """``value`` as a ``metav1.Time`` (RFC 3339, UTC, seconds)."""
+    return value.astimezone(UTC).strftime(RFC3339)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time read from an object (an RFC 3339 string, or a datetime): None when empty.
+
+    A value without a zone is taken as UTC, which is what the API server writes.
+    """
+    if not value:
+        return None
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- run states and reasons --------------------------------------------------------------
+
+#: Every ``FlowRun.status.state``, with Prefect's names (``resources.flowrun.RunState``).
+RUN_STATES = frozenset(
+    {
+        "Scheduled",
+        "Late",
+        "AwaitingRetry",
+        "Pending",
+        "Running",
+        "Retrying",
+        "Completed",
+        "Failed",
+        "TimedOut",
+        "Crashed",
+        "Cancelling",
+        "Cancelled",
+        "Paused",
+    }
+)
+#: States a run never leaves.
+TERMINAL_STATES = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
+#: States of an admitted run: it holds a slot of its pool until it reaches a terminal state.
+ACTIVE_STATES = frozenset({"Pending", "Running", "Retrying", "Cancelling"})
+#: Prefect state types that end a flow run (what the runtime reports as final).
+FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
+
+PENDING = "Pending"
+#: The reason of a process-pool run admitted and waiting for a worker to claim it.
+AWAITING_WORKER = "AwaitingWorker"
+#: The reason of a Job pool's run once its Job exists.
+JOB_CREATED = "JobCreated"
+CANCEL_REQUESTED = "CancelRequested"
+
+# --- parameters --------------------------------------------------------------------------
+
+
+def merge_parameters(
+    defaults: Mapping[str, Any] | None, *overrides: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A run's parameters: the Deployment's defaults with each override laid over them in
+    order (a key is replaced whole, never merged deeper).
+
+    The rule is applied twice, at two moments (docs/resources.md#parameters): when the
+    operator creates a scheduled run, the Deployment's defaults and the schedule's
+    parameters are copied into ``FlowRun.spec.parameters``; when any run starts (the Job
+    is built, a worker claims it, or the runtime reads them back) the Deployment's
+    defaults *at that moment* are laid under the run's own parameters.
+    """
+    merged = dict(defaults or {})
+    for override in overrides:
+        merged.update(override or {})
+    return merged
+
+
+# --- the run's environment ---------------------------------------------------------------
+
+ENV_RUN_NAME = "BATON_FLOW_RUN_NAME"
+ENV_RUN_NAMESPACE = "BATON_FLOW_RUN_NAMESPACE"
+ENV_RUN_UID = "BATON_FLOW_RUN_UID"
+ENV_FLOW_NAME = "BATON_FLOW_NAME"
+ENV_DEPLOYMENT_NAME = "BATON_DEPLOYMENT_NAME"
+ENV_ENTRYPOINT = "BATON_ENTRYPOINT"
+ENV_ATTEMPT = "BATON_ATTEMPT"
+ENV_PARAMETERS = "BATON_PARAMETERS"
+ENV_SCHEDULED_TIME = "BATON_SCHEDULED_TIME"
+ENV_SOURCE_SHA256 = "BATON_SOURCE_SHA256"
+#: Parameters larger than this (JSON, bytes) stay out of the environment; the runtime
+#: reads them from the API (a pod's whole environment shares ARG_MAX with its arguments).
+MAX_ENV_PARAMETERS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    """Which FlowRun a ``baton execute`` process runs: what its environment says."""
+
+    name: str
+    namespace: str
+    uid: str
+    entrypoint: str
+    attempt: int
+    #: None when they were too large for the environment (read them from the API).
+    parameters: dict[str, Any] | None
+    scheduled_time: datetime | None
+    #: The Flow's pinned code digest when its code is mounted from a ConfigMap.
+    source_sha256: str = ""
+    flow_name: str = ""
+    deployment_name: str = ""
+
+
+def encode_run_environment(identity: RunIdentity, *, limit: int | None = None) -> dict[str, str]:
+    """The ``BATON_*`` environment for ``identity``, the inverse of ``decode_run_environment``.
+
+    Parameters whose JSON is longer than ``limit`` bytes are left out. Empty optional
+    values (no scheduled time, no pinned digest) are left out too.
+    """
+    env = {
+        ENV_RUN_NAME: identity.name,
+        ENV_RUN_NAMESPACE: identity.namespace,
+        ENV_RUN_UID: identity.uid,
+        ENV_FLOW_NAME: identity.flow_name,
+        ENV_DEPLOYMENT_NAME: identity.deployment_name,
+        ENV_ENTRYPOINT: identity.entrypoint,
+        ENV_ATTEMPT: str(identity.attempt),
+    }
+    if identity.parameters is not None:
+        encoded = json.dumps(identity.parameters, separators=(",", ":"))
+        if limit is None or len(encoded.encode()) <= limit:
+            env[ENV_PARAMETERS] = encoded
+    if identity.scheduled_time is not None:
+        env[ENV_SCHEDULED_TIME] = identity.scheduled_time.isoformat()
+    if identity.source_sha256:
+        env[ENV_SOURCE_SHA256] = identity.source_sha256
+    return env
+
+
+class MissingEnvironment(ValueError):
+    """The environment does not name a run."""
+
+
+def decode_run_environment(env: Mapping[str, str]) -> RunIdentity:
+    """The run ``env`` names; raises ``MissingEnvironment`` naming what is missing."""
+    missing = [k for k in (ENV_RUN_NAME, ENV_RUN_NAMESPACE, ENV_ENTRYPOINT) if not env.get(k)]
+    if missing:
+        raise MissingEnvironment(", ".join(missing))
+    raw = env.get(ENV_PARAMETERS)
+    return RunIdentity(
+        name=env[ENV_RUN_NAME],
+        namespace=env[ENV_RUN_NAMESPACE],
+        uid=env.get(ENV_RUN_UID, ""),
+        entrypoint=env[ENV_ENTRYPOINT],
+        attempt=int(env.get(ENV_ATTEMPT, "1")),
+        parameters=json.loads(raw) if raw else None,
+        scheduled_time=parse_time(env.get(ENV_SCHEDULED_TIME)),
+        source_sha256=env.get(ENV_SOURCE_SHA256, ""),
+        flow_name=env.get(ENV_FLOW_NAME, ""),
+        deployment_name=env.get(ENV_DEPLOYMENT_NAME, ""),
+    )
