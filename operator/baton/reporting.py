@@ -33,6 +33,7 @@ from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
+from baton.contract import API_VERSION
 from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
@@ -365,7 +366,7 @@ class StatusReporter:
                 "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact": "true"},
                 "ownerReferences": [
                     {
-                        "apiVersion": "baton.dev/v1alpha1",
+                        "apiVersion": API_VERSION,
                         "kind": "FlowRun",
                         "name": self._name,
                         "uid": self._uid,

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from baton._kube.client import CONFIGMAPS, AlreadyExists, ApiError, KubeClient, NotFound
+from baton.contract import API_VERSION
 from baton.controller.labels import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
 
 logger = logging.getLogger("baton.run_logs")
@@ -180,7 +181,7 @@ def plan_chunks(
 def owner_reference(name: str, uid: str) -> list[dict[str, Any]]:
     if not uid:
         return []
-    return [{"apiVersion": "baton.dev/v1alpha1", "kind": "FlowRun", "name": name, "uid": uid}]
+    return [{"apiVersion": API_VERSION, "kind": "FlowRun", "name": name, "uid": uid}]
 
 
 def log_owner_label(name: str, uid: str) -> str:

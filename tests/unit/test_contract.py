@@ -3,6 +3,7 @@ its encoders and decoders are inverses."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -113,3 +114,23 @@ def test_label_values_fit_63_characters() -> None:
     long = contract.label_value("x" * 100)
     assert len(long) <= 63 and long != contract.label_value("x" * 99)
     assert contract.selector({"a": "1", "b": "2"}) == "a=1,b=2"
+
+
+PACKAGE = Path(contract.__file__).resolve().parent
+#: Literal copies of a contract fact, which must not come back outside ``baton.contract``:
+#: (what, a regular expression over the package's source).
+COPIES = [
+    ("the API group or version", r"""["']baton\.dev(/v1alpha1)?["']|["']v1alpha1["']"""),
+]
+
+
+@pytest.mark.parametrize(("what", "pattern"), COPIES, ids=[what for what, _ in COPIES])
+def test_no_copy_of_a_contract_fact(what: str, pattern: str) -> None:
+    found = [
+        f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "contract.py"
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(pattern, line)
+    ]
+    assert found == [], f"{what} is defined in baton.contract; import it from there"

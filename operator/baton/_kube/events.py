@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton._kube.client import Kind
-from baton.resources._base import API_VERSION
+from baton.contract import API_VERSION
 
 __all__ = ["CORE_EVENTS", "build_event"]
 

@@ -28,6 +28,7 @@ from baton._kube.client import (
 from baton.automations import senders, templates
 from baton.automations.senders import Permanent, Retryable
 from baton.automations.triggers import Event, stamp
+from baton.contract import API_VERSION
 from baton.resources.automation import Action, Automation, SecretKeyRef
 from baton.resources.flowrun import TERMINAL_STATES
 
@@ -197,7 +198,7 @@ async def perform(ctx: Context, automation: Automation, action: Action, event: E
         target = action.run_deployment
         name = run_name(automation, event, target.name)
         manifest = {
-            "apiVersion": "baton.dev/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": "FlowRun",
             "metadata": {
                 "name": name,

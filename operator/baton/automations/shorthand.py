@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from baton.resources._base import API_VERSION
+from baton.contract import API_VERSION
 from baton.resources.deployment import Deployment
 
 #: Labels on expanded Automations: which Deployment they come from, and who wrote them.

@@ -21,6 +21,7 @@ import kopf
 
 from baton._kube import config
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient, KubeClient
+from baton.contract import GROUP, VERSION
 from baton.controller import crds, events, metrics, readiness
 from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.leader import LeaderElector, LeaseConfig, StandbyProbe
@@ -29,8 +30,8 @@ from baton.controller.reflector import reflect
 from baton.controller.runs import RunController
 from baton.controller.scheduler import Scheduler
 
-GROUP, VERSION = "baton.dev", "v1alpha1"
-PREFIX = "baton.dev"
+#: kopf's own annotations and finalizer (``PREFIX/...``) are in Baton's API group.
+PREFIX = GROUP
 #: Exit status when the leader Lease is lost (the kubelet restarts the process).
 LEASE_LOST_EXIT = 70
 

@@ -16,6 +16,7 @@ from baton import git_source
 from baton._store import BLOCKS_DIR_ENV
 from baton.blocks import naming as block_naming
 from baton.blocks._storage import DECLARED_ENV
+from baton.contract import API_VERSION
 from baton.controller.labels import (
     LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
@@ -26,7 +27,6 @@ from baton.controller.labels import (
     label_value,
 )
 from baton.resources import Deployment, Flow, FlowRun, JobTemplate, WorkPool
-from baton.resources._base import API_VERSION
 from baton.resources.flow import GitSource
 
 CONTAINER = "flow"

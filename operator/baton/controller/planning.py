@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
+from baton.contract import API_VERSION
 from baton.controller.labels import (
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
@@ -26,7 +27,7 @@ from baton.controller.labels import (
     label_value,
 )
 from baton.resources import Deployment, RunState, Schedule
-from baton.resources._base import API_VERSION, condition
+from baton.resources._base import condition
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import (

@@ -17,9 +17,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-GROUP = "baton.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+from baton.contract import API_VERSION, GROUP
+
 CATEGORY = "baton"
 
 #: Names of Kubernetes objects we reference (DNS-1123 subdomain).
