@@ -53,14 +53,21 @@ def selector(labels: Mapping[str, str]) -> str:
 
 
 def owner_reference(
-    kind: str, name: str, uid: str, *, api_version: str = API_VERSION, controller: bool = True
+    kind: str,
+    name: str,
+    uid: str,
+    *,
+    controller: bool = True,
+    block_owner_deletion: bool | None = None,
+    api_version: str = API_VERSION,
 ) -> dict[str, Any]:
     """An ``ownerReference`` to the object ``uid``: the garbage collector deletes what it
-    owns when it goes. ``controller`` also sets ``blockOwnerDeletion``, so a foreground
-    delete of the owner waits for the dependant."""
+    owns when it goes. ``block_owner_deletion`` (by default as ``controller``) makes a
+    foreground delete of the owner wait for the dependant."""
     reference: dict[str, Any] = {"apiVersion": api_version, "kind": kind, "name": name, "uid": uid}
     if controller:
         reference["controller"] = True
+    if controller if block_owner_deletion is None else block_owner_deletion:
         reference["blockOwnerDeletion"] = True
     return reference
 

@@ -33,7 +33,7 @@ from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
-from baton.contract import API_VERSION
+from baton.contract import owner_reference
 from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
@@ -365,12 +365,7 @@ class StatusReporter:
                 "namespace": self._namespace,
                 "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact": "true"},
                 "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "FlowRun",
-                        "name": self._name,
-                        "uid": self._uid,
-                    }
+                    owner_reference("FlowRun", self._name, self._uid, controller=False)
                 ]
                 if self._uid
                 else [],

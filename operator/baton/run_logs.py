@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from baton import contract
 from baton._kube.client import CONFIGMAPS, AlreadyExists, ApiError, KubeClient, NotFound
-from baton.contract import API_VERSION
 from baton.controller.labels import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
 
 logger = logging.getLogger("baton.run_logs")
@@ -181,7 +181,7 @@ def plan_chunks(
 def owner_reference(name: str, uid: str) -> list[dict[str, Any]]:
     if not uid:
         return []
-    return [{"apiVersion": API_VERSION, "kind": "FlowRun", "name": name, "uid": uid}]
+    return [contract.owner_reference("FlowRun", name, uid, controller=False)]
 
 
 def log_owner_label(name: str, uid: str) -> str:

@@ -64,6 +64,8 @@ def test_owner_references_point_at_a_uid() -> None:
     }
     loose = contract.owner_reference("FlowRun", "r", "u-2", controller=False)
     assert "controller" not in loose and "blockOwnerDeletion" not in loose
+    kept = contract.owner_reference("Deployment", "d", "u-3", block_owner_deletion=False)
+    assert kept["controller"] is True and "blockOwnerDeletion" not in kept
 
 
 def test_the_run_environment_round_trips() -> None:
@@ -121,6 +123,7 @@ PACKAGE = Path(contract.__file__).resolve().parent
 #: (what, a regular expression over the package's source).
 COPIES = [
     ("the API group or version", r"""["']baton\.dev(/v1alpha1)?["']|["']v1alpha1["']"""),
+    ("an owner reference", r"""["'](blockOwnerDeletion|controller)["']\s*:"""),
 ]
 
 

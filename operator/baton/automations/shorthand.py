@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from baton.contract import API_VERSION
+from baton.contract import API_VERSION, owner_reference
 from baton.resources.deployment import Deployment
 
 #: Labels on expanded Automations: which Deployment they come from, and who wrote them.
@@ -45,13 +45,12 @@ def expand(deployment: Deployment) -> dict[str, dict[str, Any]]:
                 "namespace": deployment.namespace,
                 "labels": {FROM_DEPLOYMENT: deployment.name[:63], **MANAGED_BY},
                 "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Deployment",
-                        "name": deployment.name,
-                        "uid": deployment.metadata.get("uid", ""),
-                        "controller": True,
-                    }
+                    owner_reference(
+                        "Deployment",
+                        deployment.name,
+                        deployment.metadata.get("uid", ""),
+                        block_owner_deletion=False,
+                    )
                 ],
             },
             "spec": {

@@ -27,6 +27,7 @@ from baton.cli.common import (
     get_or_fail,
     parse_params,
 )
+from baton.contract import owner_reference
 from baton.resources import API_VERSION
 
 Json = dict[str, Any]
@@ -64,16 +65,7 @@ def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
                 LABEL_FLOW: label_value((spec.get("flowRef") or {}).get("name", "")),
                 LABEL_POOL: label_value((spec.get("workPoolRef") or {}).get("name", "default")),
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "Deployment",
-                    "name": metadata["name"],
-                    "uid": metadata["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference("Deployment", metadata["name"], metadata["uid"])],
         },
         "spec": {"deploymentRef": {"name": metadata["name"]}, "parameters": parameters},
     }

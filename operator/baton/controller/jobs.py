@@ -16,7 +16,7 @@ from baton import git_source
 from baton._store import BLOCKS_DIR_ENV
 from baton.blocks import naming as block_naming
 from baton.blocks._storage import DECLARED_ENV
-from baton.contract import API_VERSION
+from baton.contract import owner_reference
 from baton.controller.labels import (
     LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
@@ -303,16 +303,7 @@ def build_job(
             "name": job_name(run.name, attempt),
             "namespace": run.namespace,
             "labels": {**labels, LABEL_ATTEMPT: str(attempt)},
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "FlowRun",
-                    "name": run.name,
-                    "uid": run.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference("FlowRun", run.name, run.uid)],
         },
         "spec": job_spec,
     }

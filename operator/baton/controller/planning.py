@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
-from baton.contract import API_VERSION
+from baton.contract import API_VERSION, owner_reference
 from baton.controller.labels import (
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
@@ -104,14 +104,6 @@ def build_flow_run(
     """The FlowRun manifest for one fire time of one schedule."""
     spec = deployment.spec
     uid = deployment.metadata.get("uid")
-    owner = {
-        "apiVersion": API_VERSION,
-        "kind": "Deployment",
-        "name": deployment.name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
     return {
         "apiVersion": API_VERSION,
         "kind": "FlowRun",
@@ -124,7 +116,7 @@ def build_flow_run(
                 LABEL_FLOW: label_value(spec.flow_ref.name),
                 LABEL_POOL: label_value(spec.work_pool_ref.name),
             },
-            "ownerReferences": [owner] if uid else [],
+            "ownerReferences": [owner_reference("Deployment", deployment.name, uid)] if uid else [],
         },
         "spec": {
             "deploymentRef": {"name": deployment.name},
