@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 # --- API group ---------------------------------------------------------------------------
 
@@ -78,9 +78,13 @@ def owner_reference(
 RFC3339 = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def format_time(value: datetime) -> str:
-    """``value`` as a ``metav1.Time`` (RFC 3339, UTC, seconds)."""
-    return value.astimezone(UTC).strftime(RFC3339)
+@overload
+def format_time(value: datetime) -> str: ...
+@overload
+def format_time(value: datetime | None) -> str | None: ...
+def format_time(value: datetime | None) -> str | None:
+    """``value`` as a ``metav1.Time`` (RFC 3339, UTC, seconds); None stays None."""
+    return value.astimezone(UTC).strftime(RFC3339) if value else None
 
 
 def parse_time(value: Any) -> datetime | None:

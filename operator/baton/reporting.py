@@ -33,6 +33,7 @@ from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
+from baton.contract import format_time as _stamp
 from baton.contract import owner_reference
 from baton.run_logs import LogSink, log_line
 
@@ -60,10 +61,6 @@ TRUNCATED = "\n… (truncated by Baton; the full content is in ConfigMap {name})
 
 #: Prefect state names that are final for the flow run.
 FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:

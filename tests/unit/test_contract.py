@@ -124,6 +124,7 @@ PACKAGE = Path(contract.__file__).resolve().parent
 COPIES = [
     ("the API group or version", r"""["']baton\.dev(/v1alpha1)?["']|["']v1alpha1["']"""),
     ("an owner reference", r"""["'](blockOwnerDeletion|controller)["']\s*:"""),
+    ("the RFC 3339 format", r"%Y-%m-%dT%H:%M:%SZ"),
 ]
 
 

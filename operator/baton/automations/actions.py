@@ -27,8 +27,9 @@ from baton._kube.client import (
 )
 from baton.automations import senders, templates
 from baton.automations.senders import Permanent, Retryable
-from baton.automations.triggers import Event, stamp
+from baton.automations.triggers import Event
 from baton.contract import API_VERSION
+from baton.contract import format_time as stamp
 from baton.resources.automation import Action, Automation, SecretKeyRef
 from baton.resources.flowrun import TERMINAL_STATES
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.contract import parse_time as _time
 from baton.resources import FlowRun, RunState
 from baton.resources.flowrun import TERMINAL_STATES
 
@@ -67,12 +68,6 @@ class Step:
     delete_job: bool = False
     new_attempt: bool = False
     wake_at: datetime | None = None
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:

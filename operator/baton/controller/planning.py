@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
-from baton.contract import API_VERSION, owner_reference
+from baton.contract import API_VERSION, owner_reference, parse_time
+from baton.contract import format_time as _time
 from baton.controller.labels import (
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
@@ -82,14 +83,6 @@ class SchedulePlan:
         return self.next_fire_times[0] if self.next_fire_times else None
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def window_start(deployment: Deployment) -> datetime:
     """The fire times after this instant are not handled yet."""
     status = deployment.status
@@ -121,7 +114,7 @@ def build_flow_run(
         "spec": {
             "deploymentRef": {"name": deployment.name},
             "parameters": {**spec.parameters, **schedule.parameters},
-            "scheduledTime": fire_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "scheduledTime": _time(fire_time),
         },
     }
 
@@ -203,10 +196,6 @@ def _summary(spec: DeploymentSpec) -> str:
         except schedules.ScheduleError:
             parts.append("invalid")
     return "; ".join(parts)
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def ready_condition(deployment: Deployment, plan: SchedulePlan, now: datetime) -> dict[str, Any]:

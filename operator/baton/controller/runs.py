@@ -34,6 +34,7 @@ from baton._kube.client import (
     NotFound,
 )
 from baton._kube.gate import REPORT
+from baton.contract import format_time as _stamp
 from baton.controller import events, metrics
 from baton.controller.admission import (
     LIMIT_REACHED,
@@ -79,10 +80,6 @@ MISSING = "Missing"
 SUBMITTED = "JobCreated"
 CLAIMABLE = "AwaitingWorker"
 JOB_NAME_TAKEN = "JobNameTaken"
-
-
-def _stamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def succeeded_condition(

@@ -27,6 +27,7 @@ from baton._kube.client import (
     KubeClient,
     NotFound,
 )
+from baton.contract import format_time
 from baton.worker.claims import flow_name_of, heartbeat_timeout, is_claimable, updated_workers
 
 logger = logging.getLogger("baton.worker")
@@ -129,7 +130,7 @@ class PoolApi:
         if runtime.get("attempt") == attempt and runtime.get("state") in FINAL_STATES:
             return False
         how = f"signal {-code}" if code < 0 else f"code {code}"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(datetime.now(UTC))
         report = {
             "state": "Crashed",
             "attempt": attempt,

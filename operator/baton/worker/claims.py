@@ -16,6 +16,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from baton.contract import format_time as stamp
+from baton.contract import parse_time
+
 Json = dict[str, Any]
 
 #: The operator's reason for a process-pool run that waits for a worker to claim it.
@@ -29,16 +32,6 @@ DEFAULT_HEARTBEAT_TIMEOUT = 60
 def worker_identity() -> str:
     """``<host>-<pid>``: unique among live workers, readable in ``kubectl get -o yaml``."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_claimable(run: Mapping[str, Any], pool: str) -> bool:
