@@ -33,8 +33,8 @@ from uuid import UUID
 
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
+from baton.contract import FINAL_STATE_TYPES, owner_reference
 from baton.contract import format_time as _stamp
-from baton.contract import owner_reference
 from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ FINAL_REPORT_DEADLINE_SECONDS = 300.0
 TRUNCATED = "\n… (truncated by Baton; the full content is in ConfigMap {name})"
 
 #: Prefect state names that are final for the flow run.
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+FINAL = FINAL_STATE_TYPES
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:

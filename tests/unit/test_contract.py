@@ -125,6 +125,11 @@ COPIES = [
     ("the API group or version", r"""["']baton\.dev(/v1alpha1)?["']|["']v1alpha1["']"""),
     ("an owner reference", r"""["'](blockOwnerDeletion|controller)["']\s*:"""),
     ("the RFC 3339 format", r"%Y-%m-%dT%H:%M:%SZ"),
+    (
+        "a set of run states",
+        r"""["'](Completed|COMPLETED)["'],\s*["'](Failed|FAILED)["']|RunState\.PENDING,\s*RunState""",
+    ),
+    ("a run reason", r"""["'](AwaitingWorker|JobCreated|CancelRequested)["']"""),
 ]
 
 

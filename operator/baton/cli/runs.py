@@ -27,11 +27,11 @@ from baton.cli.common import (
     get_or_fail,
     parse_params,
 )
-from baton.contract import owner_reference
+from baton.contract import TERMINAL_STATES, owner_reference
 from baton.resources import API_VERSION
 
 Json = dict[str, Any]
-TERMINAL = {"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"}
+TERMINAL = TERMINAL_STATES
 POLL_SECONDS = 0.5
 PROGRESS_EVERY = 30.0
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from baton.contract import ACTIVE_STATES
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.deployment import work_pool_of
 
@@ -23,7 +24,7 @@ QueueKey = tuple[str, str, str]  # ("run" | "pool" | "pool-status", namespace, n
 Body = dict[str, Any]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-ADMITTED = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+ADMITTED = ACTIVE_STATES
 WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.contract import ACTIVE_STATES, CANCEL_REQUESTED
 from baton.contract import parse_time as _time
 from baton.resources import FlowRun, RunState
 from baton.resources.flowrun import TERMINAL_STATES
@@ -33,7 +34,6 @@ POD_DELETED = "PodDeleted"
 IMAGE_PULL = "ImagePullBackOff"
 NO_FINAL_REPORT = "NoFinalReport"
 CONTAINER_FAILED = "ContainerFailed"
-CANCEL_REQUESTED = "CancelRequested"
 CRASH_RETRY = "CrashRetry"
 STARTED = "Started"
 WORKER_LOST = "WorkerLost"
@@ -47,7 +47,7 @@ _IMAGE_PROBLEMS = {
     "CreateContainerConfigError",
     "CreateContainerError",
 }
-_ACTIVE = {RunState.PENDING, RunState.RUNNING, RunState.RETRYING, RunState.CANCELLING}
+_ACTIVE = ACTIVE_STATES
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from baton._kube.client import (
     NotFound,
 )
 from baton._kube.gate import REPORT
+from baton.contract import AWAITING_WORKER, CANCEL_REQUESTED, JOB_CREATED
 from baton.contract import format_time as _stamp
 from baton.controller import events, metrics
 from baton.controller.admission import (
@@ -77,8 +78,8 @@ PASS_SLICE_SECONDS = 0.01
 INVALID_PARAMETERS = events.INVALID_PARAMETERS
 INVALID_PARAMETER_SCHEMA = events.INVALID_PARAMETER_SCHEMA
 MISSING = "Missing"
-SUBMITTED = "JobCreated"
-CLAIMABLE = "AwaitingWorker"
+SUBMITTED = JOB_CREATED
+CLAIMABLE = AWAITING_WORKER
 JOB_NAME_TAKEN = "JobNameTaken"
 
 
@@ -292,7 +293,7 @@ class RunController:
         if run.spec.cancel_requested:
             return Step(
                 state=RunState.CANCELLED,
-                reason="CancelRequested",
+                reason=CANCEL_REQUESTED,
                 message="cancelled before it started",
                 fields={"endTime": now},
             )

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from baton import contract
 from baton.resources._base import (
     AGE,
     FreeForm,
@@ -84,9 +85,8 @@ STATE_TYPES: dict[RunState, StateType] = {
     RunState.PAUSED: StateType.PAUSED,
 }
 
-TERMINAL_STATES = frozenset(
-    {RunState.COMPLETED, RunState.FAILED, RunState.TIMED_OUT, RunState.CRASHED, RunState.CANCELLED}
-)
+#: The contract's terminal states (``baton.contract.TERMINAL_STATES``) as members.
+TERMINAL_STATES = frozenset(RunState(state) for state in contract.TERMINAL_STATES)
 
 
 def is_terminal(state: str | None) -> bool:

@@ -27,7 +27,7 @@ from baton._kube.client import (
     KubeClient,
     NotFound,
 )
-from baton.contract import format_time
+from baton.contract import TERMINAL_STATES, format_time
 from baton.worker.claims import flow_name_of, heartbeat_timeout, is_claimable, updated_workers
 
 logger = logging.getLogger("baton.worker")
@@ -38,7 +38,7 @@ HEARTBEAT_ATTEMPTS = 8
 
 
 #: Runtime report states after which the flow process has nothing more to say.
-FINAL_STATES = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
+FINAL_STATES = TERMINAL_STATES
 
 
 class WorkerError(RuntimeError):

@@ -16,14 +16,11 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from baton.contract import AWAITING_WORKER, PENDING, parse_time
 from baton.contract import format_time as stamp
-from baton.contract import parse_time
 
 Json = dict[str, Any]
 
-#: The operator's reason for a process-pool run that waits for a worker to claim it.
-AWAITING_WORKER = "AwaitingWorker"
-PENDING = "Pending"
 #: Entries of silent workers are dropped after this many heartbeat timeouts.
 STALE_FACTOR = 10
 DEFAULT_HEARTBEAT_TIMEOUT = 60
