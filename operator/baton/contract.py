@@ -34,6 +34,36 @@ LABEL_FLOW = f"{GROUP}/flow"
 LABEL_POOL = f"{GROUP}/work-pool"
 LABEL_RUN = f"{GROUP}/flow-run"
 LABEL_ATTEMPT = f"{GROUP}/attempt"
+#: The run's log chunks (ConfigMaps), by the FlowRun's name.
+LABEL_LOG_OF = f"{GROUP}/log-of"
+ANNOTATION_LOG_CHUNK = f"{GROUP}/log-chunk"
+ANNOTATION_LOG_DROPPED_LINES = f"{GROUP}/log-dropped-lines"
+ANNOTATION_LOG_DROPPED_BYTES = f"{GROUP}/log-dropped-bytes"
+#: A Prefect event the runtime emitted, on the Kubernetes Event that carries it.
+ANNOTATION_EVENT = f"{GROUP}/event"
+#: Task-result cache records (ConfigMaps).
+LABEL_CACHE = f"{GROUP}/cache"
+ANNOTATION_CACHE_EXPIRES = f"{GROUP}/expires-at"
+ANNOTATION_CACHE_CREATED = f"{GROUP}/created-at"
+ANNOTATION_CACHE_SERIALIZER = f"{GROUP}/serializer"
+ANNOTATION_CACHE_SIGNATURE = f"{GROUP}/signature"
+#: Artifacts: a keyed artifact's record, and an artifact too large for the status.
+LABEL_ARTIFACT_KEY = f"{GROUP}/artifact-key"
+LABEL_ARTIFACT = f"{GROUP}/artifact"
+#: Variables (one ConfigMap per namespace) and their tags.
+LABEL_VARIABLES = f"{GROUP}/variables"
+ANNOTATION_VARIABLE_TAGS = f"{GROUP}/variable-tags"
+#: Blocks: the Secret type and its labels.
+SECRET_TYPE_BLOCK = f"{GROUP}/block"
+LABEL_BLOCK_TYPE = f"{GROUP}/block-type"
+LABEL_BLOCK_NAME = f"{GROUP}/block-name"
+ANNOTATION_BLOCK_CLASS = f"{GROUP}/block-class"
+#: The Baton version that installed a CRD.
+ANNOTATION_CRD_VERSION = f"{GROUP}/version"
+#: Automations: the FlowRuns one started, and the Automations a Deployment's notifications make.
+LABEL_AUTOMATION = f"{GROUP}/automation"
+ANNOTATION_AUTOMATION_EVENT = f"{GROUP}/automation-event"
+LABEL_NOTIFICATIONS_OF = f"{GROUP}/notifications-of"
 
 
 def label_value(name: str) -> str:

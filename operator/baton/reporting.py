@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from baton import contract
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
 from baton.contract import FINAL_STATE_TYPES, owner_reference
@@ -49,7 +50,7 @@ MAX_ARTIFACT_BYTES = 4096
 MAX_EVENTS = 100
 MAX_EVENT_BYTES = 16_384
 EMITTED = "Emitted"
-EVENT_ANNOTATION = "baton.dev/event"
+EVENT_ANNOTATION = contract.ANNOTATION_EVENT
 COMPONENT = "baton-runtime"
 MAX_RESULT_BYTES = 2048
 MAX_MESSAGE_BYTES = 2048
@@ -360,7 +361,7 @@ class StatusReporter:
             "metadata": {
                 "name": name,
                 "namespace": self._namespace,
-                "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact": "true"},
+                "labels": {**contract.MANAGED_BY, contract.LABEL_ARTIFACT: "true"},
                 "ownerReferences": [
                     owner_reference("FlowRun", self._name, self._uid, controller=False)
                 ]

@@ -32,7 +32,7 @@ from typing import Any, Protocol
 
 from baton import contract
 from baton._kube.client import CONFIGMAPS, AlreadyExists, ApiError, KubeClient, NotFound
-from baton.controller.labels import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
+from baton.contract import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
 
 logger = logging.getLogger("baton.run_logs")
 
@@ -42,10 +42,10 @@ CHUNK_BYTES = 256 * 1024
 MAX_CHUNKS = 8
 #: A longer single message is cut (a chunk holds at least a few lines).
 MAX_LINE_BYTES = 16 * 1024
-LABEL_LOG_OF = "baton.dev/log-of"
-ANNOTATION_CHUNK = "baton.dev/log-chunk"
-ANNOTATION_DROPPED_LINES = "baton.dev/log-dropped-lines"
-ANNOTATION_DROPPED_BYTES = "baton.dev/log-dropped-bytes"
+LABEL_LOG_OF = contract.LABEL_LOG_OF
+ANNOTATION_CHUNK = contract.ANNOTATION_LOG_CHUNK
+ANNOTATION_DROPPED_LINES = contract.ANNOTATION_LOG_DROPPED_LINES
+ANNOTATION_DROPPED_BYTES = contract.ANNOTATION_LOG_DROPPED_BYTES
 DATA_KEY = "log.jsonl"
 
 

@@ -129,6 +129,7 @@ COPIES = [
         "a set of run states",
         r"""["'](Completed|COMPLETED)["'],\s*["'](Failed|FAILED)["']|RunState\.PENDING,\s*RunState""",
     ),
+    ("a label or annotation", r"""["']baton\.dev/|["']app\.kubernetes\.io/managed-by["']"""),
     ("a run reason", r"""["'](AwaitingWorker|JobCreated|CancelRequested)["']"""),
 ]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from baton.contract import API_VERSION, owner_reference
+from baton.contract import API_VERSION, LABEL_NOTIFICATIONS_OF, MANAGED_BY, owner_reference
 from baton.resources.deployment import Deployment
 
 #: Labels on expanded Automations: which Deployment they come from, and who wrote them.
-FROM_DEPLOYMENT = "baton.dev/notifications-of"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "baton"}
+FROM_DEPLOYMENT = LABEL_NOTIFICATIONS_OF
 
 
 def automation_name(deployment: str, index: int) -> str:

@@ -44,7 +44,7 @@ def custom_run_name(deployment: str) -> str:
 
 def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
     """The FlowRun manifest of an ad-hoc run, labelled and owned like a scheduled one."""
-    from baton.controller.labels import (  # noqa: PLC0415 - pure constants
+    from baton.contract import (  # noqa: PLC0415 - pure constants
         LABEL_DEPLOYMENT,
         LABEL_FLOW,
         LABEL_POOL,

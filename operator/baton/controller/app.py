@@ -21,9 +21,8 @@ import kopf
 
 from baton._kube import config
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient, KubeClient
-from baton.contract import GROUP, VERSION
+from baton.contract import GROUP, MANAGED_BY, VERSION, selector
 from baton.controller import crds, events, metrics, readiness
-from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.leader import LeaderElector, LeaseConfig, StandbyProbe
 from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect

@@ -16,8 +16,7 @@ from baton import git_source
 from baton._store import BLOCKS_DIR_ENV
 from baton.blocks import naming as block_naming
 from baton.blocks._storage import DECLARED_ENV
-from baton.contract import owner_reference
-from baton.controller.labels import (
+from baton.contract import (
     LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
@@ -25,6 +24,7 @@ from baton.controller.labels import (
     LABEL_RUN,
     MANAGED_BY,
     label_value,
+    owner_reference,
 )
 from baton.resources import Deployment, Flow, FlowRun, JobTemplate, WorkPool
 from baton.resources.flow import GitSource

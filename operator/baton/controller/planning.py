@@ -18,15 +18,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
-from baton.contract import API_VERSION, owner_reference, parse_time
-from baton.contract import format_time as _time
-from baton.controller.labels import (
+from baton.contract import (
+    API_VERSION,
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
     LABEL_POOL,
     MANAGED_BY,
     label_value,
+    owner_reference,
+    parse_time,
 )
+from baton.contract import format_time as _time
 from baton.resources import Deployment, RunState, Schedule
 from baton.resources._base import condition
 from baton.resources.deployment import DeploymentSpec
