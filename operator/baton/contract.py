@@ -195,8 +195,24 @@ ENV_ATTEMPT = "BATON_ATTEMPT"
 ENV_PARAMETERS = "BATON_PARAMETERS"
 ENV_SCHEDULED_TIME = "BATON_SCHEDULED_TIME"
 ENV_SOURCE_SHA256 = "BATON_SOURCE_SHA256"
-#: Parameters larger than this (JSON, bytes) stay out of the environment; the runtime
-#: reads them from the API (a pod's whole environment shares ARG_MAX with its arguments).
+#: Every variable of the run's identity.
+RUN_ENVIRONMENT = frozenset(
+    {
+        ENV_RUN_NAME,
+        ENV_RUN_NAMESPACE,
+        ENV_RUN_UID,
+        ENV_FLOW_NAME,
+        ENV_DEPLOYMENT_NAME,
+        ENV_ENTRYPOINT,
+        ENV_ATTEMPT,
+        ENV_PARAMETERS,
+        ENV_SCHEDULED_TIME,
+        ENV_SOURCE_SHA256,
+    }
+)
+#: A Job's pod gets parameters up to this size (JSON, bytes) in its environment; larger
+#: ones the runtime reads from the API: one environment string over 128 KiB makes execve
+#: fail, so the container would never start.
 MAX_ENV_PARAMETERS = 64 * 1024
 
 

@@ -130,6 +130,8 @@ COPIES = [
         r"""["'](Completed|COMPLETED)["'],\s*["'](Failed|FAILED)["']|RunState\.PENDING,\s*RunState""",
     ),
     ("a label or annotation", r"""["']baton\.dev/|["']app\.kubernetes\.io/managed-by["']"""),
+    ("the run environment", r"""["']BATON_(FLOW_RUN_NAME|ENTRYPOINT|ATTEMPT|PARAMETERS)["']"""),
+    ("a time parser", r"""replace\(["']Z["'], ["']\+00:00["']\)"""),
     ("a run reason", r"""["'](AwaitingWorker|JobCreated|CancelRequested)["']"""),
 ]
 
