@@ -171,7 +171,7 @@ def merge_parameters(
     """A run's parameters: the Deployment's defaults with each override laid over them in
     order (a key is replaced whole, never merged deeper).
 
-    The rule is applied twice, at two moments (docs/resources.md#parameters): when the
+    The rule is applied at two moments (docs/operator.md, "Parameters"): when the
     operator creates a scheduled run, the Deployment's defaults and the schedule's
     parameters are copied into ``FlowRun.spec.parameters``; when any run starts (the Job
     is built, a worker claims it, or the runtime reads them back) the Deployment's

@@ -21,7 +21,12 @@ from types import FrameType
 from typing import Any
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, KubeClient
-from baton.contract import MissingEnvironment, RunIdentity, decode_run_environment
+from baton.contract import (
+    MissingEnvironment,
+    RunIdentity,
+    decode_run_environment,
+    merge_parameters,
+)
 from baton.reporting import StatusReporter
 from baton.run_logs import ConfigMapLogSink, LogSink
 
@@ -114,7 +119,7 @@ def read_parameters(client: KubeClient, name: str, namespace: str) -> dict[str, 
         defaults = (
             client.get(DEPLOYMENTS, deployment, namespace).get("spec", {}).get("parameters") or {}
         )
-    return {**defaults, **(spec.get("parameters") or {})}
+    return merge_parameters(defaults, spec.get("parameters"))
 
 
 def source_mismatch(pinned: str, directory: Path) -> str | None:

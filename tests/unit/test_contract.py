@@ -132,6 +132,7 @@ COPIES = [
     ("a label or annotation", r"""["']baton\.dev/|["']app\.kubernetes\.io/managed-by["']"""),
     ("the run environment", r"""["']BATON_(FLOW_RUN_NAME|ENTRYPOINT|ATTEMPT|PARAMETERS)["']"""),
     ("a time parser", r"""replace\(["']Z["'], ["']\+00:00["']\)"""),
+    ("the parameter merge", r"""\{\*\*[^,}]*(spec\.parameters|defaults)[^,}]*,\s*\*\*"""),
     ("a run reason", r"""["'](AwaitingWorker|JobCreated|CancelRequested)["']"""),
 ]
 

@@ -25,6 +25,7 @@ from baton.contract import (
     LABEL_POOL,
     MANAGED_BY,
     label_value,
+    merge_parameters,
     owner_reference,
     parse_time,
 )
@@ -115,7 +116,7 @@ def build_flow_run(
         },
         "spec": {
             "deploymentRef": {"name": deployment.name},
-            "parameters": {**spec.parameters, **schedule.parameters},
+            "parameters": merge_parameters(spec.parameters, schedule.parameters),
             "scheduledTime": _time(fire_time),
         },
     }

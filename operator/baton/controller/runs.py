@@ -34,7 +34,7 @@ from baton._kube.client import (
     NotFound,
 )
 from baton._kube.gate import REPORT
-from baton.contract import AWAITING_WORKER, CANCEL_REQUESTED, JOB_CREATED
+from baton.contract import AWAITING_WORKER, CANCEL_REQUESTED, JOB_CREATED, merge_parameters
 from baton.contract import format_time as _stamp
 from baton.controller import events, metrics
 from baton.controller.admission import (
@@ -276,7 +276,9 @@ class RunController:
 
     @staticmethod
     def parameters(run: FlowRun, deployment: Deployment | None) -> dict[str, Any]:
-        return {**(deployment.spec.parameters if deployment else {}), **run.spec.parameters}
+        return merge_parameters(
+            deployment.spec.parameters if deployment else None, run.spec.parameters
+        )
 
     def _preflight(
         self,

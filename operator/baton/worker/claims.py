@@ -21,6 +21,7 @@ from baton.contract import (
     RUN_ENVIRONMENT,
     RunIdentity,
     encode_run_environment,
+    merge_parameters,
     parse_time,
 )
 from baton.contract import format_time as stamp
@@ -68,7 +69,7 @@ def claim_order(runs: Iterable[Mapping[str, Any]], pool: str, slots: int | None)
 def merged_parameters(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> Json:
     """The Deployment's default parameters with the run's own laid over them."""
     defaults = ((deployment or {}).get("spec") or {}).get("parameters") or {}
-    return {**defaults, **((run.get("spec") or {}).get("parameters") or {})}
+    return merge_parameters(defaults, (run.get("spec") or {}).get("parameters"))
 
 
 def flow_name_of(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> str | None:
