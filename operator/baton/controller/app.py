@@ -45,16 +45,23 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """
     credentials = config.load()
     token = credentials.bearer()
+    inline = None if credentials.cert_file else credentials.client_certificate()
+    plugin = credentials.exec_plugin
     _readiness(memo).hold("login")
     return kopf.ConnectionInfo(
         server=credentials.server,
         ca_path=credentials.ca_file,
+        ca_data=credentials.ca_data,
         insecure=credentials.insecure,
         scheme="Bearer" if token else None,
         token=token,
         certificate_path=credentials.cert_file,
         private_key_path=credentials.key_file,
+        certificate_data=inline[0] if inline else None,
+        private_key_data=inline[1] if inline else None,
         default_namespace=credentials.namespace,
+        # An exec plugin's credential expires: kopf logs in again (this handler) by then.
+        expiration=plugin.credential().expires if plugin else None,
     )
 
 
