@@ -21,7 +21,6 @@ import base64
 import json
 import os
 import ssl
-import subprocess
 import tempfile
 import threading
 from collections.abc import Mapping
@@ -82,6 +81,7 @@ class ExecPlugin:
             return cached
 
     def _run(self) -> ExecCredential:
+        import subprocess  # noqa: PLC0415 - only paid for by exec-plugin users
         spec: dict[str, Any] = {"interactive": False}
         if self.cluster is not None:
             spec["cluster"] = self.cluster
