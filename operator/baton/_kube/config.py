@@ -82,6 +82,7 @@ class ExecPlugin:
 
     def _run(self) -> ExecCredential:
         import subprocess  # noqa: PLC0415 - only paid for by exec-plugin users
+
         spec: dict[str, Any] = {"interactive": False}
         if self.cluster is not None:
             spec["cluster"] = self.cluster
