@@ -19,11 +19,12 @@ import json
 import logging
 from typing import Any
 
+from baton import contract
 from baton._kube.client import CONFIGMAPS, AlreadyExists, KubeClient, NotFound
 
 logger = logging.getLogger("baton.artifacts")
 
-LABELS = {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact-key": "true"}
+LABELS = {**contract.MANAGED_BY, contract.LABEL_ARTIFACT_KEY: "true"}
 #: ConfigMaps hold at most 1 MiB.
 MAX_CONTENT = 900_000
 

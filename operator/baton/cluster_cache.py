@@ -31,16 +31,17 @@ import logging
 import os
 from datetime import datetime
 
+from baton import contract
 from baton._engine.cache_store import CacheRecord
 from baton._kube.client import CONFIGMAPS, AlreadyExists, ApiError, KubeClient, NotFound
 
 logger = logging.getLogger("baton.cache")
 
-LABELS = {"app.kubernetes.io/managed-by": "baton", "baton.dev/cache": "true"}
-EXPIRES = "baton.dev/expires-at"
-CREATED = "baton.dev/created-at"
-SERIALIZER = "baton.dev/serializer"
-SIGNATURE = "baton.dev/signature"
+LABELS = {**contract.MANAGED_BY, contract.LABEL_CACHE: "true"}
+EXPIRES = contract.ANNOTATION_CACHE_EXPIRES
+CREATED = contract.ANNOTATION_CACHE_CREATED
+SERIALIZER = contract.ANNOTATION_CACHE_SERIALIZER
+SIGNATURE = contract.ANNOTATION_CACHE_SIGNATURE
 #: The environment variable holding an identity's cache integrity key.
 KEY_ENV = "BATON_CACHE_KEY"
 #: ConfigMaps hold at most 1 MiB; a larger value is simply not cached (logged).

@@ -66,7 +66,7 @@ def _state(status: dict[str, Any]) -> State[Any]:
 
 
 def _read(body: dict[str, Any], deployment: str, namespace: str) -> DeploymentFlowRun:
-    from baton.controller.labels import LABEL_PARENT_RUN  # noqa: PLC0415
+    from baton.contract import LABEL_PARENT_RUN  # noqa: PLC0415
 
     metadata = body.get("metadata") or {}
     labels = metadata.get("labels") or {}
@@ -114,7 +114,7 @@ def run_deployment(
     from baton._kube.client import DEPLOYMENTS, FLOWRUNS  # noqa: PLC0415
     from baton.cli.common import deployment_name  # noqa: PLC0415
     from baton.cli.runs import TERMINAL, custom_run, custom_run_name  # noqa: PLC0415
-    from baton.controller.labels import LABEL_PARENT_RUN, label_value  # noqa: PLC0415
+    from baton.contract import LABEL_PARENT_RUN, label_value  # noqa: PLC0415
 
     previous = os.environ.get(_store.STORE_ENV)
     place = _store.cluster_or_local(namespace=namespace)

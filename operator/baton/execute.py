@@ -10,19 +10,23 @@ state: Cancelled when a cancel was requested, otherwise Crashed naming the signa
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, KubeClient
+from baton.contract import (
+    MissingEnvironment,
+    RunIdentity,
+    decode_run_environment,
+    merge_parameters,
+)
 from baton.reporting import StatusReporter
 from baton.run_logs import ConfigMapLogSink, LogSink
 
@@ -32,39 +36,12 @@ EXIT_FAILED = 1
 EXIT_SIGTERM = 143
 
 
-@dataclass(frozen=True)
-class RunIdentity:
-    name: str
-    namespace: str
-    uid: str
-    entrypoint: str
-    attempt: int
-    parameters: dict[str, Any] | None
-    scheduled_time: datetime | None
-    #: The Flow's pinned code digest when its code is mounted from a ConfigMap.
-    source_sha256: str = ""
-
-    @classmethod
-    def from_env(cls, env: dict[str, str]) -> RunIdentity:
-        missing = [
-            k
-            for k in ("BATON_FLOW_RUN_NAME", "BATON_FLOW_RUN_NAMESPACE", "BATON_ENTRYPOINT")
-            if not env.get(k)
-        ]
-        if missing:
-            raise SystemExit(f"baton execute: missing environment: {', '.join(missing)}")
-        scheduled = env.get("BATON_SCHEDULED_TIME")
-        raw = env.get("BATON_PARAMETERS")
-        return cls(
-            name=env["BATON_FLOW_RUN_NAME"],
-            namespace=env["BATON_FLOW_RUN_NAMESPACE"],
-            uid=env.get("BATON_FLOW_RUN_UID", ""),
-            entrypoint=env["BATON_ENTRYPOINT"],
-            attempt=int(env.get("BATON_ATTEMPT", "1")),
-            parameters=json.loads(raw) if raw else None,
-            scheduled_time=datetime.fromisoformat(scheduled) if scheduled else None,
-            source_sha256=env.get("BATON_SOURCE_SHA256", ""),
-        )
+def run_identity(env: dict[str, str]) -> RunIdentity:
+    """The run this process executes, from the environment the operator or worker set."""
+    try:
+        return decode_run_environment(env)
+    except MissingEnvironment as missing:
+        raise SystemExit(f"baton execute: missing environment: {missing}") from None
 
 
 def _install_sigterm(client: KubeClient, identity: RunIdentity, reporter: StatusReporter) -> None:
@@ -109,7 +86,7 @@ def log_sinks(client: KubeClient, identity: RunIdentity, env: dict[str, str]) ->
 def execute(env: dict[str, str] | None = None) -> int:
     """Run the FlowRun named in ``env``; return the process exit code."""
     environ = dict(env if env is not None else os.environ)
-    identity = RunIdentity.from_env(environ)
+    identity = run_identity(environ)
     client = KubeClient()
     reporter = StatusReporter(
         client,
@@ -142,7 +119,7 @@ def read_parameters(client: KubeClient, name: str, namespace: str) -> dict[str, 
         defaults = (
             client.get(DEPLOYMENTS, deployment, namespace).get("spec", {}).get("parameters") or {}
         )
-    return {**defaults, **(spec.get("parameters") or {})}
+    return merge_parameters(defaults, spec.get("parameters"))
 
 
 def source_mismatch(pinned: str, directory: Path) -> str | None:

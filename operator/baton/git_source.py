@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from baton import contract
+
 if TYPE_CHECKING:
     from baton._kube.client import KubeClient
 
@@ -275,7 +277,7 @@ def main(env: dict[str, str] | None = None) -> int:
 
 
 def _report_failure(env: dict[str, str], message: str) -> None:
-    if not env.get("BATON_FLOW_RUN_NAME"):
+    if not env.get(contract.ENV_RUN_NAME):
         return
     from baton._kube.client import KubeClient  # noqa: PLC0415
 
@@ -288,10 +290,10 @@ def report_failure(client: KubeClient, env: dict[str, str], message: str) -> Non
 
     reporter = StatusReporter(
         client,
-        env["BATON_FLOW_RUN_NAME"],
-        env["BATON_FLOW_RUN_NAMESPACE"],
-        uid=env.get("BATON_FLOW_RUN_UID", ""),
-        attempt=int(env.get("BATON_ATTEMPT", "1")),
+        env[contract.ENV_RUN_NAME],
+        env[contract.ENV_RUN_NAMESPACE],
+        uid=env.get(contract.ENV_RUN_UID, ""),
+        attempt=int(env.get(contract.ENV_ATTEMPT, "1")),
     ).start()
     reporter.report_final("Failed", message, GitFetchError(message))
     if not reporter.close():

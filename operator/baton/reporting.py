@@ -31,8 +31,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from baton import contract
 from baton._kube.client import CONFIGMAPS, FLOWRUNS, ApiError, KubeClient, NotFound
 from baton._kube.events import CORE_EVENTS, build_event
+from baton.contract import FINAL_STATE_TYPES, owner_reference
+from baton.contract import format_time as _stamp
 from baton.run_logs import LogSink, log_line
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ MAX_ARTIFACT_BYTES = 4096
 MAX_EVENTS = 100
 MAX_EVENT_BYTES = 16_384
 EMITTED = "Emitted"
-EVENT_ANNOTATION = "baton.dev/event"
+EVENT_ANNOTATION = contract.ANNOTATION_EVENT
 COMPONENT = "baton-runtime"
 MAX_RESULT_BYTES = 2048
 #: A paused run's input schema larger than this is not shown in the status (the input
@@ -62,11 +65,7 @@ FINAL_REPORT_DEADLINE_SECONDS = 300.0
 TRUNCATED = "\n… (truncated by Baton; the full content is in ConfigMap {name})"
 
 #: Prefect state names that are final for the flow run.
-FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+FINAL = FINAL_STATE_TYPES
 
 
 def clip(text: str, limit: int) -> tuple[str, bool]:
@@ -380,14 +379,9 @@ class StatusReporter:
             "metadata": {
                 "name": name,
                 "namespace": self._namespace,
-                "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/artifact": "true"},
+                "labels": {**contract.MANAGED_BY, contract.LABEL_ARTIFACT: "true"},
                 "ownerReferences": [
-                    {
-                        "apiVersion": "baton.dev/v1alpha1",
-                        "kind": "FlowRun",
-                        "name": self._name,
-                        "uid": self._uid,
-                    }
+                    owner_reference("FlowRun", self._name, self._uid, controller=False)
                 ]
                 if self._uid
                 else [],

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from baton import contract
 from baton._kube.client import CONFIGMAPS, AlreadyExists, ApiError, KubeClient, NotFound
-from baton.controller.labels import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
+from baton.contract import LABEL_ATTEMPT, LABEL_RUN, MANAGED_BY, label_value
 
 logger = logging.getLogger("baton.run_logs")
 
@@ -41,10 +42,10 @@ CHUNK_BYTES = 256 * 1024
 MAX_CHUNKS = 8
 #: A longer single message is cut (a chunk holds at least a few lines).
 MAX_LINE_BYTES = 16 * 1024
-LABEL_LOG_OF = "baton.dev/log-of"
-ANNOTATION_CHUNK = "baton.dev/log-chunk"
-ANNOTATION_DROPPED_LINES = "baton.dev/log-dropped-lines"
-ANNOTATION_DROPPED_BYTES = "baton.dev/log-dropped-bytes"
+LABEL_LOG_OF = contract.LABEL_LOG_OF
+ANNOTATION_CHUNK = contract.ANNOTATION_LOG_CHUNK
+ANNOTATION_DROPPED_LINES = contract.ANNOTATION_LOG_DROPPED_LINES
+ANNOTATION_DROPPED_BYTES = contract.ANNOTATION_LOG_DROPPED_BYTES
 DATA_KEY = "log.jsonl"
 
 
@@ -180,7 +181,7 @@ def plan_chunks(
 def owner_reference(name: str, uid: str) -> list[dict[str, Any]]:
     if not uid:
         return []
-    return [{"apiVersion": "baton.dev/v1alpha1", "kind": "FlowRun", "name": name, "uid": uid}]
+    return [contract.owner_reference("FlowRun", name, uid, controller=False)]
 
 
 def log_owner_label(name: str, uid: str) -> str:

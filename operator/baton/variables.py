@@ -25,10 +25,10 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
-from baton import _store
+from baton import _store, contract
 
 CONFIG_MAP = "baton-variables"
-TAGS_ANNOTATION = "baton.dev/variable-tags"
+TAGS_ANNOTATION = contract.ANNOTATION_VARIABLE_TAGS
 MAX_NAME_LENGTH = 255
 MAX_VALUE_LENGTH = 5000
 NAME_PATTERN = re.compile(r"^[a-z0-9\-_]*$")
@@ -154,7 +154,7 @@ def _write_cluster(
         "kind": "ConfigMap",
         "metadata": {
             "name": CONFIG_MAP,
-            "labels": {"app.kubernetes.io/managed-by": "baton", "baton.dev/variables": "true"},
+            "labels": {**contract.MANAGED_BY, contract.LABEL_VARIABLES: "true"},
             "annotations": {TAGS_ANNOTATION: json.dumps(tags, sort_keys=True)},
         },
         "data": data,

@@ -19,6 +19,7 @@ import httpx
 
 from baton._kube.config import Credentials, load
 from baton._kube.gate import NORMAL, PriorityGate
+from baton.contract import GROUP, VERSION
 
 Json = dict[str, Any]
 PatchType = Literal["merge", "json", "strategic"]
@@ -109,11 +110,11 @@ class Kind:
         return "/".join(parts)
 
 
-FLOWS = Kind("baton.dev", "v1alpha1", "flows")
-WORKPOOLS = Kind("baton.dev", "v1alpha1", "workpools")
-DEPLOYMENTS = Kind("baton.dev", "v1alpha1", "deployments")
-FLOWRUNS = Kind("baton.dev", "v1alpha1", "flowruns")
-AUTOMATIONS = Kind("baton.dev", "v1alpha1", "automations")
+FLOWS = Kind(GROUP, VERSION, "flows")
+WORKPOOLS = Kind(GROUP, VERSION, "workpools")
+DEPLOYMENTS = Kind(GROUP, VERSION, "deployments")
+FLOWRUNS = Kind(GROUP, VERSION, "flowruns")
+AUTOMATIONS = Kind(GROUP, VERSION, "automations")
 JOBS = Kind("batch", "v1", "jobs")
 PODS = Kind("", "v1", "pods")
 CONFIGMAPS = Kind("", "v1", "configmaps")

@@ -7,11 +7,11 @@ same shape, so ``kubectl describe`` and anything watching Events see one format.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from baton._kube.client import Kind
-from baton.resources._base import API_VERSION
+from baton.contract import API_VERSION, format_time
 
 __all__ = ["CORE_EVENTS", "build_event"]
 
@@ -30,7 +30,7 @@ def build_event(
     annotations: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An Event about the object with ``metadata`` (name, namespace, uid) of ``kind``."""
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = format_time(now)
     event_metadata: dict[str, Any] = {
         "generateName": f"{metadata['name'][:200]}.",
         "namespace": metadata["namespace"],

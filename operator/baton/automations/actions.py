@@ -27,13 +27,15 @@ from baton._kube.client import (
 )
 from baton.automations import senders, templates
 from baton.automations.senders import Permanent, Retryable
-from baton.automations.triggers import Event, stamp
+from baton.automations.triggers import Event
+from baton.contract import ANNOTATION_AUTOMATION_EVENT, API_VERSION, LABEL_AUTOMATION
+from baton.contract import format_time as stamp
 from baton.resources.automation import Action, Automation, SecretKeyRef
 from baton.resources.flowrun import TERMINAL_STATES
 
 SECRETS = Kind("", "v1", "secrets")
 #: The label on FlowRuns an Automation created.
-AUTOMATION_LABEL = "baton.dev/automation"
+AUTOMATION_LABEL = LABEL_AUTOMATION
 
 DEFAULT_SUMMARY = (
     "{{ event.kind }} {{ event.subject }} in {{ namespace }}: {{ event.what }}"
@@ -197,12 +199,12 @@ async def perform(ctx: Context, automation: Automation, action: Action, event: E
         target = action.run_deployment
         name = run_name(automation, event, target.name)
         manifest = {
-            "apiVersion": "baton.dev/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": "FlowRun",
             "metadata": {
                 "name": name,
                 "labels": {AUTOMATION_LABEL: automation.name[:63]},
-                "annotations": {"baton.dev/automation-event": event.key[:1000]},
+                "annotations": {ANNOTATION_AUTOMATION_EVENT: event.key[:1000]},
             },
             "spec": {"deploymentRef": {"name": target.name}, "parameters": target.parameters},
         }

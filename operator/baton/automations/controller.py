@@ -33,7 +33,9 @@ from baton._kube.gate import REPORT
 from baton.automations import actions, senders, shorthand
 from baton.automations.actions import Context, TemplateFailed
 from baton.automations.senders import Permanent, Retryable
-from baton.automations.triggers import Event, due_events, parse_time, stamp
+from baton.automations.triggers import Event, due_events
+from baton.contract import format_time as stamp
+from baton.contract import parse_time
 from baton.controller import events
 from baton.controller.queue import WorkQueue, utcnow
 from baton.resources import TERMINAL_STATES, Deployment

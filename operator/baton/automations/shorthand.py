@@ -11,12 +11,11 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from baton.resources._base import API_VERSION
+from baton.contract import API_VERSION, LABEL_NOTIFICATIONS_OF, MANAGED_BY, owner_reference
 from baton.resources.deployment import Deployment
 
 #: Labels on expanded Automations: which Deployment they come from, and who wrote them.
-FROM_DEPLOYMENT = "baton.dev/notifications-of"
-MANAGED_BY = {"app.kubernetes.io/managed-by": "baton"}
+FROM_DEPLOYMENT = LABEL_NOTIFICATIONS_OF
 
 
 def automation_name(deployment: str, index: int) -> str:
@@ -45,13 +44,12 @@ def expand(deployment: Deployment) -> dict[str, dict[str, Any]]:
                 "namespace": deployment.namespace,
                 "labels": {FROM_DEPLOYMENT: deployment.name[:63], **MANAGED_BY},
                 "ownerReferences": [
-                    {
-                        "apiVersion": API_VERSION,
-                        "kind": "Deployment",
-                        "name": deployment.name,
-                        "uid": deployment.metadata.get("uid", ""),
-                        "controller": True,
-                    }
+                    owner_reference(
+                        "Deployment",
+                        deployment.name,
+                        deployment.metadata.get("uid", ""),
+                        block_owner_deletion=False,
+                    )
                 ],
             },
             "spec": {

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from baton import contract
 from baton._store import Cluster, Local, Mounted, StoreError
 from baton.blocks import naming
 
@@ -104,7 +105,7 @@ def _manifest(stored: Stored) -> Json:
         "metadata": {
             "name": naming.secret_name(stored.slug, stored.name),
             "labels": {
-                "app.kubernetes.io/managed-by": "baton",
+                **contract.MANAGED_BY,
                 naming.LABEL_TYPE: stored.slug,
                 naming.LABEL_NAME: stored.name,
             },

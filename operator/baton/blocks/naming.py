@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import re
 
+from baton import contract
+
 LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 NAME_PATTERN = f"^{LABEL}$"
 #: ``spec.blocks`` entries on Flows and Deployments.
 REFERENCE_PATTERN = f"^{LABEL}/{LABEL}$"
 SECRET_PREFIX = "baton-block."
 #: The Kubernetes Secret's type: marks the Secret as a block for kubectl readers.
-SECRET_TYPE = "baton.dev/block"
-LABEL_TYPE = "baton.dev/block-type"
-LABEL_NAME = "baton.dev/block-name"
-ANNOTATION_CLASS = "baton.dev/block-class"
+SECRET_TYPE = contract.SECRET_TYPE_BLOCK
+LABEL_TYPE = contract.LABEL_BLOCK_TYPE
+LABEL_NAME = contract.LABEL_BLOCK_NAME
+ANNOTATION_CLASS = contract.ANNOTATION_BLOCK_CLASS
 #: The Secret's data keys: the non-secret fields and the secret ones, each a JSON object.
 FIELDS_KEY = "fields.json"
 SECRETS_KEY = "secrets.json"

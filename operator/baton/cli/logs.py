@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from baton.cli.common import CliError, Connection, connect, get_or_fail
+from baton.contract import TERMINAL_STATES
 
 if TYPE_CHECKING:
     from baton.run_logs import KeptLog
 
 Json = dict[str, Any]
-TERMINAL = {"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"}
+TERMINAL = TERMINAL_STATES
 POLL_SECONDS = 0.5
 #: After the run ends, keep reading this long for the last lines to land.
 SETTLE_SECONDS = 1.5

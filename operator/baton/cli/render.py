@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from baton import contract
+
 Json = dict[str, Any]
 MAX_CELL = 60
 MAX_TABLE_ROWS = 20
@@ -98,7 +100,7 @@ def parse_time(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return contract.parse_time(value)
     except ValueError:
         return None
 

@@ -29,10 +29,11 @@ from baton.cli.common import (
     get_or_fail,
     parse_params,
 )
+from baton.contract import TERMINAL_STATES, owner_reference
 from baton.resources import API_VERSION
 
 Json = dict[str, Any]
-TERMINAL = {"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"}
+TERMINAL = TERMINAL_STATES
 POLL_SECONDS = 0.5
 PROGRESS_EVERY = 30.0
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
@@ -45,7 +46,7 @@ def custom_run_name(deployment: str) -> str:
 
 def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
     """The FlowRun manifest of an ad-hoc run, labelled and owned like a scheduled one."""
-    from baton.controller.labels import (  # noqa: PLC0415 - pure constants
+    from baton.contract import (  # noqa: PLC0415 - pure constants
         LABEL_DEPLOYMENT,
         LABEL_FLOW,
         LABEL_POOL,
@@ -66,16 +67,7 @@ def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
                 LABEL_FLOW: label_value((spec.get("flowRef") or {}).get("name", "")),
                 LABEL_POOL: label_value((spec.get("workPoolRef") or {}).get("name", "default")),
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "Deployment",
-                    "name": metadata["name"],
-                    "uid": metadata["uid"],
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference("Deployment", metadata["name"], metadata["uid"])],
         },
         "spec": {"deploymentRef": {"name": metadata["name"]}, "parameters": parameters},
     }

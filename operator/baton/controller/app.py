@@ -21,16 +21,16 @@ import kopf
 
 from baton._kube import config
 from baton._kube.client import FLOWRUNS, JOBS, PODS, AsyncKubeClient, KubeClient
+from baton.contract import GROUP, MANAGED_BY, VERSION, selector
 from baton.controller import crds, events, metrics, readiness
-from baton.controller.labels import MANAGED_BY, selector
 from baton.controller.leader import LeaderElector, LeaseConfig, StandbyProbe
 from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect
 from baton.controller.runs import RunController
 from baton.controller.scheduler import Scheduler
 
-GROUP, VERSION = "baton.dev", "v1alpha1"
-PREFIX = "baton.dev"
+#: kopf's own annotations and finalizer (``PREFIX/...``) are in Baton's API group.
+PREFIX = GROUP
 #: Exit status when the leader Lease is lost (the kubelet restarts the process).
 LEASE_LOST_EXIT = 70
 
@@ -45,16 +45,23 @@ def login(memo: kopf.Memo, **_: Any) -> kopf.ConnectionInfo:
     """
     credentials = config.load()
     token = credentials.bearer()
+    inline = None if credentials.cert_file else credentials.client_certificate()
+    plugin = credentials.exec_plugin
     _readiness(memo).hold("login")
     return kopf.ConnectionInfo(
         server=credentials.server,
         ca_path=credentials.ca_file,
+        ca_data=credentials.ca_data,
         insecure=credentials.insecure,
         scheme="Bearer" if token else None,
         token=token,
         certificate_path=credentials.cert_file,
         private_key_path=credentials.key_file,
+        certificate_data=inline[0] if inline else None,
+        private_key_data=inline[1] if inline else None,
         default_namespace=credentials.namespace,
+        # An exec plugin's credential expires: kopf logs in again (this handler) by then.
+        expiration=plugin.credential().expires if plugin else None,
     )
 
 

@@ -15,16 +15,16 @@ from typing import Any, TypeVar
 
 import pydantic
 
+from baton.contract import ACTIVE_STATES
 from baton.resources import Deployment, Flow, FlowRun, RunState, WorkPool
 from baton.resources.deployment import work_pool_of
-from baton.resources.flowrun import ADMITTED_STATES
 
 Key = tuple[str, str]  # (namespace, name)
 QueueKey = tuple[str, str, str]  # ("run" | "pool" | "pool-status", namespace, name)
 Body = dict[str, Any]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-ADMITTED = ADMITTED_STATES
+ADMITTED = ACTIVE_STATES
 WAITING = {None, RunState.SCHEDULED, RunState.LATE, RunState.AWAITING_RETRY}
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import re
 
-from baton import __version__
+from baton import __version__, contract
 from baton._kube.client import ApiError, AsyncKubeClient, Json, Kind
 from baton.resources import KINDS
 from baton.resources.crd import custom_resource_definition
@@ -30,7 +30,7 @@ logger = logging.getLogger("baton.crds")
 
 CUSTOM_RESOURCE_DEFINITIONS = Kind("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 #: The Baton version whose models a CRD was applied from.
-VERSION_ANNOTATION = "baton.dev/version"
+VERSION_ANNOTATION = contract.ANNOTATION_CRD_VERSION
 FIELD_MANAGER = "baton-operator"
 
 

@@ -30,9 +30,8 @@ INVALID_SPEC = "InvalidSpec"
 # Flow (also the reason of its runs that fail because of it)
 INVALID_PARAMETER_SCHEMA = "InvalidParameterSchema"
 PARAMETER_SCHEMA_VALID = "ParameterSchemaValid"
-# FlowRun
+# FlowRun (its JobCreated and AwaitingWorker reasons are the run contract's: baton.contract)
 STATE_CHANGED = "StateChanged"
-JOB_CREATED = "JobCreated"
 INVALID_PARAMETERS = "InvalidParameters"
 CANCELLED = "Cancelled"
 

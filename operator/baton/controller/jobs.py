@@ -9,24 +9,27 @@ context replaces the default on purpose.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from baton import git_source
 from baton._store import BLOCKS_DIR_ENV
 from baton.blocks import naming as block_naming
 from baton.blocks._storage import DECLARED_ENV
-from baton.controller.labels import (
+from baton.contract import (
+    API_VERSION,
     LABEL_ATTEMPT,
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
     LABEL_POOL,
     LABEL_RUN,
     MANAGED_BY,
+    MAX_ENV_PARAMETERS,
+    RunIdentity,
+    encode_run_environment,
     label_value,
+    owner_reference,
 )
 from baton.resources import Deployment, Flow, FlowRun, JobTemplate, WorkPool
-from baton.resources._base import API_VERSION
 from baton.resources.flow import GitSource
 
 CONTAINER = "flow"
@@ -42,9 +45,6 @@ GIT_SOURCE_COMMAND = ["baton", "git-fetch"]
 #: Seconds past the flow's own timeout before the Job's deadline stops the pod.
 DEADLINE_GRACE_SECONDS = 60
 RUNTIME_COMMAND = ["baton", "execute"]
-#: Larger parameters are read by the runtime from the API: one environment string over
-#: 128 KiB makes execve fail, so the container would never start.
-MAX_ENV_PARAMETERS = 64 * 1024
 
 DEFAULT_POD_SECURITY = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 DEFAULT_CONTAINER_SECURITY = {
@@ -174,23 +174,21 @@ def run_environment(
     parameters: dict[str, Any],
 ) -> list[dict[str, Any]]:
     """The run's identity, which the in-pod runtime reads to find its FlowRun."""
-    env = {
-        "BATON_FLOW_RUN_NAME": run.name,
-        "BATON_FLOW_RUN_NAMESPACE": run.namespace,
-        "BATON_FLOW_RUN_UID": run.uid,
-        "BATON_FLOW_NAME": flow.name,
-        "BATON_DEPLOYMENT_NAME": deployment.name if deployment else "",
-        "BATON_ENTRYPOINT": flow.spec.entrypoint,
-        "BATON_ATTEMPT": str(attempt),
-        "PYTHONUNBUFFERED": "1",
-    }
-    encoded = json.dumps(parameters, separators=(",", ":"))
-    if len(encoded.encode()) <= MAX_ENV_PARAMETERS:
-        env["BATON_PARAMETERS"] = encoded
-    if run.spec.scheduled_time:
-        env["BATON_SCHEDULED_TIME"] = run.spec.scheduled_time.isoformat()
-    if flow.spec.source and flow.spec.source.config_map:
-        env["BATON_SOURCE_SHA256"] = flow.spec.source.config_map.sha256
+    config_map = flow.spec.source.config_map if flow.spec.source else None
+    identity = RunIdentity(
+        name=run.name,
+        namespace=run.namespace,
+        uid=run.uid,
+        entrypoint=flow.spec.entrypoint,
+        attempt=attempt,
+        parameters=parameters,
+        scheduled_time=run.spec.scheduled_time,
+        source_sha256=config_map.sha256 if config_map else "",
+        flow_name=flow.name,
+        deployment_name=deployment.name if deployment else "",
+    )
+    env = encode_run_environment(identity, limit=MAX_ENV_PARAMETERS)
+    env["PYTHONUNBUFFERED"] = "1"
     if flow.spec.source and flow.spec.source.git:
         env[git_source.CHECKOUT_ENV] = GIT_CHECKOUT
     # Always set, so Block.load in the pod reads only mounted blocks, never the API.
@@ -316,16 +314,7 @@ def build_job(
             "name": job_name(run.name, attempt),
             "namespace": run.namespace,
             "labels": {**labels, LABEL_ATTEMPT: str(attempt)},
-            "ownerReferences": [
-                {
-                    "apiVersion": API_VERSION,
-                    "kind": "FlowRun",
-                    "name": run.name,
-                    "uid": run.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
-            ],
+            "ownerReferences": [owner_reference("FlowRun", run.name, run.uid)],
         },
         "spec": job_spec,
     }

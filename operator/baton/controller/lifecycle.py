@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.contract import ACTIVE_STATES, CANCEL_REQUESTED
+from baton.contract import parse_time as _time
 from baton.controller.startup import startup_began, startup_problem
 from baton.resources import FlowRun, RunState
-from baton.resources.flowrun import ADMITTED_STATES, TERMINAL_STATES
+from baton.resources.flowrun import TERMINAL_STATES
 
 # Reasons recorded with states.
 DEADLINE_EXCEEDED = "DeadlineExceeded"
@@ -36,13 +38,12 @@ JOB_DELETED = "JobDeleted"
 POD_DELETED = "PodDeleted"
 NO_FINAL_REPORT = "NoFinalReport"
 CONTAINER_FAILED = "ContainerFailed"
-CANCEL_REQUESTED = "CancelRequested"
 CRASH_RETRY = "CrashRetry"
 STARTED = "Started"
 WORKER_LOST = "WorkerLost"
 REPORTED = "Reported"
 
-_ACTIVE = ADMITTED_STATES
+_ACTIVE = ACTIVE_STATES
 PAUSED = "Paused"
 RESUMED = "Resumed"
 
@@ -67,12 +68,6 @@ class Step:
     delete_job: bool = False
     new_attempt: bool = False
     wake_at: datetime | None = None
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _condition(job: dict[str, Any] | None, kind: str) -> dict[str, Any] | None:
@@ -326,6 +321,8 @@ def follow(
     )
     if settled is not None:
         return settled
+    status = run.status
+    state = status.state
     report = _current_report(run)
     progress = _progress(run, report, now, "the flow is running")
 

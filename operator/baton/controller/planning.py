@@ -18,15 +18,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from baton import schedules
-from baton.controller.labels import (
+from baton.contract import (
+    API_VERSION,
     LABEL_DEPLOYMENT,
     LABEL_FLOW,
     LABEL_POOL,
     MANAGED_BY,
     label_value,
+    merge_parameters,
+    owner_reference,
+    parse_time,
 )
+from baton.contract import format_time as _time
 from baton.resources import Deployment, RunState, Schedule
-from baton.resources._base import API_VERSION, condition
+from baton.resources._base import condition
 from baton.resources.deployment import DeploymentSpec
 from baton.resources.flowrun import TERMINAL_STATES
 from baton.resources.validation import (
@@ -81,14 +86,6 @@ class SchedulePlan:
         return self.next_fire_times[0] if self.next_fire_times else None
 
 
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
 def window_start(deployment: Deployment) -> datetime:
     """The fire times after this instant are not handled yet."""
     status = deployment.status
@@ -103,14 +100,6 @@ def build_flow_run(
     """The FlowRun manifest for one fire time of one schedule."""
     spec = deployment.spec
     uid = deployment.metadata.get("uid")
-    owner = {
-        "apiVersion": API_VERSION,
-        "kind": "Deployment",
-        "name": deployment.name,
-        "uid": uid,
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
     return {
         "apiVersion": API_VERSION,
         "kind": "FlowRun",
@@ -123,12 +112,12 @@ def build_flow_run(
                 LABEL_FLOW: label_value(spec.flow_ref.name),
                 LABEL_POOL: label_value(spec.work_pool_ref.name),
             },
-            "ownerReferences": [owner] if uid else [],
+            "ownerReferences": [owner_reference("Deployment", deployment.name, uid)] if uid else [],
         },
         "spec": {
             "deploymentRef": {"name": deployment.name},
-            "parameters": {**spec.parameters, **schedule.parameters},
-            "scheduledTime": fire_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "parameters": merge_parameters(spec.parameters, schedule.parameters),
+            "scheduledTime": _time(fire_time),
         },
     }
 
@@ -210,10 +199,6 @@ def _summary(spec: DeploymentSpec) -> str:
         except schedules.ScheduleError:
             parts.append("invalid")
     return "; ".join(parts)
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
 def ready_condition(deployment: Deployment, plan: SchedulePlan, now: datetime) -> dict[str, Any]:

@@ -35,6 +35,8 @@ from baton._kube.client import (
 )
 from baton._kube.events import CORE_EVENTS
 from baton._kube.gate import REPORT
+from baton.contract import AWAITING_WORKER, CANCEL_REQUESTED, JOB_CREATED, merge_parameters
+from baton.contract import format_time as _stamp
 from baton.controller import events, metrics
 from baton.controller.admission import (
     LIMIT_REACHED,
@@ -85,16 +87,12 @@ PASS_SLICE_SECONDS = 0.01
 INVALID_PARAMETERS = events.INVALID_PARAMETERS
 INVALID_PARAMETER_SCHEMA = events.INVALID_PARAMETER_SCHEMA
 MISSING = "Missing"
-SUBMITTED = "JobCreated"
-CLAIMABLE = "AwaitingWorker"
+SUBMITTED = JOB_CREATED
+CLAIMABLE = AWAITING_WORKER
 JOB_NAME_TAKEN = "JobNameTaken"
 JOB_NAME_HELD = "JobNameHeld"
 #: How soon a run whose Job name a deleted namesake's Job still holds tries again.
 NAME_HELD_RETRY = timedelta(seconds=1)
-
-
-def _stamp(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def succeeded_condition(
@@ -293,7 +291,9 @@ class RunController:
 
     @staticmethod
     def parameters(run: FlowRun, deployment: Deployment | None) -> dict[str, Any]:
-        return {**(deployment.spec.parameters if deployment else {}), **run.spec.parameters}
+        return merge_parameters(
+            deployment.spec.parameters if deployment else None, run.spec.parameters
+        )
 
     def _preflight(
         self,
@@ -310,7 +310,7 @@ class RunController:
         if run.spec.cancel_requested:
             return Step(
                 state=RunState.CANCELLED,
-                reason="CancelRequested",
+                reason=CANCEL_REQUESTED,
                 message="cancelled before it started",
                 fields={"endTime": now},
             )

@@ -21,13 +21,13 @@ import pydantic
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, AlreadyExists, ApiError, NotFound
 from baton._kube.gate import REPORT, URGENT
+from baton.contract import format_time, parse_time
 from baton.controller import events, metrics
 from baton.controller.planning import (
     INVALID_SPEC,
     RunInfo,
     SchedulePlan,
     deployment_status,
-    parse_time,
     plan_schedules,
     runs_to_delete,
 )
@@ -221,7 +221,7 @@ class Scheduler:
             if fire_time is not None:
                 metrics.SCHEDULING_SKEW.observe((self._clock() - fire_time).total_seconds())
         if plan.skipped:
-            sample = ", ".join(t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in plan.skipped_sample)
+            sample = ", ".join(format_time(t) for t in plan.skipped_sample)
             self._events.record(
                 deployment.metadata,
                 events.MISSED_RUNS,
@@ -278,7 +278,7 @@ class Scheduler:
                     "reason": INVALID_SPEC,
                     "message": problem,
                     "observedGeneration": tracked.body["metadata"].get("generation"),
-                    "lastTransitionTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "lastTransitionTime": format_time(now),
                 }
             ],
         }

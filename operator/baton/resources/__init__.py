@@ -6,7 +6,8 @@ These models are the single source of truth: ``crds/*.yaml`` are generated from 
 
 from __future__ import annotations
 
-from baton.resources._base import API_VERSION, GROUP, VERSION, Condition, ResourceKind
+from baton.contract import API_VERSION, GROUP, VERSION
+from baton.resources._base import Condition, ResourceKind
 from baton.resources.automation import AUTOMATION_KIND, Automation, AutomationSpec
 from baton.resources.deployment import (
     DEPLOYMENT_KIND,

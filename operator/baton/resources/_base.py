@@ -17,9 +17,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-GROUP = "baton.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+from baton.contract import API_VERSION, GROUP, format_time, parse_time
+
 CATEGORY = "baton"
 
 #: Names of Kubernetes objects we reference (DNS-1123 subdomain).
@@ -200,7 +199,7 @@ def condition(
         "reason": reason,
         "message": message[:CONDITION_MESSAGE_MAX],
         "observedGeneration": generation,
-        "lastTransitionTime": transition.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lastTransitionTime": format_time(transition),
     }
 
 
@@ -295,7 +294,4 @@ class Resource(Model):
     @property
     def created_at(self) -> datetime:
         """metadata.creationTimestamp (now, for an object not yet created)."""
-        stamp = self.metadata.get("creationTimestamp")
-        if not stamp:
-            return datetime.now(UTC)
-        return datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
+        return parse_time(self.metadata.get("creationTimestamp")) or datetime.now(UTC)

@@ -14,7 +14,8 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import core_schema, to_jsonable_python
 
-from baton.resources._base import CATEGORY, GROUP, VERSION, Model, ResourceKind
+from baton.contract import API_VERSION, GROUP, VERSION
+from baton.resources._base import CATEGORY, Model, ResourceKind
 
 #: JSON Schema keywords that mean nothing to Kubernetes.
 _DROP = ("title", "$schema")
@@ -23,7 +24,7 @@ _DROP = ("title", "$schema")
 #: server describes ``metadata`` itself (ObjectMeta) and refuses a schema that does.
 _OBJECT_FIELDS = {
     "apiVersion": "APIVersion defines the versioned schema of this representation of an "
-    "object: baton.dev/v1alpha1.",
+    f"object: {API_VERSION}.",
     "kind": "Kind is a string value representing the REST resource this object represents.",
 }
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from baton import contract
 from baton.resources._base import (
     AGE,
     FreeForm,
@@ -85,21 +86,12 @@ STATE_TYPES: dict[RunState, StateType] = {
     RunState.PAUSED: StateType.PAUSED,
 }
 
-TERMINAL_STATES = frozenset(
-    {RunState.COMPLETED, RunState.FAILED, RunState.TIMED_OUT, RunState.CRASHED, RunState.CANCELLED}
-)
+#: The contract's terminal states (``baton.contract.TERMINAL_STATES``) as members.
+TERMINAL_STATES = frozenset(RunState(state) for state in contract.TERMINAL_STATES)
 
-#: Admitted and not ended: the run holds its concurrency slot and its Job (or worker), and
-#: the operator follows it. A Paused run's pod waits, so it holds them too.
-ADMITTED_STATES = frozenset(
-    {
-        RunState.PENDING,
-        RunState.RUNNING,
-        RunState.RETRYING,
-        RunState.PAUSED,
-        RunState.CANCELLING,
-    }
-)
+#: The contract's active states (``baton.contract.ACTIVE_STATES``) as members: admitted and
+#: not ended, so the run holds its slot and its Job (or worker) and the operator follows it.
+ADMITTED_STATES = frozenset(RunState(state) for state in contract.ACTIVE_STATES)
 
 
 def is_terminal(state: str | None) -> bool:

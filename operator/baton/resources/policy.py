@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from baton.resources._base import GROUP
+from baton.contract import GROUP
 from baton.resources.flowrun import RUNTIME_FIELDS, FlowRunStatus
 
 POLICY_NAME = "baton-flowrun-status-writers"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from baton.resources._base import API_VERSION, ResourceKind
+from baton.contract import API_VERSION
+from baton.resources._base import ResourceKind
 from baton.resources.crd import custom_resource_definition
 
 INTRO = f"""# Resource reference

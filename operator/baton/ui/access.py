@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from baton._kube.client import FLOWRUNS, AsyncKubeClient, Kind, NotFound
+from baton.contract import GROUP
 from baton.ui.counts import RunIndex
 
 Json = dict[str, Any]
@@ -83,7 +84,7 @@ class Access:
         except NotFound:
             return None
 
-    async def can(self, verb: str, resource: str, namespace: str, group: str = "baton.dev") -> bool:
+    async def can(self, verb: str, resource: str, namespace: str, group: str = GROUP) -> bool:
         """Whether the user may ``verb`` ``resource`` in ``namespace`` (SelfSubjectAccessReview)."""
         key = (verb, resource, namespace)
         cached = self._reviews.get(key)

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from baton._kube.client import DEPLOYMENTS, FLOWRUNS, FLOWS
 from baton.cli.runs import custom_run, custom_run_name
+from baton.contract import merge_parameters
 from baton.controller.labels import LABEL_DEPLOYMENT, label_value
 from baton.resources import Deployment, Flow, FlowRun
 from baton.schema_validation import parameter_errors
@@ -114,7 +115,7 @@ async def create_run(request: Request) -> Response:
         parameters = posted.parameters
         errors: dict[str, list[str]] = {}
         for where, message in parameter_errors(
-            schema or {}, {**deployment.spec.parameters, **parameters}
+            schema or {}, merge_parameters(deployment.spec.parameters, parameters)
         ):
             errors.setdefault(where.split(".")[0], []).append(message)
         if errors:

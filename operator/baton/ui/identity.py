@@ -135,7 +135,7 @@ class BearerTokens:
 
     def __init__(self, credentials: Credentials) -> None:
         # The cluster's address and CA; the UI's own credentials are never used.
-        self.base = replace(credentials, token=None, token_file=None, cert_file=None, key_file=None)
+        self.base = credentials.anonymous()
         self._sessions: dict[str, _Session] = {}
 
     async def identify(self, request: Request) -> Identity:

@@ -27,6 +27,7 @@ from baton._kube.client import (
     KubeClient,
     NotFound,
 )
+from baton.contract import TERMINAL_STATES, format_time
 from baton.worker.claims import flow_name_of, heartbeat_timeout, is_claimable, updated_workers
 
 logger = logging.getLogger("baton.worker")
@@ -37,7 +38,7 @@ HEARTBEAT_ATTEMPTS = 8
 
 
 #: Runtime report states after which the flow process has nothing more to say.
-FINAL_STATES = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
+FINAL_STATES = TERMINAL_STATES
 
 
 class WorkerError(RuntimeError):
@@ -129,7 +130,7 @@ class PoolApi:
         if runtime.get("attempt") == attempt and runtime.get("state") in FINAL_STATES:
             return False
         how = f"signal {-code}" if code < 0 else f"code {code}"
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = format_time(datetime.now(UTC))
         report = {
             "state": "Crashed",
             "attempt": attempt,

@@ -9,18 +9,25 @@ pin the protocol (docs/workers.md) with fixed clocks.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from baton.contract import (
+    AWAITING_WORKER,
+    PENDING,
+    RUN_ENVIRONMENT,
+    RunIdentity,
+    encode_run_environment,
+    merge_parameters,
+    parse_time,
+)
+from baton.contract import format_time as stamp
+
 Json = dict[str, Any]
 
-#: The operator's reason for a process-pool run that waits for a worker to claim it.
-AWAITING_WORKER = "AwaitingWorker"
-PENDING = "Pending"
 #: Entries of silent workers are dropped after this many heartbeat timeouts.
 STALE_FACTOR = 10
 DEFAULT_HEARTBEAT_TIMEOUT = 60
@@ -29,16 +36,6 @@ DEFAULT_HEARTBEAT_TIMEOUT = 60
 def worker_identity() -> str:
     """``<host>-<pid>``: unique among live workers, readable in ``kubectl get -o yaml``."""
     return f"{socket.gethostname()}-{os.getpid()}"
-
-
-def parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def stamp(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def is_claimable(run: Mapping[str, Any], pool: str) -> bool:
@@ -72,7 +69,7 @@ def claim_order(runs: Iterable[Mapping[str, Any]], pool: str, slots: int | None)
 def merged_parameters(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> Json:
     """The Deployment's default parameters with the run's own laid over them."""
     defaults = ((deployment or {}).get("spec") or {}).get("parameters") or {}
-    return {**defaults, **((run.get("spec") or {}).get("parameters") or {})}
+    return merge_parameters(defaults, (run.get("spec") or {}).get("parameters"))
 
 
 def flow_name_of(run: Mapping[str, Any], deployment: Mapping[str, Any] | None) -> str | None:
@@ -93,27 +90,21 @@ def run_environment(
     metadata = run.get("metadata") or {}
     status = run.get("status") or {}
     deployment_name = ((deployment or {}).get("metadata") or {}).get("name", "")
-    env = dict(base)
-    env.update(
-        {
-            "BATON_FLOW_RUN_NAME": str(metadata.get("name", "")),
-            "BATON_FLOW_RUN_NAMESPACE": str(metadata.get("namespace", "")),
-            "BATON_FLOW_RUN_UID": str(metadata.get("uid", "")),
-            "BATON_FLOW_NAME": str((flow.get("metadata") or {}).get("name", "")),
-            "BATON_DEPLOYMENT_NAME": str(deployment_name),
-            "BATON_ENTRYPOINT": str((flow.get("spec") or {}).get("entrypoint", "")),
-            "BATON_ATTEMPT": str(max(1, int(status.get("attempts") or 1))),
-            "BATON_PARAMETERS": json.dumps(
-                merged_parameters(run, deployment), separators=(",", ":")
-            ),
-            "PYTHONUNBUFFERED": "1",
-        }
+    identity = RunIdentity(
+        name=str(metadata.get("name", "")),
+        namespace=str(metadata.get("namespace", "")),
+        uid=str(metadata.get("uid", "")),
+        entrypoint=str((flow.get("spec") or {}).get("entrypoint", "")),
+        attempt=max(1, int(status.get("attempts") or 1)),
+        parameters=merged_parameters(run, deployment),
+        scheduled_time=parse_time((run.get("spec") or {}).get("scheduledTime")),
+        flow_name=str((flow.get("metadata") or {}).get("name", "")),
+        deployment_name=str(deployment_name),
     )
-    scheduled = (run.get("spec") or {}).get("scheduledTime")
-    if scheduled:
-        env["BATON_SCHEDULED_TIME"] = str(scheduled).replace("Z", "+00:00")
-    else:
-        env.pop("BATON_SCHEDULED_TIME", None)
+    # The worker's own environment is the base; a stale run identity in it never leaks.
+    env = {k: v for k, v in base.items() if k not in RUN_ENVIRONMENT}
+    env.update(encode_run_environment(identity))
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 

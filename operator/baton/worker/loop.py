@@ -31,6 +31,7 @@ from typing import Any
 
 from baton._kube.client import ApiError, KubeClient
 from baton._kube.config import Credentials
+from baton.contract import ENV_ENTRYPOINT, TERMINAL_STATES
 from baton.resources.deployment import work_pool_of
 from baton.worker.api import PoolApi, WorkerError
 from baton.worker.claims import (
@@ -49,7 +50,7 @@ Json = dict[str, Any]
 TICK_SECONDS = 1.0
 #: A run's process may outlive its terminal state this long (it is flushing and exiting).
 ENDED_GRACE = 15.0
-TERMINAL = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Cancelled"})
+TERMINAL = TERMINAL_STATES
 SYNC_TIMEOUT = 30.0
 
 
@@ -335,7 +336,7 @@ class Worker:
         self.children[name] = child
         self.say(
             f"{name}: claimed in {(time.monotonic() - seen) * 1000:.0f} ms; attempt {attempt} "
-            f"of {env['BATON_ENTRYPOINT']} started as pid {child.pid}"
+            f"of {env[ENV_ENTRYPOINT]} started as pid {child.pid}"
         )
 
     def _run_dir(self, name: str) -> Path:
