@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -324,7 +324,7 @@ class Invariants:
         return bool(runs) and all((r.get("status") or {}).get("state") in TERMINAL for r in runs)
 
     def check_fire_times(
-        self, expected: dict[str, Iterable[datetime]], *, terminal: bool = True
+        self, expected: Mapping[str, Iterable[datetime]], *, terminal: bool = True
     ) -> dict[str, int]:
         """Every expected fire time of each Deployment has exactly one run (one UID ever
         seen, deleted ones included) and, with ``terminal``, it ended. Returns runs per
