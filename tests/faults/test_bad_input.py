@@ -7,6 +7,7 @@ applies each to the real API server with the real operator running.
 
 from __future__ import annotations
 
+import itertools
 import json
 import string
 import time
@@ -19,9 +20,21 @@ from hypothesis import strategies as st
 from baton.resources import DeploymentSpec
 from baton.resources.validation import deployment_problems
 from clusterkit import Cluster, OperatorProcess
-from kube_helpers import apply, deployment, flow, flow_run, pool, run_status, wait_for
+from kube_helpers import (
+    apply,
+    deployment,
+    flow,
+    flow_run,
+    pool,
+    ready_at_generation,
+    run_status,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
+
+#: A fresh number for each generated example's Deployment name.
+EXAMPLES = itertools.count()
 
 REFUSAL_MARKERS = (
     "Invalid value",
@@ -114,7 +127,9 @@ specs = st.fixed_dictionaries(
 def test_generated_deployments(
     operator: OperatorProcess, crds: Cluster, namespace: str, spec: dict[str, Any], index: int
 ) -> None:
-    name = f"gen-{index}"
+    # One name per example (Hypothesis reuses the namespace): an earlier example's
+    # verdict can never be read for this one.
+    name = f"gen-{next(EXAMPLES)}-{index}"
     result = crds.kubectl(
         "apply",
         "-n",
@@ -134,11 +149,11 @@ def test_generated_deployments(
         )
     )
 
-    def ready() -> dict[str, Any] | None:
-        status = crds.get_json("deployments.baton.dev", name, "-n", namespace).get("status")
-        return next((c for c in (status or {}).get("conditions", []) if c["type"] == "Ready"), None)
-
-    condition = wait_for(ready, timeout=20, what=f"Ready condition on {name}")
+    condition = wait_for(
+        lambda: ready_at_generation(crds, "deployments.baton.dev", namespace, name),
+        timeout=20,
+        what=f"Ready condition on {name} at its generation",
+    )
     if expected_problems:
         assert condition["status"] == "False"
         assert condition["reason"] == expected_problems[0].reason  # InvalidSchedule, NeverFires

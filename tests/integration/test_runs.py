@@ -13,13 +13,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from clusterkit import ROOT, Cluster, OperatorProcess
+from invariants import Invariants
 from kube_helpers import (
     apply,
     deployment,
@@ -37,6 +38,10 @@ from kube_helpers import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def setup(
@@ -124,39 +129,11 @@ def test_invalid_parameters_fail_without_a_job(
     status = wait_state(crds, namespace, "bad", "Failed")
     assert status["reason"] == "InvalidParameters"
     assert "budget: 'lots' is not of type 'integer'" in status["message"]
-    time.sleep(1)
-    assert jobs(crds, namespace) == []
-
-
-class JobCounter:
-    """Samples the number of Jobs of unfinished runs while a test runs."""
-
-    def __init__(self, cluster: Cluster, ns: str) -> None:
-        self.cluster, self.ns, self.peak = cluster, ns, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while not self._stop.is_set():
-            active = [
-                j
-                for j in jobs(self.cluster, self.ns)
-                if not any(
-                    c["type"] in ("Complete", "Failed")
-                    for c in j.get("status", {}).get("conditions") or []
-                )
-                and not j["metadata"].get("deletionTimestamp")
-            ]
-            self.peak = max(self.peak, len(active))
-            time.sleep(0.2)
-
-    def __enter__(self) -> JobCounter:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    # Proof the operator went past it: a run created after it gets its Job; "bad" none.
+    apply(crds, namespace, flow_run("good", parameters={"budget": 3}))
+    job_for(crds, namespace, "good")
+    owners = [j["metadata"]["ownerReferences"][0]["name"] for j in jobs(crds, namespace)]
+    assert owners == ["good"], owners
 
 
 def finish_job(cluster: Cluster, ns: str, run: str, state: str = "Completed") -> None:
@@ -173,7 +150,8 @@ def test_limit_one_enqueue_never_has_two_jobs(
     operator: OperatorProcess, crds: Cluster, namespace: str
 ) -> None:
     setup(crds, namespace, deployment_spec={"concurrency": {"limit": 1}})
-    with JobCounter(crds, namespace) as counter:
+    # Checked on every Job and FlowRun event, not sampled.
+    with Invariants(crds.kubeconfig, namespace, deployment_limits={"d": 1}) as recorder:
         apply(
             crds,
             namespace,
@@ -185,7 +163,10 @@ def test_limit_one_enqueue_never_has_two_jobs(
             wait_state(crds, namespace, f"q{i}", "Pending")
             finish_job(crds, namespace, f"q{i}")
             wait_state(crds, namespace, f"q{i}", "Completed")
-    assert counter.peak == 1
+    recorder.assert_clean()
+    counters = recorder.counters()
+    assert counters["max live Jobs"] == {"d": 1} and counters["jobs"] == 3, counters
+    assert counters["max live runs"] == {"deployment/d": 1}, counters
     table = crds.kubectl("get", "flowruns", "-n", namespace).stdout
     assert table.count("Completed") == 3
 
@@ -252,11 +233,16 @@ def test_evicted_pod_gets_a_new_attempt_with_crash_retries(
     )
     # runtime: a late report from attempt 1 must not end attempt 2 ...
     report(crds, namespace, "ev", "Completed", attempt=1)
-    time.sleep(2)
-    assert run_status(crds, namespace, "ev")["state"] == "Pending"
-    # ... while attempt 2's own report does.
+    # ... which the operator has read once it acts on the next one, attempt 2 running
+    # (a report it had taken would have ended the run: Completed never turns Running).
+    report(crds, namespace, "ev", "Running", attempt=2)
+    running = wait_state(crds, namespace, "ev", "Running", "Completed")
+    assert running["state"] == "Running", running
+    # ... while attempt 2's own report does end it.
     report(crds, namespace, "ev", "Completed", attempt=2)
-    assert wait_state(crds, namespace, "ev", "Completed")["attempts"] == 2
+    final = wait_state(crds, namespace, "ev", "Completed")
+    assert final["attempts"] == 2
+    assert [h["state"] for h in final["history"]].count("Completed") == 1, final["history"]
 
 
 def test_late_final_report_is_not_a_false_crash(
@@ -268,10 +254,47 @@ def test_late_final_report_is_not_a_false_crash(
     pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]))
     # kubelet: the pod exits 0 before the runtime's final report has landed.
     set_pod_status(crds, namespace, pod["metadata"]["name"], terminated(0, "Completed"))
-    time.sleep(1.5)  # within the 3 s grace period used by the test operator
-    assert run_status(crds, namespace, "late")["state"] != "Crashed"
+    time.sleep(1.5)  # the fault: the report arrives 1.5 s late (the test grace is 3 s)
     report(crds, namespace, "late", "Completed")
-    assert wait_state(crds, namespace, "late", "Completed", "Crashed")["state"] == "Completed"
+    status = wait_state(crds, namespace, "late", "Completed", "Crashed")
+    assert status["state"] == "Completed", status
+    assert "Crashed" not in [h["state"] for h in status["history"]], status["history"]
+
+
+def test_pod_that_exits_without_a_report_is_crashed_after_the_grace(
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
+    """kubelet: the container exits 0 and the runtime never reports: Crashed
+    (``NoFinalReport``), and not before the report grace (3 s in the tests) ran out."""
+    setup(crds, namespace)
+    apply(crds, namespace, flow_run("silent"))
+    job = job_for(crds, namespace, "silent")
+    pod = wait_for(lambda: pod_of(crds, namespace, job["metadata"]["name"]))
+    exited = terminated(0, "Completed")
+    set_pod_status(crds, namespace, pod["metadata"]["name"], exited)
+    status = wait_state(crds, namespace, "silent", "Crashed", timeout=30)
+    assert status["reason"] == "NoFinalReport", status
+    assert "without reporting a final state" in status["message"]
+    finished = exited["containerStatuses"][0]["state"]["terminated"]["finishedAt"]
+    waited = (stamp(status["stateTime"]) - stamp(finished)).total_seconds()
+    assert waited >= 3 - 1, f"Crashed {waited:.0f}s after the exit, inside the grace"  # 1 s stamps
+
+
+def test_deleted_job_crashes_its_run(
+    operator: OperatorProcess, crds: Cluster, namespace: str
+) -> None:
+    """Someone deletes the run's Job before any report: Crashed (``JobDeleted``), and no
+    second Job is created for the attempt."""
+    setup(crds, namespace)
+    with Invariants(crds.kubeconfig, namespace) as recorder:
+        apply(crds, namespace, flow_run("orphan"))
+        job = job_for(crds, namespace, "orphan")
+        crds.kubectl("delete", "job", job["metadata"]["name"], "-n", namespace, "--wait=false")
+        status = wait_state(crds, namespace, "orphan", "Crashed", timeout=40)
+        assert status["reason"] == "JobDeleted", status
+        assert "Job was deleted" in status["message"]
+    recorder.assert_clean()
+    assert recorder.counters()["jobs"] == 1, recorder.counters()
 
 
 def test_cancel_of_a_pod_that_ignores_sigterm(

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from clusterkit import Cluster, OperatorProcess
+from invariants import Invariants
 
 pytestmark = pytest.mark.integration
 
@@ -82,17 +83,24 @@ def test_interval_runs_exactly_once_across_kill_9(
         stdin=deployment("every10", {"interval": 10}, catchup={"policy": "All", "maxRuns": 10}),
     )
     created = created_at(crds, namespace, "deployments.baton.dev", "every10")
-    wait_for(lambda: len(runs_of(crds, namespace, "every10")) >= 2, timeout=40)
-    operator.kill9()
-    time.sleep(25)  # two or three fire times pass with no operator
-    operator.start()
-    time.sleep(14)
-    until = datetime.now(UTC) - timedelta(seconds=2)
+    recorder = Invariants(crds.kubeconfig, namespace)
+    with recorder:
+        wait_for(lambda: len(runs_of(crds, namespace, "every10")) >= 2, timeout=40)
+        operator.kill9()
+        time.sleep(25)  # the fault: two or three fire times pass with no operator
+        operator.start()
+        # Caught up, and one fire time more: a run scheduled 10 s after the restart.
+        until = datetime.now(UTC) + timedelta(seconds=10)
+        wait_for(lambda: max(scheduled_times(runs_of(crds, namespace, "every10"))) >= until,
+                 timeout=40)  # fmt: skip
+        counts = recorder.check_fire_times(
+            {"every10": interval_fire_times(10, created, until)}, terminal=False
+        )
+    recorder.assert_clean()
     runs = runs_of(crds, namespace, "every10")
     times = scheduled_times(runs)
-    assert len(times) == len(set(times)), "two runs for one fire time"
     expected = interval_fire_times(10, created, until)
-    assert [t for t in times if t <= until] == expected
+    assert [t for t in times if t <= until] == expected and counts["every10"] == len(expected)
     for run in runs:
         owner = run["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["controller"]) == (
@@ -148,10 +156,19 @@ def test_two_replicas_create_each_run_once(
         stdin=deployment("twice", {"interval": 2}, catchup={"policy": "All", "maxRuns": 20}),
     )
     created = created_at(crds, namespace, "deployments.baton.dev", "twice")
-    time.sleep(12)
-    until = datetime.now(UTC) - timedelta(seconds=3)
+    recorder = Invariants(crds.kubeconfig, namespace)
+    with recorder:
+        until = created + timedelta(seconds=12)
+        wait_for(lambda: (max(scheduled_times(runs_of(crds, namespace, "twice")), default=created)
+                          >= until), timeout=40)  # fmt: skip
+        # One UID per fire time: a run the standby created again after a delete, or
+        # under another name, would be a second one.
+        counts = recorder.check_fire_times(
+            {"twice": interval_fire_times(2, created, until)}, terminal=False
+        )
+    recorder.assert_clean()
     times = [t for t in scheduled_times(runs_of(crds, namespace, "twice")) if t <= until]
-    assert times == interval_fire_times(2, created, until)
+    assert times == interval_fire_times(2, created, until) and counts["twice"] == len(times)
 
 
 def test_invalid_cron_is_reported_and_others_keep_running(
@@ -210,7 +227,16 @@ def test_pause_stops_new_runs_and_operator_never_writes_spec(
         )
     )
     count = len(runs_of(crds, namespace, "pausable"))
-    time.sleep(5)
+    # Proof the scheduler went on past the pause: a witness on the same 2 s interval gets
+    # two runs for fire times after it; the paused one must have none meanwhile.
+    paused_at = datetime.now(UTC)
+    crds.kubectl("apply", "-n", namespace, "-f", "-", stdin=deployment("witness", {"interval": 2}))
+    wait_for(
+        lambda: (
+            len([t for t in scheduled_times(runs_of(crds, namespace, "witness")) if t > paused_at])
+            >= 2
+        )
+    )
     assert len(runs_of(crds, namespace, "pausable")) == count
     managers = crds.get_json(
         "deployments.baton.dev", "pausable", "-n", namespace, "--show-managed-fields"

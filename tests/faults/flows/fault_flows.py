@@ -91,3 +91,17 @@ def uses_blocks() -> dict[str, str]:
         ).hexdigest(),
         "undeclared": undeclared,
     }
+
+
+#: ``marked``'s directory of execution markers, from the test (through the Job's env).
+MARKERS_ENV = "BATON_TEST_MARKERS"
+
+
+@flow
+def marked() -> str:
+    """Leaves one file per execution of its body, named by run and attempt (and a
+    random suffix, so a second execution of the same attempt is a second file)."""
+    run, attempt = os.environ["BATON_FLOW_RUN_NAME"], os.environ["BATON_ATTEMPT"]
+    marker = Path(os.environ[MARKERS_ENV]) / f"{run}@{attempt}@{os.urandom(4).hex()}"
+    marker.write_text(str(os.getpid()))
+    return run

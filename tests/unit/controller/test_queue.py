@@ -1,8 +1,14 @@
-"""The work queue: marks coalesce, wake-ups fire on time, ``soon`` never postpones."""
+"""The work queue: marks coalesce, wake-ups fire on time, ``soon`` never postpones.
+
+No test sleeps a while and then counts: each drives the queue until a positive event
+(the reconcile it waits for, or a witness key woken after the moment in question) and
+counts then, with a bound that only a broken queue reaches.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -15,24 +21,44 @@ pytestmark = pytest.mark.unit
 SHORT = timedelta(milliseconds=50)
 
 
+WITNESS = "witness"
+
+
 class Recorder:
     """A reconcile that records when it ran and returns a scripted next wake-up."""
 
     def __init__(self, again: timedelta | None = None) -> None:
         self.calls: list[tuple[str, datetime]] = []
+        self.done = 0
         self.again = again
 
     async def __call__(self, key: str) -> datetime | None:
         self.calls.append((key, utcnow()))
         await asyncio.sleep(0.01)
+        self.done += 1
         return utcnow() + self.again if self.again is not None else None
 
+    def count(self, key: str = "d") -> int:
+        return sum(1 for k, _ in self.calls if k == key)
 
-async def drive(queue: WorkQueue[str], seconds: float) -> None:
+
+async def drive_until(
+    queue: WorkQueue[str], until: Callable[[], bool], timeout: float = 5.0
+) -> None:
+    """Run the queue until ``until()``; fail after ``timeout`` s."""
     task = asyncio.create_task(queue.run())
-    await asyncio.sleep(seconds)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    try:
+        async with asyncio.timeout(timeout):
+            while not until():
+                await asyncio.sleep(0.005)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def witness(queue: WorkQueue[str], after: timedelta) -> None:
+    """A key due ``after`` from now: once it has run, everything due before has too."""
+    queue.wake_at(WITNESS, utcnow() + after)
 
 
 def test_a_burst_of_soon_requests_is_one_reconcile() -> None:
@@ -41,8 +67,9 @@ def test_a_burst_of_soon_requests_is_one_reconcile() -> None:
         queue = WorkQueue(reconcile, name="t")
         for _ in range(100):
             queue.soon("d", SHORT)
-        await drive(queue, 0.3)
-        return len(reconcile.calls)
+        witness(queue, 4 * SHORT)
+        await drive_until(queue, lambda: reconcile.count(WITNESS) == 1)
+        return reconcile.count()
 
     assert asyncio.run(scenario()) == 1
 
@@ -54,8 +81,7 @@ def test_soon_does_not_postpone_an_earlier_wake_up() -> None:
         start = utcnow()
         queue.wake_at("d", start + SHORT)
         queue.soon("d", timedelta(seconds=5))
-        await drive(queue, 0.3)
-        assert len(reconcile.calls) == 1
+        await drive_until(queue, lambda: reconcile.count() == 1)
         return (reconcile.calls[0][1] - start).total_seconds()
 
     assert asyncio.run(scenario()) < 0.25
@@ -67,8 +93,8 @@ def test_soon_brings_a_later_wake_up_forward() -> None:
         queue = WorkQueue(reconcile, name="t")
         queue.wake_at("d", utcnow() + timedelta(seconds=60))
         queue.soon("d", SHORT)
-        await drive(queue, 0.3)
-        return len(reconcile.calls)
+        await drive_until(queue, lambda: reconcile.count() == 1)  # not 60 s later
+        return reconcile.count()
 
     assert asyncio.run(scenario()) == 1
 
@@ -89,7 +115,7 @@ def test_a_wake_up_requested_during_a_reconcile_survives_its_later_answer() -> N
         calls: list[datetime] = []
         queue = WorkQueue(reconcile, name="t")
         queue.mark("d")
-        await drive(queue, 0.4)
+        await drive_until(queue, lambda: len(calls) == 2)  # soon, not in 60 s
         return len(calls)
 
     assert asyncio.run(scenario()) == 2
@@ -103,8 +129,9 @@ def test_a_reconcile_supersedes_the_wake_up_it_was_due_to_replace() -> None:
         queue = WorkQueue(reconcile, name="t")
         queue.wake_at("d", utcnow() + timedelta(milliseconds=150))
         queue.mark("d")
-        await drive(queue, 0.4)
-        return len(reconcile.calls)
+        witness(queue, timedelta(milliseconds=300))
+        await drive_until(queue, lambda: reconcile.count(WITNESS) == 1)
+        return reconcile.count()
 
     assert asyncio.run(scenario()) == 1
 
@@ -115,15 +142,17 @@ def test_marks_of_a_busy_key_run_it_once_more_afterwards() -> None:
 
         async def reconcile(key: str) -> None:
             calls.append(key)
-            if len(calls) == 1:
+            if key == "d" and calls.count("d") == 1:
                 for _ in range(10):
                     queue.mark(key)
+            if key == "d" and calls.count("d") == 2:
+                witness(queue, SHORT)  # any third run would be due before it
             await asyncio.sleep(0.02)
 
         queue: WorkQueue[str] = WorkQueue(reconcile, name="t")
         queue.mark("d")
-        await drive(queue, 0.3)
-        return len(calls)
+        await drive_until(queue, lambda: WITNESS in calls)
+        return calls.count("d")
 
     assert asyncio.run(scenario()) == 2
 
@@ -133,16 +162,19 @@ def test_queue_latency_depth_and_reconcile_time_are_exported() -> None:
         return REGISTRY.get_sample_value(name, {"queue": "metered"}) or 0.0
 
     async def scenario() -> None:
-        queue = WorkQueue(Recorder(), name="metered", concurrency=1)
+        reconcile = Recorder()
+        queue = WorkQueue(reconcile, name="metered", concurrency=1)
         for key in ("a", "b", "c"):
             queue.mark(key)
         queue.mark("a")  # coalesced: three keys, three reconciles
-        await drive(queue, 0.3)
+        witness(queue, timedelta(milliseconds=100))
+        await drive_until(queue, lambda: reconcile.done == 4)
+        assert [k for k, _ in reconcile.calls] == ["a", "b", "c", WITNESS]
 
     before = sample("baton_work_queue_latency_seconds_count")
     asyncio.run(scenario())
-    assert sample("baton_work_queue_latency_seconds_count") - before == 3
-    assert sample("baton_work_queue_reconcile_duration_seconds_count") >= 3
+    assert sample("baton_work_queue_latency_seconds_count") - before == 4
+    assert sample("baton_work_queue_reconcile_duration_seconds_count") >= 4
     # The reconciles each slept 10 ms; the last key waited for the two before it.
     assert sample("baton_work_queue_latency_seconds_sum") >= 0.015
     assert sample("baton_work_queue_depth") == 0
