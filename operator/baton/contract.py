@@ -155,6 +155,9 @@ TERMINAL_STATES = frozenset({"Completed", "Failed", "TimedOut", "Crashed", "Canc
 #: States of an admitted run: it holds a slot of its pool (and its Job or worker) until it
 #: reaches a terminal state. A Paused run's pod waits, so it holds them too.
 ACTIVE_STATES = frozenset({"Pending", "Running", "Retrying", "Paused", "Cancelling"})
+#: States a runtime's Paused report moves to Paused (``pause_flow_run`` in a starting or
+#: running flow); Paused goes back to Running once resumed.
+PAUSABLE_STATES = frozenset({"Pending", "Running"})
 #: Prefect state types that end a flow run (what the runtime reports as final).
 FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 

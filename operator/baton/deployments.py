@@ -24,12 +24,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from baton.contract import ENV_RUN_NAME, format_time
 from baton.states import State, StateType
 
 __all__ = ["DeploymentFlowRun", "run_deployment"]
 
 #: Set in every flow pod (controller/jobs.py): the FlowRun this process runs.
-RUN_NAME_ENV = "BATON_FLOW_RUN_NAME"
+RUN_NAME_ENV = ENV_RUN_NAME
 
 
 @dataclass
@@ -133,7 +134,7 @@ def run_deployment(
         if parent:
             body["metadata"]["labels"][LABEL_PARENT_RUN] = label_value(parent)
         if scheduled_time is not None:
-            body["spec"]["scheduledTime"] = scheduled_time.strftime("%Y-%m-%dT%H:%M:%SZ")
+            body["spec"]["scheduledTime"] = format_time(scheduled_time)
         created = client.create(FLOWRUNS, body, place.namespace)
         run_name = created["metadata"]["name"]
         deadline = None if timeout is None else time.monotonic() + timeout

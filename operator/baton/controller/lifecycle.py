@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from baton.contract import ACTIVE_STATES, CANCEL_REQUESTED
+from baton.contract import ACTIVE_STATES, CANCEL_REQUESTED, PAUSABLE_STATES
 from baton.contract import parse_time as _time
 from baton.controller.startup import startup_began, startup_problem
 from baton.resources import FlowRun, RunState
@@ -247,7 +247,7 @@ def _progress(run: FlowRun, report: Any, now: datetime, running: str) -> Step:
             message=running,
             fields={"startTime": report.start_time or now},
         )
-    if report.state == RunState.PAUSED and state in (RunState.PENDING, RunState.RUNNING):
+    if report.state == RunState.PAUSED and state in PAUSABLE_STATES:
         return Step(
             state=RunState.PAUSED,
             reason=PAUSED,

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from baton.contract import parse_time
+
 #: Reasons a run is given while its pod cannot start, and when it ends Crashed for it.
 FAILED_CREATE = "FailedCreate"
 UNSCHEDULABLE = "Unschedulable"
@@ -49,12 +51,6 @@ class StartupProblem:
 
     reason: str
     message: str
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
 def _waiting(pod: dict[str, Any]) -> StartupProblem | None:
@@ -100,7 +96,7 @@ def startup_problem(pod: dict[str, Any] | None, failed_create: str | None) -> St
 def startup_began(job: dict[str, Any] | None, pod: dict[str, Any] | None) -> datetime | None:
     """When the attempt's start-up began: its Job's creation (else its pod's)."""
     for obj in (job, pod):
-        created = _time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
+        created = parse_time(((obj or {}).get("metadata") or {}).get("creationTimestamp"))
         if created is not None:
             return created
     return None
