@@ -28,11 +28,15 @@ from baton.controller.lifecycle import Timing
 from baton.controller.reflector import reflect
 from baton.controller.runs import RunController
 from baton.controller.scheduler import Scheduler
+from baton.controller.stopping import Stopping, run_in_thread
 
 #: kopf's own annotations and finalizer (``PREFIX/...``) are in Baton's API group.
 PREFIX = GROUP
 #: Exit status when the leader Lease is lost (the kubelet restarts the process).
 LEASE_LOST_EXIT = 70
+#: Giving the Lease up on the way out is a courtesy (it expires anyway); an outage must
+#: not spend the stop bound on it.
+RELEASE_BUDGET_SECONDS = 2.0
 
 
 @kopf.on.login()
@@ -81,6 +85,9 @@ async def configure(
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.networking.error_backoffs = [1, 2, 5, 10]
+    # On stop, per-object workers get this long to finish their queue (kopf's default is
+    # 2 s). Handlers only hand events on, and the next leader lists everything again.
+    settings.queueing.exit_timeout = 0.5
 
     # With leader election, writes wait while this process does not hold the Lease.
     client = AsyncKubeClient(fence=getattr(memo, "fence", None), observer=metrics.observe_request)
@@ -226,7 +233,11 @@ def run(
 
     With ``election``, the process first waits to hold the Lease (a hot standby meanwhile,
     answering its liveness probe), then runs kopf while a thread renews the Lease.
+    SIGTERM or SIGINT, at any of these moments, ends the process within
+    ``stopping.STOP_BOUND_SECONDS``.
     """
+    stopping = Stopping()
+    stopping.install()
     formats = {
         "json": kopf.LogFormat.JSON,
         "plain": kopf.LogFormat.PLAIN,
@@ -244,12 +255,13 @@ def run(
         # Before kopf starts: the endpoint answers 503 while kopf signs in and starts.
         readiness.serve(ready, readiness_endpoint)
     if election is None:
-        _run_kopf(namespaces, liveness, ready, upgrade_crds)
+        _run_kopf(namespaces, liveness, ready, upgrade_crds, stopping)
         return
     with KubeClient() as lease_client:
         elector = LeaderElector(lease_client, election)
         probe = StandbyProbe(liveness)
-        stop = threading.Event()
+        # One flag: a signal stops the wait for the Lease, kopf and the renewals alike.
+        stop = stopping.requested
         waiting = f"waiting for Lease {election.namespace}/{election.name}"
 
         lease_failed = False
@@ -278,11 +290,11 @@ def run(
         )
         keeper.start()
         try:
-            _run_kopf(namespaces, liveness, ready, upgrade_crds, elector.leading)
+            _run_kopf(namespaces, liveness, ready, upgrade_crds, stopping, fence=elector.leading)
         finally:
             stop.set()
-            keeper.join(timeout=election.retry_period.total_seconds() + 5)
-            elector.release()
+            keeper.join(timeout=1.0)
+            _bounded(elector.release, RELEASE_BUDGET_SECONDS)
 
 
 def _run_kopf(
@@ -290,19 +302,33 @@ def _run_kopf(
     liveness: str | None,
     ready: readiness.Readiness,
     upgrade_crds: bool,
+    stopping: Stopping,
+    *,
     fence: Callable[[], bool] | None = None,
 ) -> None:
     # standalone: kopf's own peering (freezing on a higher-priority peer) is off;
-    # replicas are coordinated by the Lease in ``run``.
-    kopf.run(
-        standalone=True,
-        clusterwide=not namespaces,
-        namespaces=namespaces,
-        liveness_endpoint=liveness,
-        memo=kopf.Memo(
-            namespaces=namespaces, readiness=ready, upgrade_crds=upgrade_crds, fence=fence
-        ),
-    )
+    # replicas are coordinated by the Lease in ``run``. kopf runs in a thread with the
+    # stop flag, so the signals are Baton's (stopping.py), not kopf's.
+    def operate() -> None:
+        kopf.run(
+            standalone=True,
+            clusterwide=not namespaces,
+            namespaces=namespaces,
+            liveness_endpoint=liveness,
+            stop_flag=stopping.requested,
+            memo=kopf.Memo(
+                namespaces=namespaces, readiness=ready, upgrade_crds=upgrade_crds, fence=fence
+            ),
+        )
+
+    run_in_thread(operate, stopping)
+
+
+def _bounded(action: Callable[[], None], seconds: float) -> None:
+    """Run ``action`` for at most ``seconds``; past that it is left behind (a daemon)."""
+    worker = threading.Thread(target=action, name="baton-bounded", daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
 
 
 def _lost() -> None:
