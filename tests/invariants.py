@@ -26,6 +26,7 @@ second marker. Nothing here uses the operator's code.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -138,7 +139,8 @@ class Watch:
                     self._emit(event["type"], event["object"])
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.server, headers=self.headers, verify=self.ca) as client:
+        verify = ssl.create_default_context(cafile=self.ca)
+        with httpx.Client(base_url=self.server, headers=self.headers, verify=verify) as client:
             while not self._stop.is_set():
                 try:
                     if not self.resource_version:

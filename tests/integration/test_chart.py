@@ -425,6 +425,8 @@ RUNNER_MAY = [
     ("list", "configmaps"),
     ("patch", "configmaps"),
     ("delete", "configmaps"),
+    # run_deployment (baton.deployments): a child run of a Deployment of its namespace.
+    ("create", "flowruns.baton.dev"),
 ]
 RUNNER_MAY_NOT = [
     ("create", "jobs.batch"),
@@ -433,7 +435,6 @@ RUNNER_MAY_NOT = [
     ("patch", "deployments.baton.dev"),
     ("patch", "deployments.baton.dev", "--subresource=status"),
     ("patch", "flowruns.baton.dev"),  # spec
-    ("create", "flowruns.baton.dev"),
     ("delete", "flowruns.baton.dev"),
     ("patch", "workpools.baton.dev"),
     ("patch", "flows.baton.dev"),

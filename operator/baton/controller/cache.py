@@ -33,6 +33,18 @@ def key_of(body: Body) -> Key:
     return body["metadata"]["namespace"], body["metadata"]["name"]
 
 
+def replaced(cached: Body | None, deleted: Body) -> bool:
+    """A DELETED event for an object whose name now belongs to a newer one (another UID).
+
+    Watches of different objects are not ordered with each other: when a CRD is deleted
+    and re-created, the old objects' DELETED events can arrive after the new objects'
+    ADDED. Applied by name, they would drop the new object from the cache.
+    """
+    old = (deleted.get("metadata") or {}).get("uid")
+    current = ((cached or {}).get("metadata") or {}).get("uid")
+    return bool(old and current and old != current)
+
+
 def _state(body: Body) -> str | None:
     return (body.get("status") or {}).get("state")
 

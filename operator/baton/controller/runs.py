@@ -54,6 +54,7 @@ from baton.controller.cache import (
     Key,
     QueueKey,
     key_of,
+    replaced,
 )
 from baton.controller.jobs import build_job, controlled_by, job_name, namesake_job
 from baton.controller.lifecycle import REPORTED, Step, Timing, follow, follow_process
@@ -82,6 +83,8 @@ POOL_STATUS_DELAY = timedelta(milliseconds=500)
 #: How much of one admission pass runs between two yields to the event loop, so a pool
 #: full of costly-to-check runs never holds up another namespace's fire times.
 PASS_SLICE_SECONDS = 0.01
+#: How often a WorkPool that runs wait for, and the cache lacks, is asked of the API server.
+MISSING_POOL_RECHECK = timedelta(seconds=5)
 
 # Reasons of the operator's own decisions before a Job exists.
 INVALID_PARAMETERS = events.INVALID_PARAMETERS
@@ -201,6 +204,8 @@ class RunController:
         self.queue.mark(("pool", namespace, pool))
 
     def run_event(self, event_type: str, body: dict[str, Any]) -> None:
+        if event_type == "DELETED" and replaced(self.cache.runs.get(key_of(body)), body):
+            return
         if event_type == "DELETED":
             self.queue.forget(("run", *key_of(body)))
             self._parameter_verdicts.pop(key_of(body), None)
@@ -208,6 +213,8 @@ class RunController:
         self._mark(self.cache.run_event(event_type, body))
 
     def flow_event(self, event_type: str, body: dict[str, Any]) -> None:
+        if event_type == "DELETED" and replaced(self.cache.flows.get(key_of(body)), body):
+            return
         if event_type == "DELETED":
             self._schema_verdicts.pop(key_of(body), None)
         else:
@@ -215,10 +222,14 @@ class RunController:
         self._mark(self.cache.flow_event(event_type, body))
 
     def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
+        if event_type == "DELETED" and replaced(self.cache.deployments.get(key_of(body)), body):
+            return
         self._mark(self.cache.deployment_event(event_type, body))
 
     def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
         key = key_of(body)
+        if event_type == "DELETED" and replaced(self.cache.pools.get(key), body):
+            return
         if event_type == "DELETED":
             self._pool_status.pop(key, None)
             self._pool_wanted.pop(key, None)
@@ -357,6 +368,26 @@ class RunController:
             )
         return None
 
+    async def _confirm_missing_pool(
+        self, namespace: str, pool_name: str, now: datetime
+    ) -> datetime | None:
+        """Runs wait for a pool the cache lacks: ask the API server, again every few seconds.
+
+        A watch can miss an object's ADDED: after the CRDs are deleted and created again,
+        kopf re-resolves the resource and starts its watch late (seen in 1 of 3 runs of
+        test_objects_removed.py: the pool existed, its runs waited "not found" for good).
+        One GET per pool every ``MISSING_POOL_RECHECK`` while runs wait for it.
+        """
+        try:
+            body = await self._client.get(WORKPOOLS, pool_name, namespace)
+        except NotFound:
+            return now + MISSING_POOL_RECHECK
+        except ApiError as error:
+            logger.warning("could not read WorkPool %s/%s: %s", namespace, pool_name, error)
+            return now + MISSING_POOL_RECHECK
+        self.pool_event("ADDED", body)
+        return None
+
     async def _admit(self, namespace: str, pool_name: str) -> datetime | None:
         """One admission pass over a pool: start what may start, explain what waits."""
         now = self._clock()
@@ -374,7 +405,9 @@ class RunController:
             self._classify(key, body, pool=pool, pool_name=pool_name, now=now, view=view)
         await asyncio.gather(*view.writes)
         if pool is None:
-            return None
+            if not self.cache.runs_of_pool(namespace, pool_name):
+                return None
+            return await self._confirm_missing_pool(namespace, pool_name, now)
         # Only the waiting runs' Deployments matter (their limits and pauses).
         deployments = {
             name: d.spec

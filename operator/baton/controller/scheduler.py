@@ -23,6 +23,7 @@ from baton._kube.client import DEPLOYMENTS, FLOWRUNS, AlreadyExists, ApiError, N
 from baton._kube.gate import REPORT, URGENT
 from baton.contract import format_time, parse_time
 from baton.controller import events, metrics
+from baton.controller.cache import replaced
 from baton.controller.planning import (
     INVALID_SPEC,
     RunInfo,
@@ -98,6 +99,8 @@ class Scheduler:
         self._orphan_runs: dict[Key, dict[str, RunInfo]] = {}
         # Each pool's spec, for what it lets its Deployments set in jobVariables.
         self._pools: dict[Key, WorkPoolSpec] = {}
+        # Each pool's UID, so a late DELETED of a replaced pool is told apart.
+        self._pool_bodies: dict[Key, dict[str, Any]] = {}
         self.queue: WorkQueue[Key] = WorkQueue(
             self.reconcile, name="scheduler", clock=clock, concurrency=concurrency
         )
@@ -105,12 +108,14 @@ class Scheduler:
     # -- fed by watch events ------------------------------------------------------------
     def deployment_event(self, event_type: str, body: dict[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        tracked = self._tracked.get(key)
+        if event_type == "DELETED" and replaced(tracked.body if tracked else None, body):
+            return
         if event_type == "DELETED":
             self._tracked.pop(key, None)
             self.queue.forget(key)
             metrics.forget_deployment(*key)
             return
-        tracked = self._tracked.get(key)
         if tracked is None:
             runs = self._orphan_runs.pop(key, {})
             tracked = self._tracked[key] = _Tracked(
@@ -124,6 +129,12 @@ class Scheduler:
 
     def pool_event(self, event_type: str, body: dict[str, Any]) -> None:
         key = (body["metadata"]["namespace"], body["metadata"]["name"])
+        if event_type == "DELETED" and replaced(self._pool_bodies.get(key), body):
+            return
+        if event_type == "DELETED":
+            self._pool_bodies.pop(key, None)
+        else:
+            self._pool_bodies[key] = {"metadata": {"uid": body["metadata"].get("uid")}}
         spec: WorkPoolSpec | None = None
         if event_type != "DELETED":
             with contextlib.suppress(pydantic.ValidationError):

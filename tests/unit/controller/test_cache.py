@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from baton.controller.cache import ClusterCache
+from baton.controller.cache import ClusterCache, replaced
 from baton.resources import Deployment, FlowRun
 
 pytestmark = pytest.mark.unit
@@ -104,3 +104,13 @@ def test_a_run_seen_before_its_deployment_moves_to_the_deployments_pool() -> Non
     assert cache.runs_of_pool("ns", "default") == []
     assert [k for k, _ in cache.runs_of_pool("ns", "lax")] == [("ns", "early")]
     assert ("pool", "ns", "lax") in keys
+
+
+def test_a_late_deleted_of_a_replaced_object_is_told_apart() -> None:
+    """CRDs deleted and re-created: the old pool's DELETED may come after the new ADDED."""
+    new = {"metadata": {"name": "default", "namespace": "t", "uid": "new"}}
+    old = {"metadata": {"name": "default", "namespace": "t", "uid": "old"}}
+    assert replaced(new, old)
+    assert not replaced(new, new)
+    assert not replaced(None, old)
+    assert not replaced(new, {"metadata": {"name": "default", "namespace": "t"}})
