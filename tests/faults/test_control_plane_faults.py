@@ -39,6 +39,9 @@ def fire_times(every: int, after: datetime, until: datetime) -> list[datetime]:
     return [datetime.fromtimestamp(t, UTC) for t in range(first, int(until.timestamp()) + 1, every)]
 
 
+# Two outages, each followed by up to 120 s for two runs to complete, then up to 120 s
+# for every run to end: more than the suite's 300 s default on a loaded 2-core machine.
+@pytest.mark.timeout(600)
 def test_apiserver_and_etcd_restarts_lose_and_double_nothing(
     plane: controlplane.ControlPlane, tmp_path: Path
 ) -> None:
