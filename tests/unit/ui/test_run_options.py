@@ -8,8 +8,8 @@ import pytest
 
 from baton.cli.runs import custom_run
 from baton.contract import LABEL_DEPLOYMENT, LABEL_FLOW, LABEL_POOL
-from baton.resources import WorkPool
-from baton.ui import forms, pools
+from baton.resources import Flow, WorkPool
+from baton.ui import flows, forms, pools
 from baton.ui.runs import run_selector
 
 pytestmark = pytest.mark.unit
@@ -121,3 +121,25 @@ def test_a_worker_is_healthy_until_the_pools_heartbeat_timeout() -> None:
         ("fresh", True, 1),
         ("silent", False, 0),
     ]
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        (None, "image runtime:1"),
+        ({"configMap": {"name": "code", "sha256": "a" * 64}}, "ConfigMap code"),
+        (
+            {"git": {"url": "https://git.example/r.git", "ref": "main"}},
+            "git https://git.example/r.git @ main",
+        ),
+        (
+            {"git": {"url": "https://git.example/r.git", "commit": "b" * 40, "subPath": "etl"}},
+            f"git https://git.example/r.git @ {'b' * 40} (etl)",
+        ),
+    ],
+)
+def test_a_flows_source_in_a_few_words(source: dict[str, object] | None, shown: str) -> None:
+    spec: dict[str, object] = {"image": "runtime:1", "entrypoint": "flows/etl.py:etl"}
+    if source is not None:
+        spec["source"] = source
+    assert flows.source(Flow.model_validate({"metadata": {"name": "etl"}, "spec": spec})) == shown
