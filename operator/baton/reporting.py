@@ -351,10 +351,7 @@ class StatusReporter:
         return {
             "total": len(runs),
             "counts": sent,
-            "items": [
-                self._task_run_item(r)
-                for r in listed
-            ],
+            "items": [self._task_run_item(r) for r in listed],
             "omitted": max(0, len(runs) - len(listed)),
         }
 

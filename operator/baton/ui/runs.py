@@ -28,6 +28,7 @@ from baton.resources.flowrun import is_terminal
 from baton.run_logs import LABEL_LOG_OF, kept_log_from, log_owner_label
 from baton.ui.access import Access
 from baton.ui.core import ui_of
+from baton.ui.graph import task_graph
 
 PAGE = 50
 #: The run page shows the newest lines of the kept log; `baton logs` prints them all.
@@ -78,6 +79,7 @@ async def _run_context(access: Access, run: FlowRun) -> dict[str, Any]:
     can_retry = not live and await access.can("create", "flowruns", run.namespace)
     return {
         "run": run,
+        "graph": task_graph(run.status.task_runs),
         "live": live,
         "can_cancel": can_cancel,
         "can_retry": can_retry,
