@@ -158,6 +158,8 @@ ACTIVE_STATES = frozenset({"Pending", "Running", "Retrying", "Paused", "Cancelli
 #: States a runtime's Paused report moves to Paused (``pause_flow_run`` in a starting or
 #: running flow); Paused goes back to Running once resumed.
 PAUSABLE_STATES = frozenset({"Pending", "Running"})
+#: Upstream task-run IDs kept per task run in ``status.taskRuns.items[].upstream``.
+MAX_TASK_UPSTREAM = 20
 #: Prefect state types that end a flow run (what the runtime reports as final).
 FINAL_STATE_TYPES = frozenset({"COMPLETED", "FAILED", "CRASHED", "CANCELLED"})
 

@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from baton.contract import ENV_RUN_NAME, format_time
+from baton.contract import ENV_RUN_NAME
 from baton.states import State, StateType
 
 __all__ = ["DeploymentFlowRun", "run_deployment"]
@@ -128,13 +128,14 @@ def run_deployment(
     with place.client as client:
         deployment = client.get(DEPLOYMENTS, wanted, place.namespace)
         body = custom_run(
-            deployment, dict(parameters or {}), flow_run_name or custom_run_name(wanted)
+            deployment,
+            dict(parameters or {}),
+            flow_run_name or custom_run_name(wanted),
+            scheduled_time=scheduled_time,
         )
         parent = os.environ.get(RUN_NAME_ENV)
         if parent:
             body["metadata"]["labels"][LABEL_PARENT_RUN] = label_value(parent)
-        if scheduled_time is not None:
-            body["spec"]["scheduledTime"] = format_time(scheduled_time)
         created = client.create(FLOWRUNS, body, place.namespace)
         run_name = created["metadata"]["name"]
         deadline = None if timeout is None else time.monotonic() + timeout

@@ -110,6 +110,7 @@ class _TaskRun:
 class _Buffer:
     runtime: dict[str, Any] | None = None
     task_runs: dict[UUID, _TaskRun] = field(default_factory=dict)
+    upstream: dict[UUID, list[UUID]] = field(default_factory=dict)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -197,6 +198,11 @@ class StatusReporter:
                 clip(state.message or "", 300)[0],
                 self._buffer.seq,
             )
+            self._buffer.dirty.add("taskRuns")
+
+    def task_run_upstream(self, task_run_id: UUID, upstream: list[UUID]) -> None:
+        with self._lock:
+            self._buffer.upstream[task_run_id] = list(upstream[: contract.MAX_TASK_UPSTREAM])
             self._buffer.dirty.add("taskRuns")
 
     def artifact_created(self, artifact: dict[str, Any]) -> None:
@@ -317,6 +323,20 @@ class StatusReporter:
         self._buffer.dirty.add("error")
 
     # -- bounded rendering ------------------------------------------------------------
+    def _task_run_item(self, run: _TaskRun) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "id": str(run.uid)[:8],
+            "name": run.name,
+            "state": run.state,
+            "startTime": _stamp(run.started),
+            "endTime": _stamp(run.ended),
+            "message": run.message,
+        }
+        upstream = self._buffer.upstream.get(run.uid)
+        if upstream:
+            item["upstream"] = [str(u)[:8] for u in upstream]
+        return item
+
     def _task_runs(self) -> dict[str, Any]:
         runs = list(self._buffer.task_runs.values())
         counts = Counter(r.state for r in runs)
@@ -331,17 +351,7 @@ class StatusReporter:
         return {
             "total": len(runs),
             "counts": sent,
-            "items": [
-                {
-                    "id": str(r.uid)[:8],
-                    "name": r.name,
-                    "state": r.state,
-                    "startTime": _stamp(r.started),
-                    "endTime": _stamp(r.ended),
-                    "message": r.message,
-                }
-                for r in listed
-            ],
+            "items": [self._task_run_item(r) for r in listed],
             "omitted": max(0, len(runs) - len(listed)),
         }
 

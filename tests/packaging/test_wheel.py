@@ -30,7 +30,7 @@ UV = ["bash", str(ROOT / "hack" / "uv.sh")]
 # What only the "operator" extra may bring (top-level import names and distributions).
 OPERATOR_ONLY = {"kopf", "prometheus_client", "aiohttp", "kubernetes"}
 # ... and what only the "ui" extra may bring.
-UI_ONLY = {"starlette", "jinja2", "uvicorn", "multipart", "markdown_it"}
+UI_ONLY = {"starlette", "jinja2", "uvicorn", "multipart", "markdown_it", "grandalf", "pyparsing"}
 # ... and the distributions only the "s3" extra may bring.
 # (urllib3 comes with dulwich, the git client of the base install)
 S3_ONLY = {"minio", "pycryptodome", "argon2_cffi"}

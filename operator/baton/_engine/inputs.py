@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
+from uuid import UUID
 
 from baton._engine.annotations import BaseAnnotation, allow_failure, quote
 from baton.exceptions import UpstreamTaskError
 from baton.futures import BatonFuture
 from baton.states import State, StateType
 
-__all__ = ["resolve_inputs", "wait_for_upstream"]
+__all__ = ["resolve_inputs", "upstream_task_runs", "wait_for_upstream"]
 
 # Values that cannot contain futures: skipped without a walk.
 _ATOMIC = frozenset({int, float, str, bytes, bool, type(None), complex})
@@ -82,3 +83,34 @@ def wait_for_upstream(wait_for: Iterable[Any]) -> None:
     """
     for item in wait_for:
         _resolve(item, False)
+
+
+def _collect(value: Any, found: dict[UUID, None]) -> None:
+    kind = type(value)
+    if kind in _ATOMIC:
+        return
+    if isinstance(value, BatonFuture):
+        found.setdefault(value.task_run.id, None)
+    elif isinstance(value, State):
+        if value.state_details.task_run_id is not None:
+            found.setdefault(value.state_details.task_run_id, None)
+    elif isinstance(value, BaseAnnotation) and not isinstance(value, quote):
+        _collect(value.value, found)
+    elif isinstance(value, list) or kind in (tuple, set, frozenset):
+        for item in value:
+            _collect(item, found)
+    elif kind is dict:
+        for item in value.values():
+            _collect(item, found)
+
+
+def upstream_task_runs(parameters: dict[str, Any], wait_for: Iterable[Any] | None) -> list[UUID]:
+    """The task runs this one depends on, in order and once each: those whose futures or
+    states are among its inputs (at any depth ``resolve_inputs`` looks), then ``wait_for``'s.
+    Nothing is waited for."""
+    found: dict[UUID, None] = {}
+    for value in parameters.values():
+        _collect(value, found)
+    for item in wait_for or ():
+        _collect(item, found)
+    return list(found)

@@ -79,6 +79,11 @@ class RunObserver(Protocol):
         """``emit_event`` sent ``event`` (``baton.events.Event.to_dict()`` plus the run ids)."""
         ...
 
+    def task_run_upstream(self, task_run_id: UUID, upstream: list[UUID]) -> None:
+        """The task runs ``task_run_id`` depends on (its inputs' futures, ``wait_for``),
+        said once, before it starts."""
+        ...
+
 
 class NullObserver:
     """The default observer: ignores everything."""
@@ -107,6 +112,9 @@ class NullObserver:
 
     def event_emitted(self, event: dict[str, Any]) -> None:
         """Ignore an event."""
+
+    def task_run_upstream(self, task_run_id: UUID, upstream: list[UUID]) -> None:
+        """Ignore a task run's upstream."""
 
 
 NULL_OBSERVER = NullObserver()

@@ -30,7 +30,7 @@ from baton._engine.cache_store import (
 from baton._engine.clock import get_clock
 from baton._engine.context import FlowRunContext, TaskRun, TaskRunContext, current_tags
 from baton._engine.coroutines import run_coro_sync, sleep_async
-from baton._engine.inputs import resolve_inputs, wait_for_upstream
+from baton._engine.inputs import resolve_inputs, upstream_task_runs, wait_for_upstream
 from baton._engine.observer import RunObserver, current_observer, notify
 from baton._engine.outcomes import exception_to_failed_state, return_value_to_state
 from baton._engine.retries import jittered_delay, retry_delay_for
@@ -260,6 +260,9 @@ class _TaskRunEngine:
             state = Cancelled(message="The flow run timed out before this task run started.")
             self.set_state(state)
             return state
+        upstream = upstream_task_runs(self.ctx.parameters, wait_for)
+        if upstream:
+            notify(self.ctx.observer, "task_run_upstream", self.task_run.id, upstream)
         try:
             if wait_for:
                 wait_for_upstream(wait_for)

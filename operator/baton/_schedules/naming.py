@@ -22,6 +22,11 @@ _HASH_LENGTH: Final = 8
 _SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 
 
+def is_subdomain(name: str) -> bool:
+    """Whether ``name`` is a DNS-1123 subdomain (what Kubernetes accepts as an object name)."""
+    return len(name) <= 253 and _SUBDOMAIN.fullmatch(name) is not None
+
+
 def flow_run_name(deployment: str, scheduled: datetime) -> str:
     """``{deployment}-{seconds since the epoch}``, at most 63 characters.
 
@@ -33,7 +38,7 @@ def flow_run_name(deployment: str, scheduled: datetime) -> str:
     Raises:
         ValueError: if ``deployment`` is not a DNS-1123 subdomain or ``scheduled`` is naive.
     """
-    if not _SUBDOMAIN.fullmatch(deployment) or len(deployment) > 253:
+    if not is_subdomain(deployment):
         raise ValueError(f"deployment name {deployment!r} is not a DNS-1123 subdomain")
     scheduled = require_aware(scheduled, "scheduled")
     seconds = (scheduled - EPOCH) // timedelta(seconds=1)

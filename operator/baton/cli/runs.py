@@ -44,33 +44,51 @@ def custom_run_name(deployment: str) -> str:
     return f"{deployment[: 253 - 13]}-custom-{suffix}"
 
 
-def custom_run(deployment: Json, parameters: Json, name: str) -> Json:
-    """The FlowRun manifest of an ad-hoc run, labelled and owned like a scheduled one."""
+def custom_run(
+    deployment: Json | None,
+    parameters: Json,
+    name: str,
+    *,
+    scheduled_time: datetime | None = None,
+    flow: str = "",
+    pool: str | None = None,
+) -> Json:
+    """The FlowRun manifest of an ad-hoc run, labelled and owned like a scheduled one.
+
+    A run of ``deployment`` (owned by it), or without one (``None``) a run of ``flow`` in
+    ``pool`` (the API's default pool when unset). ``scheduled_time`` sets when it starts
+    (unset: as soon as admitted). Quick Run, Custom Run, Retry and ``baton run`` all build
+    their runs here.
+    """
     from baton.contract import (  # noqa: PLC0415 - pure constants
         LABEL_DEPLOYMENT,
         LABEL_FLOW,
         LABEL_POOL,
         MANAGED_BY,
+        format_time,
         label_value,
     )
 
-    metadata = deployment["metadata"]
-    spec = deployment.get("spec") or {}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "FlowRun",
-        "metadata": {
-            "name": name,
-            "labels": {
-                **MANAGED_BY,
-                LABEL_DEPLOYMENT: label_value(metadata["name"]),
-                LABEL_FLOW: label_value((spec.get("flowRef") or {}).get("name", "")),
-                LABEL_POOL: label_value((spec.get("workPoolRef") or {}).get("name", "default")),
-            },
-            "ownerReferences": [owner_reference("Deployment", metadata["name"], metadata["uid"])],
-        },
-        "spec": {"deploymentRef": {"name": metadata["name"]}, "parameters": parameters},
-    }
+    labels: dict[str, str] = dict(MANAGED_BY)
+    metadata: Json = {"name": name, "labels": labels}
+    spec: Json
+    if deployment is not None:
+        meta = deployment["metadata"]
+        dspec = deployment.get("spec") or {}
+        labels[LABEL_DEPLOYMENT] = label_value(meta["name"])
+        flow = (dspec.get("flowRef") or {}).get("name", "")
+        pool = (dspec.get("workPoolRef") or {}).get("name", "default")
+        metadata["ownerReferences"] = [owner_reference("Deployment", meta["name"], meta["uid"])]
+        spec = {"deploymentRef": {"name": meta["name"]}, "parameters": parameters}
+    else:
+        spec = {"flowRef": {"name": flow}, "parameters": parameters}
+        if pool:
+            spec["workPoolRef"] = {"name": pool}
+    labels[LABEL_FLOW] = label_value(flow)
+    labels[LABEL_POOL] = label_value(pool or "default")
+    if scheduled_time is not None:
+        spec["scheduledTime"] = format_time(scheduled_time)
+    return {"apiVersion": API_VERSION, "kind": "FlowRun", "metadata": metadata, "spec": spec}
 
 
 def _line(when: datetime | None, state: Any, reason: Any, message: Any) -> str:

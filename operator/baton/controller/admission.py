@@ -117,6 +117,12 @@ class PoolReadiness:
     recheck_at: datetime | None = None
 
 
+def heartbeat_deadline(beat: datetime, spec: WorkPoolSpec) -> datetime:
+    """Until when a process worker that heartbeated at ``beat`` counts as live; after it,
+    its runs are marked Crashed (WorkerLost)."""
+    return beat + timedelta(seconds=spec.heartbeat_timeout_seconds)
+
+
 def pool_readiness(
     name: str, spec: WorkPoolSpec, heartbeats: dict[str, datetime], now: datetime
 ) -> PoolReadiness:
@@ -127,8 +133,8 @@ def pool_readiness(
     """
     recheck = None
     if spec.type == PoolType.PROCESS:
-        timeout = timedelta(seconds=spec.heartbeat_timeout_seconds)
-        deadlines = sorted(beat + timeout for beat in heartbeats.values() if beat + timeout > now)
+        live = (heartbeat_deadline(beat, spec) for beat in heartbeats.values())
+        deadlines = sorted(deadline for deadline in live if deadline > now)
         if not deadlines:
             return PoolReadiness(
                 "False",

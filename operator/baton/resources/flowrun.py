@@ -223,6 +223,12 @@ class TaskRunSummary(StatusModel):
     start_time: datetime | None = Field(default=None, description="When it started.")
     end_time: datetime | None = Field(default=None, description="When it ended.")
     message: str = Field(default="", description="Its state message, bounded.")
+    upstream: list[str] = Field(
+        default_factory=list,
+        max_length=contract.MAX_TASK_UPSTREAM,
+        description="IDs of the task runs it depends on: futures or states among its "
+        f"inputs, and wait_for (at most {contract.MAX_TASK_UPSTREAM}).",
+    )
 
 
 class TaskRuns(StatusModel):

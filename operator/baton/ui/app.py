@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 
 from baton._kube.client import ApiError
 from baton._kube.config import Credentials
-from baton.ui import dashboard, deployments, runs, schedules
+from baton.ui import dashboard, deployments, flows, pools, runs, schedules
 from baton.ui.core import HERE, Ui, ui_of
 from baton.ui.identity import (
     SESSION_COOKIE,
@@ -173,6 +173,11 @@ def create_app(
             Route(f"{ns}/runs", runs.list_page),
             Route(f"{ns}/runs/{{name}}", runs.detail),
             Route(f"{ns}/runs/{{name}}/cancel", runs.cancel, methods=["POST"]),
+            Route(f"{ns}/runs/{{name}}/retry", runs.retry, methods=["POST"]),
+            Route(f"{ns}/pools", pools.list_page),
+            Route(f"{ns}/pools/{{name}}", pools.detail),
+            Route(f"{ns}/flows", flows.list_page),
+            Route(f"{ns}/flows/{{name}}", flows.detail),
             Route(f"{ns}/runs/{{name}}/events", runs.events),
             Route(f"{ns}/runs/{{name}}/log", runs.log_tail),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),

@@ -1,15 +1,17 @@
 """Deployments: the list (schedules, last and next run, paused), one Deployment, and runs.
 
 Quick Run and Custom Run create the same FlowRun ``baton run`` creates
-(``baton.cli.runs.custom_run``). A Custom Run's parameters are checked first with
-``baton.schema_validation.parameter_errors`` against the Deployment's defaults merged with the
-form, as the operator checks them before starting a run: an invalid form is shown again
-with each error beside its field, and no FlowRun is created.
+(``baton.cli.runs.custom_run``); a Custom Run may name it and give its start. A Custom
+Run's parameters are checked first with ``baton.schema_validation.parameter_errors``
+against the Deployment's defaults merged with the form, as the operator checks them before
+starting a run: an invalid form is shown again with each error beside its field (and a bad
+name or start beside theirs), and no FlowRun is created.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -51,6 +53,7 @@ async def render_detail(
     status: int = 200,
     typed: dict[str, str] | None = None,
     errors: dict[str, list[str]] | None = None,
+    run_typed: dict[str, str] | None = None,
     schedule_form: dict[str, str] | None = None,
     schedule_problem: schedules.Preview | None = None,
 ) -> Response:
@@ -82,6 +85,7 @@ async def render_detail(
         flow=flow,
         fields=fields,
         errors=errors or {},
+        run_typed=run_typed or {},
         runs=[FlowRun.model_validate(i) for i in recent.items],
         more_runs=recent.cont is not None,
         can_run=await access.can("create", "flowruns", namespace),
@@ -108,18 +112,23 @@ async def create_run(request: Request) -> Response:
     raw = await access.client.get(DEPLOYMENTS, name, namespace)
     deployment = Deployment.model_validate(raw)
     parameters: dict[str, Any] = {}
+    options = forms.RunOptions()
     if form.get("mode") == "custom":
+        options = forms.run_options(form, datetime.now(UTC))
         flow_raw = await access.get(FLOWS, deployment.spec.flow_ref.name, namespace)
         schema = Flow.model_validate(flow_raw).spec.parameter_schema if flow_raw else None
         posted = forms.submission(forms.fields(schema, deployment.spec.parameters), form)
         parameters = posted.parameters
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[str]] = dict(options.errors)
         for where, message in parameter_errors(
             schema or {}, merge_parameters(deployment.spec.parameters, parameters)
         ):
             errors.setdefault(where.split(".")[0], []).append(message)
         if errors:
-            return await render_detail(request, status=422, typed=posted.typed, errors=errors)
-    run_name = custom_run_name(name)
-    await access.client.create(FLOWRUNS, custom_run(raw, parameters, run_name), namespace)
+            return await render_detail(
+                request, status=422, typed=posted.typed, errors=errors, run_typed=options.typed
+            )
+    run_name = options.name or custom_run_name(name)
+    manifest = custom_run(raw, parameters, run_name, scheduled_time=options.start)
+    await access.client.create(FLOWRUNS, manifest, namespace)
     return RedirectResponse(f"/namespaces/{namespace}/runs/{run_name}", status_code=303)

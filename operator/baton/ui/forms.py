@@ -1,4 +1,5 @@
-"""The Custom Run form: fields from a Flow's ``parameterSchema``, parameters from a post.
+"""The Custom Run form: fields from a Flow's ``parameterSchema``, parameters from a post,
+and the run's own options (its name, when it starts).
 
 Pure functions. Each top-level property of the schema becomes one field whose widget
 follows its JSON type (number, text, a select for enums and booleans, JSON for arrays and
@@ -13,7 +14,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from baton._schedules.naming import is_subdomain
 
 Json = dict[str, Any]
 
@@ -144,3 +148,39 @@ def submission(schema_fields: list[Field], form: Mapping[str, str]) -> Submissio
         if text:
             result.parameters[item.name] = _convert(text, item.json_type)
     return result
+
+
+@dataclass
+class RunOptions:
+    """A Custom Run's optional name and start (``None``: generated, now) and what is wrong."""
+
+    name: str | None = None
+    start: datetime | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    typed: dict[str, str] = field(default_factory=dict)
+
+
+def run_options(form: Mapping[str, str], now: datetime) -> RunOptions:
+    """The run's name (``run.name``, a DNS-1123 subdomain) and start (``run.start``,
+    ``YYYY-MM-DDTHH:MM[:SS]`` in UTC, or with an offset): a start not after ``now`` means
+    now, so the run is not given a scheduled time at all."""
+    name = form.get("run.name", "").strip()
+    start_text = form.get("run.start", "").strip()
+    options = RunOptions(typed={"run.name": name, "run.start": start_text})
+    if name:
+        if is_subdomain(name):
+            options.name = name
+        else:
+            options.errors["run.name"] = [
+                f"{name!r} is not a valid name: lower-case letters, digits, '-' and '.', "
+                "starting and ending with a letter or digit, at most 253 characters"
+            ]
+    if start_text:
+        try:
+            start = datetime.fromisoformat(start_text)
+        except ValueError:
+            options.errors["run.start"] = [f"{start_text!r} is not a date and time"]
+        else:
+            start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+            options.start = start if start > now else None
+    return options

@@ -63,6 +63,7 @@ class RecordingObserver:
     updated: list[dict[str, Any]] = field(default_factory=list)
     records: list[logging.LogRecord] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
+    upstream: dict[UUID, list[UUID]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def flow_run_state(self, state: State[Any]) -> None:
@@ -91,6 +92,10 @@ class RecordingObserver:
 
     def event_emitted(self, event: dict[str, Any]) -> None:
         self.events.append(event)
+
+    def task_run_upstream(self, task_run_id: UUID, upstream: list[UUID]) -> None:
+        with self.lock:
+            self.upstream[task_run_id] = list(upstream)
 
     def task_state_names(self, task_name_prefix: str) -> list[str]:
         return [
