@@ -144,10 +144,17 @@ _SAFE_METHODS = {"GET", "HEAD"}
 FENCE_POLL_SECONDS = 0.1
 
 
+def transient(error: BaseException) -> bool:
+    """An error a later attempt may not meet: the API server busy, restarting or away."""
+    if isinstance(error, ApiError):
+        return error.status == 429 or error.status >= 500
+    return isinstance(error, httpx.TransportError)
+
+
 def _retryable(method: str, error: Exception) -> bool:
     """Reads retry any transient failure; writes only a 429, which was not processed."""
     if isinstance(error, ApiError):
-        return error.status == 429 or (method in _SAFE_METHODS and error.status >= 500)
+        return error.status == 429 or (method in _SAFE_METHODS and transient(error))
     return method in _SAFE_METHODS or isinstance(error, httpx.ConnectError)
 
 

@@ -97,8 +97,8 @@ async def send_mail(
     message["Subject"] = " ".join(subject.split())[:998]  # one header line
     message.set_content(body)
     try:
-        return await asyncio.wait_for(
-            asyncio.to_thread(
+        async with asyncio.timeout(3 * SMTP_TIMEOUT):  # not wait_for: it can drop a cancel
+            return await asyncio.to_thread(
                 _send_mail,
                 host,
                 port,
@@ -106,9 +106,7 @@ async def send_mail(
                 username=username,
                 password=password,
                 message=message,
-            ),
-            timeout=3 * SMTP_TIMEOUT,
-        )
+            )
     except (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused) as error:
         raise Permanent(f"{type(error).__name__}: {error}"[:ANSWER_LIMIT]) from error
     except (smtplib.SMTPException, OSError, TimeoutError) as error:

@@ -9,7 +9,6 @@ its handlers are ``on.event`` ones: kopf adds no finalizers or annotations to th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import threading
@@ -171,15 +170,25 @@ def timing_from_env() -> Timing:
     )
 
 
+#: How long the cleanup handler waits for the operator's own loops to end.
+CLEANUP_SECONDS = 3.0
+
+
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     recorder = getattr(memo, "recorder", None)
     if recorder is not None:
         await recorder.drain(timeout=2.0)
-    for task in getattr(memo, "tasks", []):
+    tasks: list[asyncio.Task[None]] = getattr(memo, "tasks", [])
+    for task in tasks:
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    if tasks:
+        # Bounded: a loop that ignored its cancellation must not hold the stop up (kopf
+        # cancels what is left once more, and stopping.py's deadline ends the process).
+        _done, pending = await asyncio.wait(tasks, timeout=CLEANUP_SECONDS)
+        if pending:
+            names = ", ".join(sorted(t.get_name() for t in pending))
+            logging.getLogger("baton.operator").warning("still stopping: %s", names)
     client = getattr(memo, "client", None)
     if client is not None:
         await client.aclose()
@@ -310,16 +319,22 @@ def _run_kopf(
     # replicas are coordinated by the Lease in ``run``. kopf runs in a thread with the
     # stop flag, so the signals are Baton's (stopping.py), not kopf's.
     def operate() -> None:
-        kopf.run(
-            standalone=True,
-            clusterwide=not namespaces,
-            namespaces=namespaces,
-            liveness_endpoint=liveness,
-            stop_flag=stopping.requested,
-            memo=kopf.Memo(
-                namespaces=namespaces, readiness=ready, upgrade_crds=upgrade_crds, fence=fence
-            ),
-        )
+        loop = asyncio.new_event_loop()
+        stopping.watch(loop)
+        try:
+            kopf.run(
+                loop=loop,
+                standalone=True,
+                clusterwide=not namespaces,
+                namespaces=namespaces,
+                liveness_endpoint=liveness,
+                stop_flag=stopping.requested,
+                memo=kopf.Memo(
+                    namespaces=namespaces, readiness=ready, upgrade_crds=upgrade_crds, fence=fence
+                ),
+            )
+        finally:
+            loop.close()
 
     run_in_thread(operate, stopping)
 

@@ -110,4 +110,5 @@ class Recorder:
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for queued Events to be posted (at shutdown)."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see queue.WorkQueue._loop
+                await self._queue.join()

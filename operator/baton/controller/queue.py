@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
+from baton._kube.client import transient
 from baton.controller import metrics
 
 K = TypeVar("K", bound=Hashable)
@@ -114,9 +115,13 @@ class WorkQueue(Generic[K]):
             again = await self._reconcile(key)
         except asyncio.CancelledError:
             raise
-        except Exception:
-            # One bad object must never stop the others: log it and retry it later.
-            logger.exception("%s: reconciling %s failed; retrying", self._name, key)
+        except Exception as error:
+            # One bad object must never stop the others: log it and retry it later. An
+            # outage is expected weather, one line; anything else is a bug, with its stack.
+            if transient(error):
+                logger.warning("%s: reconciling %s met %s; retrying", self._name, key, error)
+            else:
+                logger.exception("%s: reconciling %s failed; retrying", self._name, key)
             again = self._clock() + self._retry_delay
         finally:
             self._duration.observe(time.monotonic() - started)
@@ -165,5 +170,8 @@ class WorkQueue(Generic[K]):
                 and any(k not in self._busy for k in self._dirty)
             ):
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for drops a cancellation that
+            # lands as the wake-up completes, and the stopped queue looped on.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._next_timeout())
+                async with asyncio.timeout(self._next_timeout()):
+                    await self._wake.wait()

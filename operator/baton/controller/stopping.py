@@ -15,6 +15,7 @@ and the next leader lists everything again (docs/reliability.md, "Shutdown").
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -39,6 +40,11 @@ class Stopping:
     def __init__(self, bound: float = STOP_BOUND_SECONDS) -> None:
         self.requested = threading.Event()
         self._bound = bound
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop whose unfinished tasks the deadline names before it exits."""
+        self._loop = loop
 
     def install(self) -> None:
         """Take SIGTERM and SIGINT (main thread only, as Python's signal handlers are)."""
@@ -58,7 +64,35 @@ class Stopping:
         time.sleep(self._bound)
         # Not the logging module: a thread stuck inside it may hold its lock.
         _write(f"baton operator: not stopped {self._bound:.0f} s after the signal: exiting\n")
+        _write(_unfinished(self._loop))
         os._exit(STOP_TIMEOUT_EXIT)
+
+
+#: Tasks named by the deadline's report, at most (a burst may leave hundreds).
+REPORTED_TASKS = 20
+
+
+def _unfinished(loop: asyncio.AbstractEventLoop | None) -> str:
+    """The loop's unfinished tasks, each with the line it waits on: what held the stop up.
+
+    Read from another thread while the loop may still run, so a changing task set is
+    retried, then given up on; the process exits either way.
+    """
+    if loop is None:
+        return ""
+    for _ in range(3):
+        try:
+            tasks = list(asyncio.all_tasks(loop))
+            break
+        except RuntimeError:  # the set changed while it was copied
+            continue
+    else:
+        return "  (the unfinished tasks could not be listed)\n"
+    lines = [f"  {len(tasks)} unfinished task(s):\n"]
+    for task in tasks[:REPORTED_TASKS]:
+        where = " < ".join(reversed(_awaits(task.get_coro())[-3:]))
+        lines.append(f"  - {task.get_name()} at {where or '?'}\n")
+    return "".join(lines)
 
 
 def run_in_thread(target: Callable[[], None], stopping: Stopping) -> None:
@@ -86,3 +120,18 @@ def run_in_thread(target: Callable[[], None], stopping: Stopping) -> None:
 def _write(text: str) -> None:
     with contextlib.suppress(OSError):
         os.write(sys.stderr.fileno(), text.encode())
+
+
+def _awaits(coro: object) -> list[str]:
+    """``file:line`` of each coroutine down the chain ``coro`` awaits, outermost first.
+
+    A task's own stack shows only its outermost coroutine; the line it is stuck on is at
+    the bottom of the ``cr_await`` chain.
+    """
+    where: list[str] = []
+    while coro is not None and len(where) < 50:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            where.append(f"{frame.f_code.co_filename}:{frame.f_lineno}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return where

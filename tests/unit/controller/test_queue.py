@@ -8,12 +8,14 @@ counts then, with a bound that only a broken queue reaches.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
 from prometheus_client import REGISTRY
 
+from baton._kube.client import ApiError
 from baton.controller.queue import WorkQueue, utcnow
 
 pytestmark = pytest.mark.unit
@@ -178,3 +180,63 @@ def test_queue_latency_depth_and_reconcile_time_are_exported() -> None:
     # The reconciles each slept 10 ms; the last key waited for the two before it.
     assert sample("baton_work_queue_latency_seconds_sum") >= 0.015
     assert sample("baton_work_queue_depth") == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "traceback"),
+    [
+        (ApiError(503, "ServiceUnavailable", "not all known HTTP paths installed"), False),
+        (ApiError(429, "TooManyRequests", "storage is (re)initializing"), False),
+        (ValueError("a bug"), True),
+    ],
+)
+def test_an_outage_is_one_line_and_a_bug_keeps_its_traceback(
+    caplog: pytest.LogCaptureFixture, error: Exception, traceback: bool
+) -> None:
+    async def scenario() -> None:
+        async def reconcile(key: str) -> None:
+            raise error
+
+        queue: WorkQueue[str] = WorkQueue(reconcile, name="t")
+        queue.mark("d")
+        await drive_until(queue, lambda: bool(caplog.records))
+
+    with caplog.at_level(logging.WARNING, logger="baton.queue"):
+        asyncio.run(scenario())
+    (record,) = caplog.records
+    assert (record.exc_info is not None) is traceback
+    assert "retrying" in record.getMessage()
+
+
+def test_a_cancel_that_meets_a_wake_up_still_stops_the_queue() -> None:
+    """Cancelling ``run()`` while a mark wakes it must end it (the operator's stop).
+
+    Python 3.11's ``asyncio.wait_for`` loses a cancellation that arrives after the awaited
+    result but before the waiter resumed; the queue then looped on and SIGTERM hit the
+    operator's 10 s deadline in a burst (tests/faults/test_shutdown.py, mid-burst).
+    """
+
+    async def scenario() -> int:
+        async def reconcile(key: str) -> None:
+            return None
+
+        stuck = 0
+        for attempt in range(20):
+            queue: WorkQueue[str] = WorkQueue(reconcile, name="t")
+            # A wake-up pending later, as a busy operator always has: the queue sleeps
+            # with a timeout, the path where the cancellation was lost.
+            queue.wake_at("later", utcnow() + timedelta(hours=1))
+            task = asyncio.create_task(queue.run())
+            await asyncio.sleep(0.001)  # the queue sleeps, waiting for a key
+            queue.mark(f"k{attempt}")
+            for _ in range(attempt % 5):  # the cancel 0-4 loop passes after the mark
+                await asyncio.sleep(0)
+            task.cancel()
+            done, _ = await asyncio.wait([task], timeout=0.5)
+            if not done:
+                stuck += 1
+                task.cancel()  # asleep now, with nothing else due: this one lands
+                await asyncio.gather(task, return_exceptions=True)
+        return stuck
+
+    assert asyncio.run(scenario()) == 0

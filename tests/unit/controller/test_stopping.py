@@ -17,16 +17,22 @@ import pytest
 from baton.controller.stopping import STOP_TIMEOUT_EXIT
 
 CHILD = """
-import sys, threading
+import asyncio, sys
 from baton.controller.stopping import Stopping, run_in_thread
 stopping = Stopping(bound=float(sys.argv[1]))
 stopping.install()
 cooperative = sys.argv[2] == "cooperative"
+async def hold():
+    await asyncio.Event().wait()  # a task that never looks at the flag
+async def main():
+    await asyncio.create_task(hold(), name="held-up")
 def operate():
     if cooperative:
         stopping.requested.wait()
     else:
-        threading.Event().wait()  # a loop that never looks at the flag
+        loop = asyncio.new_event_loop()
+        stopping.watch(loop)
+        loop.run_until_complete(main())
 print("ready", flush=True)
 run_in_thread(operate, stopping)
 """
@@ -68,6 +74,8 @@ def test_a_stuck_operator_is_ended_at_the_bound() -> None:
     assert proc.returncode == STOP_TIMEOUT_EXIT, stderr
     assert 1.0 <= seconds < 4.0
     assert "not stopped 1 s after the signal" in stderr
+    # It names what held the stop up: the line it waits on (Event.wait), then its caller.
+    assert "- held-up at " in stderr and "locks.py" in stderr and "< <string>:8" in stderr, stderr
 
 
 def test_a_second_signal_ends_it_at_once() -> None:
