@@ -34,8 +34,9 @@ sys.path.insert(0, str(ROOT / "tests" / "cluster"))
 
 import controlplane  # noqa: E402
 
-from baton._kube.client import DEPLOYMENTS, FLOWRUNS, FLOWS, KubeClient  # noqa: E402
+from baton._kube.client import DEPLOYMENTS, FLOWRUNS, FLOWS, WORKPOOLS, KubeClient  # noqa: E402
 from baton._kube.config import from_kubeconfig  # noqa: E402
+from baton.contract import LABEL_DEPLOYMENT, LABEL_FLOW, LABEL_POOL  # noqa: E402
 
 NAMESPACE = "ui-bench"
 #: How the states of a busy namespace spread (out of 100).
@@ -75,6 +76,16 @@ def fill(client: KubeClient, runs: int, deployments: int) -> float:
                     "properties": {"days": {"type": "integer", "default": 3, "position": 0}},
                 },
             },
+        },
+        NAMESPACE,
+    )
+    client.create(
+        WORKPOOLS,
+        {
+            "apiVersion": "baton.dev/v1alpha1",
+            "kind": "WorkPool",
+            "metadata": {"name": "default"},
+            "spec": {"type": "kubernetes"},
         },
         NAMESPACE,
     )
@@ -118,7 +129,11 @@ def fill(client: KubeClient, runs: int, deployments: int) -> float:
             {
                 "apiVersion": "baton.dev/v1alpha1",
                 "kind": "FlowRun",
-                "metadata": {"name": name, "labels": {"baton.dev/deployment": dep}},
+                "metadata": {
+                    "name": name,
+                    # The operator's labels on its runs: the list filters select by them.
+                    "labels": {LABEL_DEPLOYMENT: dep, LABEL_FLOW: "etl", LABEL_POOL: "default"},
+                },
                 "spec": {"deploymentRef": {"name": dep}, "scheduledTime": scheduled},
             },
             NAMESPACE,
@@ -213,7 +228,13 @@ def main() -> int:
                 "runs list, one deployment": f"{base}/runs?deployment=etl-0007",
                 "deployments list": f"{base}/deployments",
                 "deployment (form + runs)": f"{base}/deployments/etl-0007",
+                "runs list, one flow": f"{base}/runs?flow=etl",
+                "runs list, one pool": f"{base}/runs?pool=default",
                 "run page": f"{base}/runs/etl-0007-run-00007",
+                "flows list": f"{base}/flows",
+                "flow page": f"{base}/flows/etl",
+                "pools list": f"{base}/pools",
+                "pool page (workers + runs)": f"{base}/pools/default",
             }
             # The first dashboard view lists the namespace's runs once for its watched index.
             t0 = time.perf_counter()
